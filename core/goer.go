@@ -1,0 +1,169 @@
+package core
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shunhui19/goes/core/timer"
+)
+
+// Defaults applied by NewGoer and, for a zero Goer, by Start.
+const (
+	DefaultMaxSendBufferSize = 1 << 20  // 1 MiB
+	DefaultMaxPackageSize    = 10 << 20 // 10 MiB
+	DefaultGracefulTimeout   = 30 * time.Second
+	DefaultCloseTimeout      = 5 * time.Second
+	DefaultTransport         = "tcp"
+)
+
+// Goer is a server: it listens on Address with a Transport, frames bytes with
+// a Protocol and hands each connection's events to the callbacks.
+//
+// Set fields before Start or RunAll; they must not change afterwards.
+type Goer struct {
+	// Name shows in logs and status output; defaults to Transport://Address.
+	Name string
+	// Address to listen on: "127.0.0.1:8080", "[::1]:8080", "/tmp/app.sock".
+	Address string
+	// Transport: tcp, tcp4, tcp6, unix, ssl (or tls), udp, udp4, udp6,
+	// unixgram. Empty means tcp. The module that serves it must be linked in
+	// (transport/tcp or transport/udp).
+	Transport string
+	// Protocol frames the stream; nil means raw: every read is a message.
+	Protocol Protocol
+
+	// Daemon runs the process in the background, like "start -d".
+	Daemon bool
+	// StdoutFile receives stdout and stderr in daemon mode (default /dev/null).
+	StdoutFile string
+	// PidFile is where the process id is kept; the default is derived from
+	// the program's path and working directory.
+	PidFile string
+	// LogFile, when set, receives the log in addition to stderr.
+	LogFile string
+	// Logger overrides the default logger.
+	Logger *slog.Logger
+
+	// Connections holds every open stream connection. NewGoer sets a ConnStore.
+	Connections CStore
+
+	// OnStart runs once the Goer listens, before any connection is served.
+	OnStart func(g *Goer)
+	// OnConnect runs when a stream connection is accepted (not for UDP).
+	OnConnect func(c Connection)
+	// OnMessage runs for every decoded message. data is valid only until
+	// OnMessage returns: copy it to keep it.
+	OnMessage func(c Connection, data []byte)
+	// OnClose runs exactly once when a stream connection ends.
+	OnClose func(c Connection)
+	// OnError reports a connection's errors with an ErrCode* code.
+	OnError func(c Connection, code int, msg string)
+	// OnBufferFull runs once when a send queue reaches MaxSendBufferSize.
+	OnBufferFull func(c Connection)
+	// OnBufferDrain runs when a full send queue has been written out.
+	OnBufferDrain func(c Connection)
+	// OnStop runs when the Goer stops, after it stopped accepting.
+	OnStop func(g *Goer)
+	// OnReload runs in the old process when a reload begins.
+	OnReload func(g *Goer)
+
+	// MaxSendBufferSize is the default per-connection send queue limit
+	// (DefaultMaxSendBufferSize when zero).
+	MaxSendBufferSize int
+	// MaxPackageSize is the default per-connection package limit
+	// (DefaultMaxPackageSize when zero).
+	MaxPackageSize int
+	// MaxConnections refuses connections beyond this many open ones (0: no limit).
+	MaxConnections int
+	// IdleTimeout closes stream connections that received nothing for this
+	// long (0: never). Checked by the timing wheel about once a second.
+	IdleTimeout time.Duration
+	// GracefulTimeout bounds how long a graceful stop or reload waits for
+	// connections to end (DefaultGracefulTimeout when zero).
+	GracefulTimeout time.Duration
+	// CloseTimeout bounds how long Close waits to flush queued data before the
+	// socket is closed anyway (DefaultCloseTimeout when zero).
+	CloseTimeout time.Duration
+
+	// TLSConfig, or CertFile and KeyFile, configure the ssl transport.
+	TLSConfig *tls.Config
+	CertFile  string
+	KeyFile   string
+	// ReusePort sets SO_REUSEPORT on the listening socket.
+	ReusePort bool
+
+	log      *slog.Logger
+	timer    *timer.Timer
+	ownTimer bool
+
+	mu       sync.Mutex
+	state    int32 // goerIdle, goerRunning, goerStopping, goerStopped
+	listener Listener
+	done     chan struct{}
+	serveErr error
+	sweepID  timer.TaskID
+	conns    sync.WaitGroup
+
+	served   chan struct{}
+	open     atomic.Int64 // open stream connections
+	lastWarn atomic.Int64
+
+	udpMu     sync.Mutex
+	udpPeers  map[string]*udpPeer
+	udpQueued int
+
+	stats Stats
+}
+
+// Stats are a Goer's counters, safe to read at any time.
+type Stats struct {
+	Accepted     atomic.Int64 // connections accepted
+	Rejected     atomic.Int64 // refused by MaxConnections
+	Requests     atomic.Int64 // messages delivered to OnMessage
+	SendFailures atomic.Int64 // sends refused
+	Dropped      atomic.Int64 // datagrams dropped (bad, too large, queue full)
+	BytesRead    atomic.Int64
+	BytesWritten atomic.Int64
+}
+
+const (
+	goerIdle int32 = iota
+	goerRunning
+	goerStopping
+	goerStopped
+)
+
+// NewGoer returns a Goer for address, speaking protocol (nil: raw bytes) over
+// transport ("" : tcp), with the defaults filled in.
+func NewGoer(address string, protocol Protocol, transport string) *Goer {
+	g := &Goer{Address: address, Protocol: protocol, Transport: transport}
+	g.setDefaults()
+	return g
+}
+
+func (g *Goer) setDefaults() {
+	if g.Transport == "" {
+		g.Transport = DefaultTransport
+	}
+	if g.Connections == nil {
+		g.Connections = NewConnStore()
+	}
+	if g.MaxSendBufferSize <= 0 {
+		g.MaxSendBufferSize = DefaultMaxSendBufferSize
+	}
+	if g.MaxPackageSize <= 0 {
+		g.MaxPackageSize = DefaultMaxPackageSize
+	}
+	if g.GracefulTimeout <= 0 {
+		g.GracefulTimeout = DefaultGracefulTimeout
+	}
+	if g.CloseTimeout <= 0 {
+		g.CloseTimeout = DefaultCloseTimeout
+	}
+}
+
+// Stats returns the Goer's counters.
+func (g *Goer) Stats() *Stats { return &g.stats }

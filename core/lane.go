@@ -1,0 +1,378 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// The lane: every callback of one connection runs while holding laneMu, so
+// callbacks never overlap. The reading goroutine takes the lane with Lock
+// to deliver messages; everything else (buffer full and drain, send errors
+// from other goroutines) posts an event. Whoever holds the lane runs the
+// posted events before letting go of it, and a poster that finds the lane
+// free starts a goroutine to run them, so Send never runs user code.
+
+type laneEvent struct {
+	kind uint8
+	code int
+	msg  string
+}
+
+const (
+	evBufferFull uint8 = iota + 1
+	evBufferDrain
+	evError
+)
+
+// post queues ev for the lane.
+func (c *TCPConnection) post(ev laneEvent) {
+	c.evMu.Lock()
+	if c.laneDone {
+		c.evMu.Unlock()
+		return
+	}
+	c.events = append(c.events, ev)
+	c.evMu.Unlock()
+	if c.laneMu.TryLock() {
+		go c.unlockLane()
+	}
+}
+
+// unlockLane runs the posted events and releases the lane; it makes sure no
+// event is left behind by a poster that found the lane taken.
+func (c *TCPConnection) unlockLane() {
+	for {
+		c.evMu.Lock()
+		evs := c.events
+		c.events = nil
+		c.evMu.Unlock()
+		for _, ev := range evs {
+			c.runEvent(ev)
+		}
+		if len(evs) > 0 {
+			continue
+		}
+		c.laneMu.Unlock()
+		c.evMu.Lock()
+		empty := len(c.events) == 0
+		c.evMu.Unlock()
+		if empty || !c.laneMu.TryLock() {
+			return
+		}
+	}
+}
+
+func (c *TCPConnection) runEvent(ev laneEvent) {
+	g := c.goer
+	switch ev.kind {
+	case evBufferFull:
+		c.call("OnBufferFull", either(c.OnBufferFull, g.OnBufferFull))
+	case evBufferDrain:
+		c.call("OnBufferDrain", either(c.OnBufferDrain, g.OnBufferDrain))
+	case evError:
+		c.callError(ev.code, ev.msg)
+	}
+}
+
+// either returns the connection's own callback, else the Goer's.
+func either(own, goer func(Connection)) func(Connection) {
+	if own != nil {
+		return own
+	}
+	return goer
+}
+
+// call runs a func(Connection) callback, recovering a panic.
+func (c *TCPConnection) call(name string, f func(Connection)) {
+	if f == nil {
+		return
+	}
+	defer c.recoverCallback(name)
+	f(c)
+	c.syncLimits()
+}
+
+func (c *TCPConnection) callError(code int, msg string) {
+	g := c.goer
+	g.logger().Debug("connection error", "goer", g.name(), "conn", c.ID, "remote", c.GetRemoteAddress(), "code", code, "err", msg)
+	f := c.OnError
+	if f == nil {
+		f = g.OnError
+	}
+	if f == nil {
+		return
+	}
+	defer c.recoverCallback("OnError")
+	f(c, code, msg)
+}
+
+// recoverCallback logs a callback's panic with its stack and closes the
+// connection; the server goes on.
+func (c *TCPConnection) recoverCallback(name string) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	g := c.goer
+	g.logger().Error("callback panicked", "goer", g.name(), "callback", name, "conn", c.ID,
+		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	if name != "OnError" {
+		c.callError(ErrCodePanic, fmt.Sprintf("%s panicked: %v", name, r))
+	}
+	c.Close("")
+}
+
+// Stream is a stream transport's handle on one connection's state machine.
+// The engine calls Open once, then Received for every chunk of bytes read,
+// and Closed once when the socket is done.
+type Stream struct {
+	c *TCPConnection
+}
+
+// Accept makes the connection state machine for an accepted socket. It
+// refuses the socket (and counts it) when MaxConnections is reached; the
+// transport then closes it.
+func (g *Goer) Accept(sock Socket) (*Stream, error) {
+	if g.MaxConnections > 0 && g.open.Load() >= int64(g.MaxConnections) {
+		g.stats.Rejected.Add(1)
+		g.warnLimited("connection refused: MaxConnections reached", "goer", g.name(), "max", g.MaxConnections, "remote", addrString(sock.RemoteAddr()))
+		return nil, ErrTooManyConnections
+	}
+	if g.stopping() {
+		return nil, ErrServerStopped
+	}
+	g.open.Add(1)
+	g.conns.Add(1)
+	g.stats.Accepted.Add(1)
+	c := newTCPConnection(g, sock)
+	g.Connections.Set(c)
+	return &Stream{c: c}, nil
+}
+
+// Conn returns the connection.
+func (s *Stream) Conn() *TCPConnection { return s.c }
+
+// Open runs OnConnect. The engine calls it before reading.
+func (s *Stream) Open() {
+	c := s.c
+	c.laneMu.Lock()
+	c.call("OnConnect", c.goer.OnConnect)
+	c.unlockLane()
+}
+
+// Received hands bytes read from the socket to the state machine, which
+// frames them and runs OnMessage for each message. b is not kept. It
+// returns false when the engine should stop reading: the connection is
+// closing, or it is paused (then the engine calls WaitResume).
+func (s *Stream) Received(b []byte) bool {
+	c := s.c
+	c.bytesRead.Add(int64(len(b)))
+	c.goer.stats.BytesRead.Add(int64(len(b)))
+	c.lastActive.Store(time.Now().UnixNano())
+	c.laneMu.Lock()
+	c.received(b)
+	c.unlockLane()
+	return !c.closing() && !c.paused.Load()
+}
+
+// Paused reports whether the engine should wait before reading more.
+func (s *Stream) Paused() bool { return s.c.paused.Load() }
+
+// WaitResume blocks while the connection is paused, then delivers the
+// messages already buffered. It returns false if the connection is closing.
+func (s *Stream) WaitResume() bool {
+	c := s.c
+	for {
+		c.mu.Lock()
+		ch, paused := c.resumed, c.paused.Load()
+		c.mu.Unlock()
+		if !paused {
+			break
+		}
+		<-ch
+	}
+	if c.closing() {
+		return false
+	}
+	c.laneMu.Lock()
+	c.received(nil)
+	c.unlockLane()
+	return !c.closing()
+}
+
+// Closed ends the connection after the engine's reading stopped with err
+// (io.EOF when the peer closed): the socket is closed, the connection leaves
+// the store, and OnClose runs once.
+func (s *Stream) Closed(err error) {
+	c := s.c
+	g := c.goer
+	if err != nil && !isClosedError(err) && !c.closing() {
+		c.post(laneEvent{kind: evError, code: ErrCodeIO, msg: err.Error()})
+	}
+	c.Destroy()
+	c.mu.Lock()
+	if c.closeTask != 0 && g.timer != nil {
+		g.timer.Del(c.closeTask)
+		c.closeTask = 0
+	}
+	c.mu.Unlock()
+	g.Connections.Del(c.ID)
+	g.open.Add(-1)
+
+	c.laneMu.Lock()
+	c.evMu.Lock()
+	evs := c.events
+	c.events = nil
+	c.laneDone = true
+	c.evMu.Unlock()
+	for _, ev := range evs {
+		c.runEvent(ev)
+	}
+	if cc, ok := c.Protocol.(ConnCloser); ok {
+		func() {
+			defer c.recoverCallback("Protocol.OnConnClose")
+			cc.OnConnClose(c)
+		}()
+	}
+	c.call("OnClose", either(c.OnClose, g.OnClose))
+	c.recv = nil
+	c.recvLen.Store(0)
+	c.laneMu.Unlock()
+	g.conns.Done()
+}
+
+func (c *TCPConnection) closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state != connOpen
+}
+
+// received frames c.recv+b and delivers the messages; the lane is held.
+func (c *TCPConnection) received(b []byte) {
+	if c.closing() {
+		return
+	}
+	p := c.Protocol
+	if p == nil {
+		if len(c.recv) > 0 { // left from a pause
+			msg := c.recv
+			c.recv = nil
+			c.deliver(msg)
+		}
+		if len(b) > 0 {
+			if c.paused.Load() {
+				c.recv = append(c.recv, b...)
+			} else {
+				c.deliver(b)
+			}
+		}
+		c.recvLen.Store(int64(len(c.recv)))
+		return
+	}
+	data := b
+	if len(c.recv) > 0 {
+		c.recv = append(c.recv, b...)
+		data = c.recv
+	}
+	off := 0
+	for off < len(data) && !c.paused.Load() && !c.closing() {
+		buf := data[off:]
+		if c.pkgLen == 0 {
+			n, err := p.Input(c, buf)
+			if err != nil {
+				c.protocolFailed(err)
+				return
+			}
+			if n == 0 {
+				if len(buf) > c.maxPkg {
+					c.tooLarge(len(buf))
+					return
+				}
+				break
+			}
+			if n < 0 || n > c.maxPkg {
+				c.tooLarge(n)
+				return
+			}
+			c.pkgLen = n
+		}
+		if c.pkgLen > len(buf) {
+			break
+		}
+		pkg := buf[:c.pkgLen]
+		off += c.pkgLen
+		c.pkgLen = 0
+		msg, err := p.Decode(c, pkg)
+		if err != nil {
+			if errors.Is(err, ErrSkip) {
+				continue
+			}
+			c.protocolFailed(err)
+			return
+		}
+		c.deliver(msg)
+	}
+	c.keep(data, off)
+}
+
+// keep saves the unconsumed bytes data[off:] in c.recv.
+func (c *TCPConnection) keep(data []byte, off int) {
+	rest := data[off:]
+	switch {
+	case len(rest) == 0:
+		if cap(c.recv) > keepBufferCap {
+			c.recv = nil
+		} else {
+			c.recv = c.recv[:0]
+		}
+	case len(c.recv) > 0 && &data[0] == &c.recv[0]:
+		c.recv = c.recv[:copy(c.recv, rest)]
+	default:
+		need := len(rest)
+		if c.pkgLen > need {
+			need = c.pkgLen
+		}
+		if cap(c.recv) < need {
+			c.recv = make([]byte, 0, need)
+		}
+		c.recv = append(c.recv[:0], rest...)
+	}
+	c.recvLen.Store(int64(len(c.recv)))
+}
+
+func (c *TCPConnection) deliver(msg []byte) {
+	g := c.goer
+	g.stats.Requests.Add(1)
+	f := c.OnMessage
+	if f == nil {
+		f = g.OnMessage
+	}
+	if f == nil {
+		return
+	}
+	defer c.recoverCallback("OnMessage")
+	f(c, msg)
+	c.syncLimits()
+}
+
+func (c *TCPConnection) tooLarge(n int) {
+	c.callError(ErrCodePackageTooLarge, fmt.Sprintf("%v: %d bytes, limit %d", ErrPackageTooLarge, n, c.maxPkg))
+	c.recv = nil
+	c.Close("")
+}
+
+func (c *TCPConnection) protocolFailed(err error) {
+	code := ErrCodeProtocol
+	if errors.Is(err, ErrPackageTooLarge) {
+		code = ErrCodePackageTooLarge
+	}
+	c.callError(code, err.Error())
+	c.recv = nil
+	c.Close("")
+}
+
+// Socket returns the connection's socket, for engines and protocols that
+// need the transport below (a *tls.Conn for its connection state, say).
+func (c *TCPConnection) Socket() Socket { return c.sock }

@@ -1,0 +1,71 @@
+package core
+
+// Protocol frames a byte stream into packages, in the manual's three steps.
+//
+// For every chunk of bytes read from a stream connection core calls Input on
+// everything buffered and not yet consumed:
+//
+//   - Input returns 0 when it cannot tell yet how long the first package is;
+//     core keeps the bytes and calls Input again when more arrive.
+//   - Input returns n > 0 when the first package is n bytes long. If fewer
+//     than n bytes are buffered, core waits for the rest (a protocol may so
+//     announce a length from a header before the body arrives).
+//   - Input returns an error when the bytes can never form a valid package;
+//     core reports it to OnError and closes the connection after flushing
+//     whatever the protocol queued (an error response, say).
+//
+// A package longer than the connection's MaxPackageSize is refused without
+// waiting for it to arrive.
+//
+// Decode turns one whole package into the message handed to OnMessage. It may
+// return ErrSkip to consume the package without a message (a handshake, a
+// control frame, a piece of a message that is still being assembled).
+// pkg is only valid until Decode returns, and the returned message only until
+// OnMessage returns; both may alias core's read buffer.
+//
+// Encode appends the framed form of data to dst and returns the extended
+// slice. It is called by Send unless raw is true.
+//
+// Methods get the connection so that a protocol may keep per-connection
+// state (Connection.SetContext) and may answer on its own with raw sends.
+// Input, Decode and Encode are called from the connection's callback lane
+// (Input and Decode) or from the goroutine calling Send (Encode); a protocol
+// that keeps state touched by both must guard it.
+type Protocol interface {
+	Input(c Connection, buf []byte) (int, error)
+	Decode(c Connection, pkg []byte) ([]byte, error)
+	Encode(c Connection, dst, data []byte) ([]byte, error)
+}
+
+// ProtocolNamer is implemented by protocols that have a name for logs and
+// status output ("text", "frame", "http", ...).
+type ProtocolNamer interface {
+	Name() string
+}
+
+// ConnCloser is implemented by protocols that release per-connection state
+// when a connection ends (temporary files, partial messages). OnConnClose runs
+// once, right before the user's OnClose.
+type ConnCloser interface {
+	OnConnClose(c Connection)
+}
+
+// Goodbyer is implemented by protocols that have their own way to tell a peer
+// that the server is going away (a WebSocket close frame, "Connection: close").
+// Goodbye returns the raw bytes to send before a stopping server closes c; it
+// may return nil.
+type Goodbyer interface {
+	Goodbye(c Connection) []byte
+}
+
+// ProtocolName returns p's name, "raw" for nil and the Go type for a protocol
+// without a Name method.
+func ProtocolName(p Protocol) string {
+	if p == nil {
+		return "raw"
+	}
+	if n, ok := p.(ProtocolNamer); ok {
+		return n.Name()
+	}
+	return typeName(p)
+}

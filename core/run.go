@@ -1,0 +1,253 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/shunhui19/goes/core/timer"
+)
+
+// Start opens the Goer's listener, runs OnStart and serves in the
+// background. It returns once the Goer accepts connections. Stop or
+// GracefulStop ends it.
+func (g *Goer) Start() error {
+	g.mu.Lock()
+	if g.state != goerIdle {
+		g.mu.Unlock()
+		return fmt.Errorf("goes: %s: already started", g.name())
+	}
+	g.setDefaults()
+	if g.log == nil {
+		g.log = g.Logger
+		if g.log == nil {
+			g.log = NewLogger(os.Stderr, slog.LevelInfo)
+		}
+	}
+	if g.Address == "" {
+		g.mu.Unlock()
+		return errors.New("goes: Goer has no Address")
+	}
+	t, err := lookupTransport(g.Transport)
+	if err != nil {
+		g.mu.Unlock()
+		return err
+	}
+	ln, err := t.Listen(g)
+	if err != nil {
+		g.mu.Unlock()
+		return fmt.Errorf("goes: %s: listen: %w", g.name(), err)
+	}
+	if g.timer == nil {
+		g.timer = timer.NewTimer(100, 10*time.Millisecond)
+		g.timer.Start()
+		g.ownTimer = true
+	}
+	g.listener = ln
+	g.state = goerRunning
+	g.done = make(chan struct{})
+	g.served = make(chan struct{})
+	if g.IdleTimeout > 0 {
+		g.sweepID = g.timer.Add(time.Second, func(...any) { g.sweepIdle() }, nil, true)
+	}
+	g.mu.Unlock()
+
+	if g.OnStart != nil {
+		func() {
+			defer g.recoverGoerCallback("OnStart")
+			g.OnStart(g)
+		}()
+	}
+	g.logger().Info("goer started", "goer", g.name(), "listen", ln.Addr().String(), "protocol", ProtocolName(g.Protocol))
+	go func() {
+		defer close(g.served)
+		if err := ln.Serve(); err != nil {
+			g.serveErr = err
+			g.logger().Error("serve failed", "goer", g.name(), "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr returns the address the Goer listens on (the real port when Address
+// asked for port 0), or nil before Start.
+func (g *Goer) Addr() net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.listener == nil {
+		return nil
+	}
+	return g.listener.Addr()
+}
+
+// Listener returns the Goer's listener (nil before Start).
+func (g *Goer) Listener() Listener {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.listener
+}
+
+// Timer returns the Goer's timing wheel, for protocols and callbacks that
+// need per-connection deadlines. It is running between Start and Stop.
+func (g *Goer) Timer() *timer.Timer {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.timer == nil {
+		g.timer = timer.NewTimer(100, 10*time.Millisecond)
+		g.timer.Start()
+		g.ownTimer = true
+	}
+	return g.timer
+}
+
+// Done is closed when the Goer has stopped.
+func (g *Goer) Done() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.done == nil {
+		g.done = make(chan struct{})
+	}
+	return g.done
+}
+
+// Stop stops accepting, closes every connection after flushing what is
+// queued for it (each bounded by CloseTimeout, the protocol's goodbye first)
+// and returns when all have ended. OnStop runs. Safe for concurrent use.
+func (g *Goer) Stop() { g.stop(0) }
+
+// GracefulStop stops accepting and lets connections end by themselves for
+// up to GracefulTimeout, then stops like Stop.
+func (g *Goer) GracefulStop() { g.stop(g.GracefulTimeout) }
+
+// StopAccepting closes the listener; open connections are served on. It is
+// the first step of a reload's hand-over.
+func (g *Goer) StopAccepting() {
+	g.mu.Lock()
+	ln := g.listener
+	running := g.state == goerRunning
+	g.mu.Unlock()
+	if running && ln != nil {
+		ln.Close()
+	}
+}
+
+func (g *Goer) stop(grace time.Duration) {
+	g.mu.Lock()
+	if g.state != goerRunning {
+		done := g.done
+		state := g.state
+		g.mu.Unlock()
+		if state == goerStopping && done != nil {
+			<-done
+		}
+		return
+	}
+	g.state = goerStopping
+	ln := g.listener
+	g.mu.Unlock()
+
+	ln.Close()
+	<-g.served
+	if grace > 0 && !g.waitConns(grace) {
+		g.logger().Info("graceful timeout passed; closing the remaining connections", "goer", g.name(), "open", g.open.Load())
+	}
+	g.closeAll()
+	if !g.waitConns(g.CloseTimeout + time.Second) {
+		g.Connections.Range(func(_ int, c *TCPConnection) bool {
+			c.Destroy()
+			return true
+		})
+		g.conns.Wait()
+	}
+	if g.OnStop != nil {
+		func() {
+			defer g.recoverGoerCallback("OnStop")
+			g.OnStop(g)
+		}()
+	}
+	g.mu.Lock()
+	if g.sweepID != 0 {
+		g.timer.Del(g.sweepID)
+		g.sweepID = 0
+	}
+	if g.ownTimer {
+		g.timer.Stop()
+		g.timer = nil
+		g.ownTimer = false
+	}
+	g.state = goerStopped
+	close(g.done)
+	g.mu.Unlock()
+	g.logger().Info("goer stopped", "goer", g.name())
+}
+
+// closeAll closes every connection, with the protocol's goodbye.
+func (g *Goer) closeAll() {
+	g.Connections.Range(func(_ int, c *TCPConnection) bool {
+		if gb, ok := c.Protocol.(Goodbyer); ok {
+			if b := gb.Goodbye(c); len(b) > 0 {
+				c.SendBytes(b, true)
+			}
+		}
+		c.Close("")
+		return true
+	})
+}
+
+// waitConns waits up to d for every connection (and UDP handler) to end.
+func (g *Goer) waitConns(d time.Duration) bool {
+	ch := make(chan struct{})
+	go func() {
+		g.conns.Wait()
+		close(ch)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (g *Goer) stopping() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.state >= goerStopping
+}
+
+// sweepIdle closes connections that read nothing for IdleTimeout.
+func (g *Goer) sweepIdle() {
+	limit := time.Now().Add(-g.IdleTimeout).UnixNano()
+	g.Connections.Range(func(_ int, c *TCPConnection) bool {
+		if c.lastActive.Load() < limit && !c.closing() {
+			c.post(laneEvent{kind: evError, code: ErrCodeIdleTimeout, msg: fmt.Sprintf("%v: silent for more than %v", ErrIdleTimeout, g.IdleTimeout)})
+			c.Close("")
+		}
+		return true
+	})
+}
+
+func (g *Goer) recoverGoerCallback(name string) {
+	if r := recover(); r != nil {
+		g.logger().Error("callback panicked", "goer", g.name(), "callback", name, "panic", fmt.Sprint(r))
+	}
+}
+
+func (g *Goer) name() string {
+	if g.Name != "" {
+		return g.Name
+	}
+	t := g.Transport
+	if t == "" {
+		t = DefaultTransport
+	}
+	return t + "://" + g.Address
+}
+
+// GetName returns the Goer's Name, or transport://address.
+func (g *Goer) GetName() string { return g.name() }

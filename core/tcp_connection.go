@@ -1,0 +1,614 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shunhui19/goes/core/timer"
+)
+
+// TCPConnection is one stream connection (TCP, Unix or TLS): the state
+// machine that frames bytes through the protocol, queues sends, keeps the
+// limits, runs the callbacks and counts.
+//
+// The exported fields may be set from the connection's own callbacks
+// (OnConnect is the usual place); other goroutines must not write them.
+// Methods are safe for concurrent use unless they say otherwise.
+type TCPConnection struct {
+	// ID is unique among the connections of this process.
+	ID int
+	// Protocol frames this connection; it starts as the Goer's.
+	Protocol Protocol
+	// MaxSendBufferSize limits the bytes queued for sending.
+	MaxSendBufferSize int
+	// MaxPackageSize limits the size of one incoming package.
+	MaxPackageSize int
+	// Connections is the Goer's connection store.
+	Connections CStore
+
+	// Per-connection callbacks; when set they replace the Goer's.
+	OnMessage     func(c Connection, data []byte)
+	OnClose       func(c Connection)
+	OnError       func(c Connection, code int, msg string)
+	OnBufferFull  func(c Connection)
+	OnBufferDrain func(c Connection)
+
+	// UserData is the user's own value for this connection (a user id, a
+	// session). core never touches it.
+	UserData any
+
+	goer   *Goer
+	sock   Socket
+	tw     TryWriter // sock's non-blocking write, when it has one
+	local  net.Addr
+	remote net.Addr
+	ctx    atomic.Pointer[ctxBox]
+
+	// lane: the callbacks of one connection run one at a time
+	laneMu   sync.Mutex
+	evMu     sync.Mutex
+	events   []laneEvent
+	laneDone bool
+
+	// receive side, owned by the lane holder
+	recv    []byte
+	recvLen atomic.Int64 // len(recv), for other goroutines
+	pkgLen  int
+	maxPkg  int
+	paused  atomic.Bool
+	resumed chan struct{} // closed and replaced by ResumeRecv
+
+	// send side, guarded by mu
+	mu        sync.Mutex
+	out       []byte     // queued, not yet handed to the socket
+	spare     []byte     // the other half of the double buffer
+	inflight  int        // bytes being written by the flusher
+	streams   []*outPart // SendFrom readers and the bytes queued behind them
+	writing   bool       // a flusher goroutine runs
+	full      bool       // OnBufferFull fired; OnBufferDrain pending
+	state     int32      // connOpen, connClosing, connClosed
+	shut      bool       // the write side was shut down
+	closeTask timer.TaskID
+	maxSend   atomic.Int64
+
+	bytesRead    atomic.Int64
+	bytesWritten atomic.Int64
+	lastActive   atomic.Int64 // unix nanoseconds of the last read
+	created      time.Time
+}
+
+type ctxBox struct{ v any }
+
+// outPart is a queued reader (SendFrom) followed by the bytes sent after it.
+type outPart struct {
+	r     io.Reader
+	after []byte
+}
+
+const (
+	connOpen int32 = iota
+	connClosing
+	connClosed
+)
+
+// Connection states as reported by State.
+const (
+	StateOpen    = "ESTABLISHED"
+	StateClosing = "CLOSING"
+	StateClosed  = "CLOSED"
+)
+
+// Socket is what a stream transport hands core for one connection.
+// net.Conn satisfies it. Write may block; core calls it from one goroutine
+// at a time.
+type Socket interface {
+	Write(b []byte) (int, error)
+	Close() error
+	LocalAddr() net.Addr
+	RemoteAddr() net.Addr
+}
+
+// TryWriter is implemented by sockets that can write without blocking:
+// TryWrite writes what the kernel takes now and returns at once (n may be 0).
+type TryWriter interface {
+	TryWrite(b []byte) (int, error)
+}
+
+// closeWriter is implemented by sockets that can half-close (TCP, Unix, TLS).
+type closeWriter interface {
+	CloseWrite() error
+}
+
+var nextConnID atomic.Int64
+
+const (
+	keepBufferCap = 4 << 10  // send buffers up to this size are kept for reuse
+	streamChunk   = 64 << 10 // bytes pulled from a SendFrom reader at a time
+)
+
+func newTCPConnection(g *Goer, sock Socket) *TCPConnection {
+	c := &TCPConnection{
+		ID:                int(nextConnID.Add(1)),
+		Protocol:          g.Protocol,
+		MaxSendBufferSize: g.MaxSendBufferSize,
+		MaxPackageSize:    g.MaxPackageSize,
+		Connections:       g.Connections,
+		goer:              g,
+		sock:              sock,
+		local:             sock.LocalAddr(),
+		remote:            sock.RemoteAddr(),
+		created:           time.Now(),
+	}
+	c.tw, _ = sock.(TryWriter)
+	c.syncLimits()
+	c.lastActive.Store(c.created.UnixNano())
+	return c
+}
+
+// syncLimits publishes the exported limit fields to other goroutines. It runs
+// on the lane, where the user may have changed them.
+func (c *TCPConnection) syncLimits() {
+	if int64(c.MaxSendBufferSize) != c.maxSend.Load() {
+		c.maxSend.Store(int64(c.MaxSendBufferSize))
+	}
+	c.maxPkg = c.MaxPackageSize
+}
+
+// Send implements Connection. Safe for concurrent use.
+func (c *TCPConnection) Send(data string, raw bool) error {
+	return c.send(nil, data, raw)
+}
+
+// SendBytes implements Connection. Safe for concurrent use.
+func (c *TCPConnection) SendBytes(data []byte, raw bool) error {
+	return c.send(data, "", raw)
+}
+
+// send queues b (or s when b is nil) and starts writing it.
+func (c *TCPConnection) send(b []byte, s string, raw bool) error {
+	c.mu.Lock()
+	if c.state != connOpen {
+		c.mu.Unlock()
+		c.sendFailed(ErrClosed)
+		return ErrClosed
+	}
+	if c.pendingLocked() >= int(c.maxSend.Load()) {
+		c.mu.Unlock()
+		c.sendFailed(ErrSendBufferFull)
+		return ErrSendBufferFull
+	}
+	closeAfter, err := c.appendLocked(b, s, raw)
+	if err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	if closeAfter {
+		c.beginCloseLocked()
+	}
+	if !c.full && c.pendingLocked() >= int(c.maxSend.Load()) {
+		c.full = true
+		c.post(laneEvent{kind: evBufferFull})
+	}
+	c.kickLocked()
+	return nil
+}
+
+// appendLocked encodes into the queue. It reports whether the protocol asked
+// for the connection to close after this message.
+func (c *TCPConnection) appendLocked(b []byte, s string, raw bool) (closeAfter bool, err error) {
+	dst := &c.out
+	if n := len(c.streams); n > 0 {
+		dst = &c.streams[n-1].after
+	}
+	if raw || c.Protocol == nil {
+		if b != nil {
+			*dst = append(*dst, b...)
+		} else {
+			*dst = append(*dst, s...)
+		}
+		return false, nil
+	}
+	if b == nil {
+		b = []byte(s)
+	}
+	before := len(*dst)
+	out, err := c.Protocol.Encode(c, *dst, b)
+	if err != nil && !errors.Is(err, ErrCloseAfter) {
+		*dst = (*dst)[:before]
+		return false, fmt.Errorf("goes: encode: %w", err)
+	}
+	*dst = out
+	return err != nil, nil
+}
+
+// pendingLocked is the number of bytes accepted and not yet written.
+func (c *TCPConnection) pendingLocked() int {
+	n := len(c.out) + c.inflight
+	for _, p := range c.streams {
+		n += len(p.after)
+	}
+	return n
+}
+
+// kickLocked writes what it can at once and leaves the rest to a flusher
+// goroutine. It unlocks c.mu.
+func (c *TCPConnection) kickLocked() {
+	if c.writing || (len(c.out) == 0 && len(c.streams) == 0) {
+		c.mu.Unlock()
+		return
+	}
+	if c.tw != nil && len(c.out) > 0 && c.state != connClosed {
+		n, err := c.tw.TryWrite(c.out)
+		if n > 0 {
+			c.wrote(n)
+			c.out = c.out[:copy(c.out, c.out[n:])]
+		}
+		if err != nil {
+			c.mu.Unlock()
+			c.ioFailed(err)
+			return
+		}
+		if len(c.out) == 0 && len(c.streams) == 0 {
+			c.afterDrainLocked()
+			c.mu.Unlock()
+			return
+		}
+	}
+	c.writing = true
+	c.mu.Unlock()
+	go c.flush()
+}
+
+func (c *TCPConnection) wrote(n int) {
+	c.bytesWritten.Add(int64(n))
+	c.goer.stats.BytesWritten.Add(int64(n))
+}
+
+// flush writes the queue until it is empty; it runs on its own goroutine so
+// that Send never waits for the peer.
+func (c *TCPConnection) flush() {
+	c.mu.Lock()
+	for {
+		if len(c.out) == 0 && !c.pullStreamLocked() {
+			break
+		}
+		if c.state == connClosed {
+			break
+		}
+		buf := c.out
+		c.out = c.spare[:0]
+		c.spare = nil
+		c.inflight = len(buf)
+		c.mu.Unlock()
+
+		n, err := c.sock.Write(buf)
+		if n > 0 {
+			c.wrote(n)
+		}
+
+		c.mu.Lock()
+		c.inflight = 0
+		if cap(buf) <= keepBufferCap {
+			c.spare = buf[:0]
+		}
+		if err != nil {
+			c.writing = false
+			c.mu.Unlock()
+			c.ioFailed(err)
+			return
+		}
+	}
+	c.writing = false
+	c.afterDrainLocked()
+	c.mu.Unlock()
+}
+
+// pullStreamLocked moves the next bytes of the first queued reader (or what
+// was queued behind it, once it ends) into c.out. It reports whether c.out
+// now has data. It reads with c.mu unlocked.
+func (c *TCPConnection) pullStreamLocked() bool {
+	for len(c.streams) > 0 && len(c.out) == 0 {
+		p := c.streams[0]
+		if p.r == nil {
+			c.out, p.after = p.after, nil
+			c.streams = c.streams[1:]
+			continue
+		}
+		buf := c.spare[:0]
+		c.spare = nil
+		if cap(buf) < streamChunk {
+			buf = make([]byte, 0, streamChunk)
+		}
+		c.inflight = 0
+		c.mu.Unlock()
+		n, err := io.ReadFull(p.r, buf[:streamChunk])
+		c.mu.Lock()
+		c.out = buf[:n]
+		if err != nil { // io.EOF, io.ErrUnexpectedEOF or a real failure: the stream ends
+			if cl, ok := p.r.(io.Closer); ok {
+				cl.Close()
+			}
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				c.goer.logger().Warn("send stream failed", "conn", c.ID, "err", err)
+			}
+			p.r = nil
+		}
+	}
+	return len(c.out) > 0
+}
+
+// afterDrainLocked runs when the queue became empty: fire OnBufferDrain and
+// finish a pending close.
+func (c *TCPConnection) afterDrainLocked() {
+	if cap(c.out) > keepBufferCap {
+		c.out = nil
+	}
+	if c.full {
+		c.full = false
+		c.post(laneEvent{kind: evBufferDrain})
+	}
+	if c.state == connClosing {
+		c.shutdownLocked()
+	}
+}
+
+// shutdownLocked ends a flushed connection: half-close so that the peer
+// reads everything, then the reader sees EOF (or the close timeout fires)
+// and the socket is closed.
+func (c *TCPConnection) shutdownLocked() {
+	if c.shut {
+		return
+	}
+	c.shut = true
+	if cw, ok := c.sock.(closeWriter); ok {
+		if err := cw.CloseWrite(); err == nil {
+			return
+		}
+	}
+	c.sock.Close()
+}
+
+// SendFrom queues r's content for sending without reading it all into
+// memory: the connection's writer reads it in chunks as the peer takes them.
+// Data sent later queues behind it. If r is an io.Closer it is closed when it
+// ends. Raw: the protocol does not see it. Safe for concurrent use.
+func (c *TCPConnection) SendFrom(r io.Reader) error {
+	c.mu.Lock()
+	if c.state != connOpen {
+		c.mu.Unlock()
+		if cl, ok := r.(io.Closer); ok {
+			cl.Close()
+		}
+		return ErrClosed
+	}
+	c.streams = append(c.streams, &outPart{r: r})
+	c.kickLocked()
+	return nil
+}
+
+// Close implements Connection: it queues data (encoded with the protocol if
+// not empty), stops reading and closes the connection once the queue is
+// written, or after the Goer's CloseTimeout. Safe for concurrent use.
+func (c *TCPConnection) Close(data string) {
+	c.mu.Lock()
+	if c.state != connOpen {
+		c.mu.Unlock()
+		return
+	}
+	if data != "" {
+		if _, err := c.appendLocked(nil, data, false); err != nil {
+			c.goer.logger().Warn("close data not sent", "conn", c.ID, "err", err)
+		}
+	}
+	c.beginCloseLocked()
+	c.kickLocked()
+}
+
+// beginCloseLocked marks the connection closing and bounds the flush.
+func (c *TCPConnection) beginCloseLocked() {
+	if c.state != connOpen {
+		return
+	}
+	c.state = connClosing
+	c.wakeReader()
+	if t := c.goer.timer; t != nil {
+		c.closeTask = t.Add(c.goer.CloseTimeout, func(...any) { c.Destroy() }, nil, false)
+	}
+	if !c.writing && len(c.out) == 0 && len(c.streams) == 0 {
+		c.shutdownLocked()
+	}
+}
+
+// Destroy closes the socket at once, dropping whatever is still queued.
+// OnClose follows on the connection's lane. Safe for concurrent use.
+func (c *TCPConnection) Destroy() {
+	c.mu.Lock()
+	if c.state == connClosed {
+		c.mu.Unlock()
+		return
+	}
+	c.state = connClosed
+	c.out, c.spare, c.inflight = nil, nil, 0
+	streams := c.streams
+	c.streams = nil
+	c.mu.Unlock()
+	for _, p := range streams {
+		if cl, ok := p.r.(io.Closer); ok {
+			cl.Close()
+		}
+	}
+	c.wakeReader()
+	c.sock.Close()
+}
+
+// ioFailed reports a socket error and destroys the connection.
+func (c *TCPConnection) ioFailed(err error) {
+	c.mu.Lock()
+	closed := c.state == connClosed
+	c.mu.Unlock()
+	if !closed && !isClosedError(err) {
+		c.post(laneEvent{kind: evError, code: ErrCodeIO, msg: err.Error()})
+	}
+	c.Destroy()
+}
+
+func (c *TCPConnection) sendFailed(err error) {
+	c.goer.stats.SendFailures.Add(1)
+	c.post(laneEvent{kind: evError, code: ErrCodeSendFail, msg: err.Error()})
+}
+
+// PauseRecv stops delivering messages (and, on most engines, reading) until
+// ResumeRecv. Safe for concurrent use.
+func (c *TCPConnection) PauseRecv() {
+	c.mu.Lock()
+	if !c.paused.Load() {
+		c.resumed = make(chan struct{})
+		c.paused.Store(true)
+	}
+	c.mu.Unlock()
+}
+
+// ResumeRecv undoes PauseRecv. Safe for concurrent use.
+func (c *TCPConnection) ResumeRecv() {
+	c.mu.Lock()
+	c.wakeReader()
+	c.mu.Unlock()
+}
+
+// wakeReader releases a reader waiting in a pause; c.mu is held.
+func (c *TCPConnection) wakeReader() {
+	if c.paused.Load() {
+		c.paused.Store(false)
+		close(c.resumed)
+	}
+}
+
+// IsPaused reports whether receiving is paused.
+func (c *TCPConnection) IsPaused() bool { return c.paused.Load() }
+
+// State returns StateOpen, StateClosing or StateClosed.
+func (c *TCPConnection) State() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.state {
+	case connOpen:
+		return StateOpen
+	case connClosing:
+		return StateClosing
+	}
+	return StateClosed
+}
+
+// SendQueueSize returns the bytes accepted by Send and not yet written.
+func (c *TCPConnection) SendQueueSize() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pendingLocked()
+}
+
+// RecvQueueSize returns the bytes received and not yet decoded. It is exact
+// on the connection's own callbacks and approximate elsewhere.
+func (c *TCPConnection) RecvQueueSize() int { return int(c.recvLen.Load()) }
+
+// BytesRead returns the bytes read from the peer.
+func (c *TCPConnection) BytesRead() int64 { return c.bytesRead.Load() }
+
+// BytesWritten returns the bytes written to the peer.
+func (c *TCPConnection) BytesWritten() int64 { return c.bytesWritten.Load() }
+
+// Created returns when the connection was accepted.
+func (c *TCPConnection) Created() time.Time { return c.created }
+
+// LastActive returns when bytes last arrived.
+func (c *TCPConnection) LastActive() time.Time { return time.Unix(0, c.lastActive.Load()) }
+
+// GetID implements Connection.
+func (c *TCPConnection) GetID() int { return c.ID }
+
+// Goer implements Connection.
+func (c *TCPConnection) Goer() *Goer { return c.goer }
+
+// Context implements Connection.
+func (c *TCPConnection) Context() any {
+	if b := c.ctx.Load(); b != nil {
+		return b.v
+	}
+	return nil
+}
+
+// SetContext implements Connection.
+func (c *TCPConnection) SetContext(v any) { c.ctx.Store(&ctxBox{v}) }
+
+// RemoteAddr implements Connection.
+func (c *TCPConnection) RemoteAddr() net.Addr { return c.remote }
+
+// LocalAddr implements Connection.
+func (c *TCPConnection) LocalAddr() net.Addr { return c.local }
+
+// GetRemoteAddress implements Connection: "192.168.1.1:12345".
+func (c *TCPConnection) GetRemoteAddress() string { return addrString(c.remote) }
+
+// GetRemoteIP implements Connection: "192.168.1.1".
+func (c *TCPConnection) GetRemoteIP() string { return addrIP(c.remote) }
+
+// GetRemotePort implements Connection: 12345.
+func (c *TCPConnection) GetRemotePort() int { return addrPort(c.remote) }
+
+// GetLocalAddress implements Connection: "127.0.0.1:8080".
+func (c *TCPConnection) GetLocalAddress() string { return addrString(c.local) }
+
+// GetLocalIP implements Connection: "127.0.0.1".
+func (c *TCPConnection) GetLocalIP() string { return addrIP(c.local) }
+
+// GetLocalPort implements Connection: 8080.
+func (c *TCPConnection) GetLocalPort() int { return addrPort(c.local) }
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+func addrIP(a net.Addr) string {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.String()
+	case *net.UDPAddr:
+		return a.IP.String()
+	case nil:
+		return ""
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String() // a Unix socket path
+	}
+	return host
+}
+
+func addrPort(a net.Addr) int {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.Port
+	case *net.UDPAddr:
+		return a.Port
+	case nil:
+		return 0
+	}
+	_, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return 0
+	}
+	p, _ := strconv.Atoi(port)
+	return p
+}
+
+func isClosedError(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
+}

@@ -1,0 +1,3 @@
+module github.com/shunhui19/goes/tools
+
+go 1.26
