@@ -1,0 +1,24 @@
+// Package timer runs timed tasks on a hierarchical timing wheel: once after
+// an interval, or every interval until deleted.
+//
+// A wheel of slots buckets advances every tick; the tick is the timer's
+// resolution (a second, or 100 milliseconds for finer work). Adding and
+// deleting a task is cheap and a waiting task holds no goroutine, so one
+// Timer can carry a deadline for every connection of a server.
+//
+//	t := timer.NewTimer(10, time.Second)
+//	t.Start()
+//	defer t.Stop()
+//
+//	// Once, after 5 seconds: prints [after 5 second to run].
+//	t.Add(5*time.Second, func(args ...any) { fmt.Println(args) }, "after 5 second to run", false)
+//
+//	// Every 2 seconds until deleted.
+//	id := t.Add(2*time.Second, func(args ...any) { fmt.Println(args...) }, "every 2s", true)
+//	// ...
+//	t.Del(id)
+//
+// A task's function gets the args given to Add as its one argument, or no
+// argument when args is nil. Each run happens in a goroutine of its own, so
+// a slow task delays no other; a panic in a task is recovered and logged.
+package timer
