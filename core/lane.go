@@ -140,11 +140,14 @@ func (g *Goer) Accept(sock Socket) (*Stream, error) {
 		g.warnLimited("connection refused: MaxConnections reached", "goer", g.name(), "max", g.MaxConnections, "remote", addrString(sock.RemoteAddr()))
 		return nil, ErrTooManyConnections
 	}
-	if g.stopping() {
+	g.mu.Lock()
+	if g.state != goerRunning {
+		g.mu.Unlock()
 		return nil, ErrServerStopped
 	}
+	g.conns.Add(1) // under g.mu: stop's Wait never races an Add
+	g.mu.Unlock()
 	g.open.Add(1)
-	g.conns.Add(1)
 	g.stats.Accepted.Add(1)
 	c := newTCPConnection(g, sock)
 	g.Connections.Set(c)

@@ -4,6 +4,11 @@ go 1.22
 
 require github.com/shunhui19/goes/core v0.0.0
 
+require (
+	github.com/RussellLuo/timingwheel v0.0.0-20220218152713-54845bda3108 // indirect
+	go.uber.org/goleak v1.3.0
+)
+
 replace (
 	github.com/shunhui19/goes/core => ../../core
 	github.com/shunhui19/goes/daemon => ../../daemon

@@ -137,13 +137,15 @@ func (l *listener) Serve() error {
 	}
 }
 
+// serve hands conn to core after the TLS handshake. Serve waits for this
+// handing over, not for the connection: core tracks it from Accept on.
 func (l *listener) serve(conn net.Conn) {
-	defer l.wg.Done()
 	var sock core.Socket
 	if l.tls != nil {
 		tc := tls.Server(conn, l.tls)
 		if !l.track(conn) {
 			conn.Close()
+			l.wg.Done()
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), HandshakeTimeout)
@@ -152,6 +154,7 @@ func (l *listener) serve(conn net.Conn) {
 		l.untrack(conn)
 		if err != nil {
 			conn.Close()
+			l.wg.Done()
 			return
 		}
 		sock = tc
@@ -159,6 +162,7 @@ func (l *listener) serve(conn net.Conn) {
 		sock = wrap(conn)
 	}
 	s, err := l.g.Accept(sock)
+	l.wg.Done()
 	if err != nil {
 		conn.Close()
 		return
