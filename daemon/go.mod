@@ -1,3 +1,10 @@
 module github.com/shunhui19/goes/daemon
 
 go 1.22
+
+require github.com/sevlyar/go-daemon v0.1.6
+
+require (
+	github.com/kardianos/osext v0.0.0-20190222173326-2bc1f35cddc0 // indirect
+	golang.org/x/sys v0.25.0 // indirect
+)

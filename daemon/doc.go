@@ -1,0 +1,28 @@
+// Package daemon runs a goes program as a command-line server process:
+// start, start -d, stop, stop -g, restart, reload, status and connections.
+//
+// A server plugs into the lifecycle through Hooks; Run reads the command
+// from the command line and does it:
+//
+//	err := daemon.Run(daemon.Config{Name: "echo"}, daemon.Hooks{
+//		Listen: srv.Listen, // create, or adopt inherited, listening sockets
+//		Serve:  srv.Serve,  // start serving, return at once
+//		Files:  srv.Files,  // duplicates of the sockets, for reload
+//		Stop:   srv.Stop,   // stop accepting, close connections
+//	})
+//	os.Exit(daemon.ExitCode(err))
+//
+// The pid file (DefaultPidFile unless Config.PidFile is set) names the
+// running process, and a Unix socket beside it (PidFile + ".sock") is its
+// control channel: stop, status, connections and reload are requests over
+// it. Signals work too: SIGINT and SIGTERM stop, SIGQUIT stops gracefully,
+// SIGUSR1 (and SIGHUP in daemon mode) reloads the running binary.
+//
+// reload starts the binary that ran the reload command, with the same
+// arguments and mode, hands it the listening sockets, and waits until it is
+// ready; only then does the old process stop accepting, finish its
+// connections (bounded by GracefulTimeout) and exit. If the new process
+// fails, the old one keeps serving and reload reports the new one's output.
+// In the foreground the old process stays, idle, until the new one ends, so
+// the terminal and Ctrl+C keep working.
+package daemon

@@ -1,0 +1,321 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// childEnv names the environment variable that makes Run, in a process
+// started by reload, adopt the listening sockets instead of starting anew.
+const childEnv = "GOES_DAEMON_RELOAD"
+
+// maxCapture bounds how much of a new process's early output is kept for
+// the reload command's error message.
+const maxCapture = 64 << 10
+
+// childSpec tells a process started by reload which inherited descriptor is
+// which. ExtraFiles start at descriptor 3.
+type childSpec struct {
+	Ready   int            `json:"ready"`   // socket to report readiness on
+	Stdout  int            `json:"stdout"`  // the old process's stdout
+	Stderr  int            `json:"stderr"`  // the old process's stderr
+	Files   map[string]int `json:"files"`   // listening sockets by key
+	PidFile string         `json:"pidfile"` // the old process's pid file
+	Control string         `json:"control"` // where to bind the control socket
+	Daemon  bool           `json:"daemon"`
+}
+
+// successor is a process started by reload.
+type successor struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error // Wait's result, once exited is closed
+}
+
+// wait waits for the successor to exit, swallowing signals meanwhile: the
+// terminal's Ctrl+C reaches the successor directly.
+func (c *successor) wait(sigs <-chan os.Signal) {
+	for {
+		select {
+		case <-c.exited:
+			return
+		case <-sigs:
+		}
+	}
+}
+
+// capture keeps the first maxCapture bytes written to it.
+type capture struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if room := maxCapture - c.buf.Len(); room > 0 {
+		c.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// lenient passes writes on and ignores their errors: this process's own
+// output may be closed, which must not stop the capture.
+type lenient struct{ w io.Writer }
+
+func (l lenient) Write(p []byte) (int, error) {
+	l.w.Write(p)
+	return len(p), nil
+}
+
+func (c *capture) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+func (s *server) reloadFromSignal() *successor {
+	exe, err := selfExecutable()
+	if err != nil {
+		s.errorf("reload: %v", err)
+		return nil
+	}
+	succ, resp := s.reload(exe, "")
+	if succ == nil {
+		s.errorf("reload failed: %s", resp.Error)
+	}
+	return succ
+}
+
+// reload starts exe as the successor with the listening sockets and waits
+// for it to be ready. On success the pid file and the control socket name
+// the successor and the caller must stop; on failure the successor is
+// killed and this process goes on serving untouched.
+func (s *server) reload(exe, dir string) (*successor, response) {
+	s.reloading.Store(true)
+	defer s.reloading.Store(false)
+	fail := func(format string, args ...any) (*successor, response) {
+		return nil, response{Error: fmt.Sprintf(format, args...)}
+	}
+	if exe == "" {
+		return fail("reload: no executable given")
+	}
+	if s.hooks.Files == nil {
+		return fail("reload: the server cannot hand over its sockets (Files hook not set)")
+	}
+	files, err := s.hooks.Files()
+	if err != nil {
+		return fail("reload: listening sockets: %v", err)
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fail("reload: socketpair: %v", err)
+	}
+	// Non-blocking, so that deadlines work on it.
+	syscall.SetNonblock(fds[0], true)
+	mine := os.NewFile(uintptr(fds[0]), "reload-parent")
+	theirs := os.NewFile(uintptr(fds[1]), "reload-child")
+	defer mine.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		theirs.Close()
+		return fail("reload: pipe: %v", err)
+	}
+
+	spec := childSpec{
+		Ready:   3,
+		Stdout:  4,
+		Stderr:  5,
+		Files:   make(map[string]int, len(files)),
+		PidFile: s.cfg.PidFile,
+		Control: fmt.Sprintf("%s.%d", controlPath(s.cfg.PidFile), s.pid),
+		Daemon:  s.daemon,
+	}
+	extra := []*os.File{theirs, os.Stdout, os.Stderr}
+	for key, f := range files {
+		spec.Files[key] = 3 + len(extra)
+		extra = append(extra, f)
+	}
+	specJSON, _ := json.Marshal(spec)
+
+	argv0 := exe
+	if exe == "/proc/self/exe" && len(os.Args) > 0 {
+		argv0 = os.Args[0]
+	}
+	if dir == "" {
+		dir, _ = os.Getwd()
+	}
+	cmd := &exec.Cmd{
+		Path:        exe,
+		Args:        append([]string{argv0}, s.cfg.Args...),
+		Env:         append(cleanEnv(os.Environ()), childEnv+"="+string(specJSON)),
+		Dir:         dir,
+		Stdout:      outW,
+		Stderr:      outW,
+		ExtraFiles:  extra,
+		SysProcAttr: &syscall.SysProcAttr{Setsid: s.daemon},
+	}
+	err = cmd.Start()
+	theirs.Close()
+	outW.Close()
+	if err != nil {
+		outR.Close()
+		return fail("reload: cannot start %s: %v", exe, err)
+	}
+	succ := &successor{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		succ.err = cmd.Wait()
+		close(succ.exited)
+	}()
+
+	// Keep the successor's early output for the error message, and pass
+	// it on to this process's own output as well. The successor moves its
+	// output to the real place when it is ready, which ends this copy.
+	out := &capture{}
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(io.MultiWriter(out, lenient{os.Stderr}), outR)
+		outR.Close()
+		close(copied)
+	}()
+
+	ready := make(chan error, 1)
+	go func() {
+		mine.SetReadDeadline(time.Now().Add(s.cfg.ReloadTimeout))
+		line, err := bufio.NewReader(mine).ReadString('\n')
+		if err == nil && line != "ready\n" {
+			err = fmt.Errorf("unexpected message %q", line)
+		}
+		ready <- err
+	}()
+
+	childFailed := func(why string) (*successor, response) {
+		cmd.Process.Kill()
+		<-succ.exited
+		<-copied
+		os.Remove(spec.Control)
+		msg := fmt.Sprintf("reload: the new process (%s) %s; the old process (pid %d) keeps serving", exe, why, s.pid)
+		return nil, response{Error: msg, Output: out.String()}
+	}
+	select {
+	case err := <-ready:
+		if err != nil {
+			select {
+			case <-succ.exited:
+				return childFailed(fmt.Sprintf("exited: %v", succ.err))
+			case <-time.After(time.Second):
+			}
+			if os.IsTimeout(err) {
+				return childFailed(fmt.Sprintf("was not ready within %v", s.cfg.ReloadTimeout))
+			}
+			return childFailed(fmt.Sprintf("failed: %v", err))
+		}
+	case <-succ.exited:
+		return childFailed(fmt.Sprintf("exited: %v", succ.err))
+	}
+
+	// The successor serves. Publish it, then let it go on.
+	newPid := cmd.Process.Pid
+	if err := writePid(s.cfg.PidFile, newPid); err != nil {
+		return childFailed(fmt.Sprintf("could not be recorded in the pid file: %v", err))
+	}
+	if err := os.Rename(spec.Control, controlPath(s.cfg.PidFile)); err != nil {
+		writePid(s.cfg.PidFile, s.pid)
+		return childFailed(fmt.Sprintf("control socket: %v", err))
+	}
+	mine.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(mine, "ok\n"); err != nil {
+		// The successor vanished after it was ready: take everything back.
+		writePid(s.cfg.PidFile, s.pid)
+		os.Remove(controlPath(s.cfg.PidFile))
+		s.ln.Close()
+		s.listenControl(controlPath(s.cfg.PidFile))
+		return childFailed(fmt.Sprintf("did not take over: %v", err))
+	}
+	return succ, response{OK: true, Pid: newPid, Output: out.String()}
+}
+
+// cleanEnv drops the variables that mark a reload or daemon child.
+func cleanEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if strings.HasPrefix(kv, childEnv+"=") || strings.HasPrefix(kv, "_GO_DAEMON=") || strings.HasPrefix(kv, startErrEnv+"=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// childFromEnv returns the reload spec if this process was started by
+// reload, and removes it from the environment so the program's own
+// children do not see it.
+func childFromEnv() (*childSpec, error) {
+	v, ok := os.LookupEnv(childEnv)
+	if !ok {
+		return nil, nil
+	}
+	os.Unsetenv(childEnv)
+	var spec childSpec
+	if err := json.Unmarshal([]byte(v), &spec); err != nil {
+		return nil, fmt.Errorf("goes: bad %s: %w", childEnv, err)
+	}
+	return &spec, nil
+}
+
+// inheritedFiles wraps the listening sockets a reload child was given.
+func (spec *childSpec) inheritedFiles() map[string]*os.File {
+	m := make(map[string]*os.File, len(spec.Files))
+	for key, fd := range spec.Files {
+		m[key] = os.NewFile(uintptr(fd), key)
+	}
+	return m
+}
+
+// becomeReady moves output to where the old process wrote it, reports
+// readiness and waits for the old process to hand over the pid file and the
+// control socket.
+func (spec *childSpec) becomeReady(timeout time.Duration) error {
+	for target, fd := range map[int]int{1: spec.Stdout, 2: spec.Stderr} {
+		if err := syscall.Dup3(fd, target, 0); err != nil {
+			return fmt.Errorf("goes: reload: output: %w", err)
+		}
+		syscall.Close(fd)
+	}
+	syscall.SetNonblock(spec.Ready, true)
+	f := os.NewFile(uintptr(spec.Ready), "reload-ready")
+	defer f.Close()
+	if _, err := io.WriteString(f, "ready\n"); err != nil {
+		return fmt.Errorf("%w: report ready: %w", ErrReloadFailed, err)
+	}
+	f.SetReadDeadline(time.Now().Add(timeout))
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil || line != "ok\n" {
+		return fmt.Errorf("%w: the old process did not hand over (%q, %v)", ErrReloadFailed, line, err)
+	}
+	return nil
+}
+
+// absPath makes p absolute against the working directory.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}

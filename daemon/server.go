@@ -1,0 +1,320 @@
+package daemon
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// server is the running process's side of the lifecycle: it owns the pid
+// file and the control socket, and turns signals and control requests into
+// calls of the hooks.
+type server struct {
+	cfg     Config
+	hooks   Hooks
+	pid     int
+	started time.Time
+	daemon  bool
+	child   *childSpec // set in a process started by reload
+
+	ln     *net.UnixListener
+	events chan event
+	done   chan struct{} // closed when the main loop has ended
+
+	state     atomic.Value // string: running, stopping
+	reloading atomic.Bool
+
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{}
+	waiters   []net.Conn // stop requests waiting for the end
+	lastReqs  []int64
+	lastStamp time.Time
+	handlers  sync.WaitGroup
+}
+
+type event struct {
+	stop     bool
+	graceful bool
+	conn     net.Conn // stop: answered when done
+
+	reload bool
+	exe    string
+	dir    string
+	reply  chan response // reload: the outcome
+}
+
+func newServer(cfg Config, hooks Hooks, daemon bool) *server {
+	s := &server{
+		cfg:     cfg,
+		hooks:   hooks,
+		pid:     os.Getpid(),
+		started: time.Now(),
+		daemon:  daemon,
+		events:  make(chan event),
+		done:    make(chan struct{}),
+		conns:   make(map[net.Conn]struct{}),
+	}
+	s.state.Store("starting")
+	return s
+}
+
+// listenControl binds the control socket at path, replacing a stale one.
+func (s *server) listenControl(path string) error {
+	os.Remove(path)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrControl, err)
+	}
+	// The file's removal is managed by removePidIfOwn: after a reload the
+	// path belongs to the new process.
+	ln.SetUnlinkOnClose(false)
+	s.ln = ln
+	go s.acceptControl()
+	return nil
+}
+
+func (s *server) acceptControl() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		select {
+		case <-s.done:
+			s.mu.Unlock()
+			c.Close()
+			continue
+		default:
+		}
+		s.conns[c] = struct{}{}
+		s.handlers.Add(1)
+		s.mu.Unlock()
+		go s.handle(c)
+	}
+}
+
+func (s *server) forget(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *server) handle(c net.Conn) {
+	defer s.handlers.Done()
+	keep := false
+	defer func() {
+		if !keep {
+			s.forget(c)
+			c.Close()
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(c).ReadBytes('\n')
+	if err != nil {
+		return
+	}
+	var req request
+	if err := json.Unmarshal(line, &req); err != nil {
+		writeResponse(c, response{Error: "bad request: " + err.Error()})
+		return
+	}
+	switch req.Cmd {
+	case "ping":
+		writeResponse(c, response{OK: true, Pid: s.pid})
+	case "status":
+		writeResponse(c, response{OK: true, Pid: s.pid, Status: s.status()})
+	case "connections":
+		var conns []ConnInfo
+		if s.hooks.Connections != nil {
+			conns = s.hooks.Connections()
+		}
+		writeResponse(c, response{OK: true, Pid: s.pid, Conns: conns})
+	case "stop":
+		// The connection stays open until the server has stopped; the
+		// main loop answers it.
+		keep = true
+		writeResponse(c, response{OK: true, Pid: s.pid})
+		if !s.post(event{stop: true, graceful: req.Graceful, conn: c}) {
+			keep = false
+		}
+	case "reload":
+		if s.reloading.Load() {
+			writeResponse(c, response{Error: ErrReloadBusy.Error()})
+			return
+		}
+		reply := make(chan response, 1)
+		if !s.post(event{reload: true, exe: req.Exe, dir: req.Dir, reply: reply}) {
+			writeResponse(c, response{Error: "server is stopping"})
+			return
+		}
+		// The main loop answers every reload it took.
+		writeResponse(c, <-reply)
+	default:
+		writeResponse(c, response{Error: "unknown command " + req.Cmd})
+	}
+}
+
+// post hands ev to the main loop; false if the loop has ended.
+func (s *server) post(ev event) bool {
+	select {
+	case s.events <- ev:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *server) status() *statusReport {
+	var goers []GoerStatus
+	if s.hooks.Status != nil {
+		goers = s.hooks.Status()
+	}
+	now := time.Now()
+	rates := make([]float64, len(goers))
+	s.mu.Lock()
+	since, last := s.lastStamp, s.lastReqs
+	if since.IsZero() || len(last) != len(goers) {
+		since, last = s.started, make([]int64, len(goers))
+	}
+	if d := now.Sub(since).Seconds(); d > 0 {
+		for i, g := range goers {
+			rates[i] = float64(g.Requests-last[i]) / d
+		}
+	}
+	s.lastStamp = now
+	s.lastReqs = make([]int64, len(goers))
+	for i, g := range goers {
+		s.lastReqs[i] = g.Requests
+	}
+	s.mu.Unlock()
+	st, _ := s.state.Load().(string)
+	return &statusReport{
+		Pid:       s.pid,
+		Name:      s.cfg.Name,
+		Version:   s.cfg.Version,
+		GoVersion: runtime.Version(),
+		Started:   s.started,
+		Now:       now,
+		Daemon:    s.daemon,
+		Load:      loadAverage(),
+		Memory:    residentMemory(),
+		State:     st,
+		Goers:     goers,
+		Rates:     rates,
+	}
+}
+
+// run serves until a stop or a completed reload; it returns after Stop.
+func (s *server) run() error {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	s.state.Store("running")
+
+	var handedTo *successor
+	graceful := false
+	for stop := false; !stop; {
+		select {
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGQUIT:
+				graceful, stop = true, true
+			case syscall.SIGUSR1:
+				handedTo = s.reloadFromSignal()
+				stop = handedTo != nil
+				graceful = true
+			case syscall.SIGHUP:
+				if s.daemon {
+					handedTo = s.reloadFromSignal()
+					stop = handedTo != nil
+					graceful = true
+				} else {
+					stop = true // the terminal is gone
+				}
+			default:
+				stop = true
+			}
+		case ev := <-s.events:
+			switch {
+			case ev.stop:
+				s.mu.Lock()
+				s.waiters = append(s.waiters, ev.conn)
+				s.mu.Unlock()
+				graceful, stop = ev.graceful, true
+			case ev.reload:
+				var resp response
+				handedTo, resp = s.reload(ev.exe, ev.dir)
+				ev.reply <- resp
+				if handedTo != nil {
+					graceful, stop = true, true
+				}
+			}
+		}
+	}
+
+	s.state.Store("stopping")
+	if handedTo != nil && s.hooks.OnReload != nil {
+		s.hooks.OnReload()
+	}
+	s.hooks.Stop(graceful, s.cfg.GracefulTimeout)
+	if handedTo == nil {
+		removePidIfOwn(s.cfg.PidFile, s.pid)
+	}
+	s.finish()
+	if handedTo != nil && !s.daemon {
+		// In the foreground the terminal waits for this process: stay until
+		// the new one ends, so that Ctrl+C and the shell keep working.
+		handedTo.wait(sigs)
+	}
+	return nil
+}
+
+// finish closes the control channel, answers waiting stop requests and
+// waits for the control handlers.
+func (s *server) finish() {
+	s.mu.Lock()
+	close(s.done)
+	waiters := s.waiters
+	s.waiters = nil
+	// Wake handlers still waiting for a request; one writing its answer
+	// (a reload's outcome) finishes it.
+	for c := range s.conns {
+		if !contains(waiters, c) {
+			c.SetReadDeadline(time.Now())
+		}
+	}
+	s.mu.Unlock()
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for _, c := range waiters {
+		writeResponse(c, response{OK: true, Done: true, Pid: s.pid})
+		s.forget(c)
+		c.Close()
+	}
+	s.handlers.Wait()
+}
+
+func contains(cs []net.Conn, c net.Conn) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// errorf prints a message to the configured stderr.
+func (s *server) errorf(format string, args ...any) {
+	fmt.Fprintf(s.cfg.Stderr, s.cfg.Name+": "+format+"\n", args...)
+}
+
