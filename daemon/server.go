@@ -317,4 +317,3 @@ func contains(cs []net.Conn, c net.Conn) bool {
 func (s *server) errorf(format string, args ...any) {
 	fmt.Fprintf(s.cfg.Stderr, s.cfg.Name+": "+format+"\n", args...)
 }
-
