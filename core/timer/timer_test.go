@@ -600,3 +600,18 @@ func TestStop(t *testing.T) {
 		goleak.VerifyNone(t)
 	})
 }
+
+// BenchmarkAddDel is the per-connection deadline pattern: schedule a close,
+// then cancel it because the connection ended first.
+func BenchmarkAddDel(b *testing.B) {
+	tm := timer.NewTimer(60, time.Second)
+	tm.Start()
+	defer tm.Stop()
+	fn := func(...any) {}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tm.Del(tm.Add(30*time.Second, fn, nil, false))
+		}
+	})
+}
