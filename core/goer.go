@@ -3,6 +3,7 @@ package core
 import (
 	"crypto/tls"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,9 +108,11 @@ type Goer struct {
 	sweepID  timer.TaskID
 	conns    sync.WaitGroup
 
-	served   chan struct{}
-	open     atomic.Int64 // open stream connections
-	lastWarn atomic.Int64
+	served    chan struct{}
+	started   time.Time
+	inherited *os.File
+	open      atomic.Int64 // open stream connections
+	lastWarn  atomic.Int64
 
 	udpMu     sync.Mutex
 	udpPeers  map[string]*udpPeer

@@ -13,11 +13,20 @@ import (
 
 // Start opens the Goer's listener, runs OnStart and serves in the
 // background. It returns once the Goer accepts connections. Stop or
-// GracefulStop ends it.
+// GracefulStop ends it. RunAll calls it for you.
 func (g *Goer) Start() error {
+	if err := g.listen(nil); err != nil {
+		return err
+	}
+	g.serve()
+	return nil
+}
+
+// listen opens (or, in a reload, adopts) the listening socket.
+func (g *Goer) listen(inherited *os.File) error {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.state != goerIdle {
-		g.mu.Unlock()
 		return fmt.Errorf("goes: %s: already started", g.name())
 	}
 	g.setDefaults()
@@ -28,17 +37,16 @@ func (g *Goer) Start() error {
 		}
 	}
 	if g.Address == "" {
-		g.mu.Unlock()
 		return errors.New("goes: Goer has no Address")
 	}
 	t, err := lookupTransport(g.Transport)
 	if err != nil {
-		g.mu.Unlock()
 		return err
 	}
+	g.inherited = inherited
 	ln, err := t.Listen(g)
+	g.inherited = nil
 	if err != nil {
-		g.mu.Unlock()
 		return fmt.Errorf("goes: %s: listen: %w", g.name(), err)
 	}
 	if g.timer == nil {
@@ -48,19 +56,24 @@ func (g *Goer) Start() error {
 	}
 	g.listener = ln
 	g.state = goerRunning
+	g.started = time.Now()
 	g.done = make(chan struct{})
 	g.served = make(chan struct{})
 	if g.IdleTimeout > 0 {
 		g.sweepID = g.timer.Add(time.Second, func(...any) { g.sweepIdle() }, nil, true)
 	}
-	g.mu.Unlock()
+	return nil
+}
 
+// serve runs OnStart and starts accepting.
+func (g *Goer) serve() {
 	if g.OnStart != nil {
 		func() {
 			defer g.recoverGoerCallback("OnStart")
 			g.OnStart(g)
 		}()
 	}
+	ln := g.Listener()
 	g.logger().Info("goer started", "goer", g.name(), "listen", ln.Addr().String(), "protocol", ProtocolName(g.Protocol))
 	go func() {
 		defer close(g.served)
@@ -69,8 +82,12 @@ func (g *Goer) Start() error {
 			g.logger().Error("serve failed", "goer", g.name(), "err", err)
 		}
 	}()
-	return nil
 }
+
+// Inherited returns the listening socket handed over by the previous
+// process during a reload, for the transport's Listen to adopt; nil when
+// there is none.
+func (g *Goer) Inherited() *os.File { return g.inherited }
 
 // Addr returns the address the Goer listens on (the real port when Address
 // asked for port 0), or nil before Start.
@@ -121,6 +138,10 @@ func (g *Goer) Stop() { g.stop(0) }
 // GracefulStop stops accepting and lets connections end by themselves for
 // up to GracefulTimeout, then stops like Stop.
 func (g *Goer) GracefulStop() { g.stop(g.GracefulTimeout) }
+
+// StopWithin stops gracefully, waiting at most grace for connections to end
+// by themselves (0: Stop).
+func (g *Goer) StopWithin(grace time.Duration) { g.stop(grace) }
 
 // StopAccepting closes the listener; open connections are served on. It is
 // the first step of a reload's hand-over.

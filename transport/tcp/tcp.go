@@ -42,14 +42,21 @@ func (Transport) Listen(g *core.Goer) (core.Listener, error) {
 			return nil, err
 		}
 	}
-	if network == "unix" {
-		removeStaleSocket(g.Address)
+	var ln net.Listener
+	var err error
+	if f := g.Inherited(); f != nil {
+		// A reload: the previous process hands over its socket.
+		ln, err = net.FileListener(f)
+	} else {
+		if network == "unix" {
+			removeStaleSocket(g.Address)
+		}
+		lc := net.ListenConfig{KeepAlive: KeepAlivePeriod}
+		if g.ReusePort {
+			lc.Control = reusePort
+		}
+		ln, err = lc.Listen(context.Background(), network, g.Address)
 	}
-	lc := net.ListenConfig{KeepAlive: KeepAlivePeriod}
-	if g.ReusePort {
-		lc.Control = reusePort
-	}
-	ln, err := lc.Listen(context.Background(), network, g.Address)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +103,20 @@ type listener struct {
 }
 
 func (l *listener) Addr() net.Addr { return l.ln.Addr() }
+
+// File implements core.FileListener, for handing the socket to a new
+// process in a reload. The Unix socket's file then stays on Close: the new
+// process listens on it.
+func (l *listener) File() (*os.File, error) {
+	switch ln := l.ln.(type) {
+	case *net.TCPListener:
+		return ln.File()
+	case *net.UnixListener:
+		ln.SetUnlinkOnClose(false)
+		return ln.File()
+	}
+	return nil, fmt.Errorf("goes: %T cannot be handed over", l.ln)
+}
 
 func (l *listener) Close() error {
 	l.mu.Lock()

@@ -2,6 +2,7 @@ package udp
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -23,6 +24,13 @@ type Transport struct{}
 // Listen implements core.Transport.
 func (Transport) Listen(g *core.Goer) (core.Listener, error) {
 	network := strings.ToLower(g.Transport)
+	if f := g.Inherited(); f != nil { // a reload: adopt the previous process's socket
+		pc, err := net.FilePacketConn(f)
+		if err != nil {
+			return nil, err
+		}
+		return &listener{g: g, pc: pc}, nil
+	}
 	if network == "unixgram" {
 		if fi, err := os.Stat(g.Address); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			os.Remove(g.Address) // datagram sockets cannot be probed; a stale file blocks bind
@@ -42,6 +50,18 @@ type listener struct {
 }
 
 func (l *listener) Addr() net.Addr { return l.pc.LocalAddr() }
+
+// File implements core.FileListener, for handing the socket to a new
+// process in a reload.
+func (l *listener) File() (*os.File, error) {
+	switch pc := l.pc.(type) {
+	case *net.UDPConn:
+		return pc.File()
+	case *net.UnixConn:
+		return pc.File()
+	}
+	return nil, fmt.Errorf("goes: %T cannot be handed over", l.pc)
+}
 
 func (l *listener) Close() error {
 	l.closed.Store(true)
