@@ -1,0 +1,31 @@
+// Command text is an echo server for the text protocol: every line a client
+// sends comes back to it.
+//
+//	go run ./text start          # in the foreground; start -d for a daemon
+//	nc 127.0.0.1 8080            # or: telnet 127.0.0.1 8080
+//	go run ./text stop
+//
+// GOES_ADDR overrides the address (default 127.0.0.1:8080); the command line
+// is left to RunAll.
+package main
+
+import (
+	"os"
+
+	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/protocol/text"
+	_ "github.com/shunhui19/goes/transport/tcp"
+)
+
+func main() {
+	addr := os.Getenv("GOES_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	g := core.NewGoer(addr, text.New(), "tcp")
+	g.Name = "text-echo"
+	g.OnMessage = func(c core.Connection, line []byte) {
+		_ = c.SendBytes(line, false) // goes back with "\n"
+	}
+	g.RunAll()
+}
