@@ -1,0 +1,51 @@
+// Command broadcast is a tiny line chat over nc, grown from the manual's
+// connection-store example: everyone is told when a client comes online or
+// leaves, and every line is passed on to all the others.
+//
+//	go run ./examples/broadcast start
+//	nc 127.0.0.1 8080   # in two or more terminals
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/protocol/text"
+	_ "github.com/shunhui19/goes/transport/tcp"
+)
+
+func main() {
+	goer := core.NewGoer("127.0.0.1:8080", text.New(), "tcp")
+	goer.Name = "broadcast"
+
+	// When a new client connects, tell the clients already online.
+	goer.OnConnect = func(connection core.Connection) {
+		connection.Send(fmt.Sprintf("welcome, you are client %d; %d online", connection.GetID(), goer.Connections.Len()), false)
+		broadcast(goer, connection, fmt.Sprintf("a new client[%v] is online", connection.GetRemoteAddress()))
+	}
+
+	goer.OnMessage = func(connection core.Connection, data []byte) {
+		line := strings.TrimSpace(string(data))
+		if line == "" {
+			return
+		}
+		broadcast(goer, connection, fmt.Sprintf("[%v] %s", connection.GetRemoteAddress(), line))
+	}
+
+	goer.OnClose = func(connection core.Connection) {
+		broadcast(goer, connection, fmt.Sprintf("client[%v] left", connection.GetRemoteAddress()))
+	}
+
+	goer.RunAll()
+}
+
+// broadcast sends msg to every connection but from.
+func broadcast(goer *core.Goer, from core.Connection, msg string) {
+	goer.Connections.Range(func(id int, other *core.TCPConnection) bool {
+		if id != from.GetID() {
+			other.Send(msg, false)
+		}
+		return true
+	})
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs a check over every module of the workspace: build, vet, test (-race),
+# in the workspace and with GOWORK=off, plus gofmt and go mod tidy checks.
+#   scripts/each-module.sh [check|test|fast|tidy]
+#     test   everything (what CI runs)
+#     fast   workspace only, no GOWORK=off pass
+#     check  gofmt, vet, tidy, build; no tests
+#     tidy   run go mod tidy in every module
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-test}
+mods=$(go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
+fail=0
+passed=0
+failed=0
+step() { # name, command...
+	local name=$1; shift
+	echo "== $name"
+	if "$@"; then passed=$((passed + 1)); else echo "!! FAILED: $name"; failed=$((failed + 1)); fail=1; fi
+}
+
+if [ "$mode" = tidy ]; then
+	for m in $mods; do (cd "$m" && GOWORK=off go mod tidy); done
+	exit 0
+fi
+
+unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
+if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; fail=1; failed=$((failed + 1)); fi
+
+for m in $mods; do
+	step "$m: tidy" bash -c "cd '$m' && GOWORK=off go mod tidy -diff"
+	step "$m: vet" bash -c "cd '$m' && go vet ./... && GOWORK=off go vet ./..."
+	if [ "$mode" = check ]; then continue; fi
+	step "$m: test -race" bash -c "cd '$m' && go test -race -count=1 -timeout 20m ./..."
+	if [ "$mode" = test ]; then
+		step "$m: test -race (GOWORK=off)" bash -c "cd '$m' && GOWORK=off go test -race -count=1 -timeout 20m ./..."
+	fi
+done
+
+echo
+echo "modules: $passed passed, $failed failed"
+exit $fail
