@@ -1,0 +1,367 @@
+package http
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shunhui19/goes/core"
+)
+
+// Parser phases of a connection.
+const (
+	phaseHead      uint8 = iota // a request head (or nothing yet)
+	phaseBody                   // a Content-Length body
+	phaseChunkSize              // a chunk-size line
+	phaseChunkData              // chunk data
+	phaseChunkEnd               // the CRLF after chunk data
+	phaseTrailer                // the trailer section after the last chunk
+)
+
+// maxChunkLine bounds a chunk-size line with its extensions.
+const maxChunkLine = 4 << 10
+
+// pauser is implemented by connections that can stop delivering messages
+// (*core.TCPConnection). Pipelined requests wait this way for the response
+// to the request before them.
+type pauser interface {
+	PauseRecv()
+	ResumeRecv()
+}
+
+// conn is the protocol's state for one connection, kept in its Context.
+//
+// The parser fields are touched only on the connection's callback lane. The
+// fields under mu are shared with the goroutines that send responses.
+type conn struct {
+	p *Protocol
+	c core.Connection
+
+	// parser, lane only
+	phase    uint8
+	started  bool // bytes of the next request arrived
+	scanned  int  // head bytes already scanned without finding its end
+	lines    int  // header lines among them
+	bodyLeft int64
+	req      Request
+
+	// response side
+	mu      sync.Mutex
+	pending bool // a request was delivered and awaits its response
+	busy    bool // a raw response (file, stream) is being sent
+	waiting bool // receiving is paused until the pending response is out
+	resp    Response
+
+	deadline atomic.Int64 // unix ns after which the sweeper closes; 0: none
+	goodbye  atomic.Bool  // the server is stopping
+}
+
+// state returns c's HTTP state, making it on the first bytes.
+func (p *Protocol) state(c core.Connection) *conn {
+	if st, ok := c.Context().(*conn); ok {
+		return st
+	}
+	st := &conn{p: p, c: c}
+	st.req.st = st
+	st.resp.st = st
+	c.SetContext(st)
+	if g := c.Goer(); g != nil {
+		p.ensureSweeper(g)
+	}
+	return st
+}
+
+func (st *conn) setDeadline(d time.Duration) {
+	if d <= 0 {
+		st.deadline.Store(0)
+		return
+	}
+	st.deadline.Store(time.Now().Add(d).UnixNano())
+}
+
+// awaitTurn reports whether a new request may be parsed: the previous one
+// has been answered. If not, it pauses receiving; the response resumes it.
+func (st *conn) awaitTurn() bool {
+	st.mu.Lock()
+	if !st.pending {
+		st.mu.Unlock()
+		return true
+	}
+	pz, ok := st.c.(pauser)
+	if !ok { // cannot pause: responses go out in the order they are sent
+		st.mu.Unlock()
+		return true
+	}
+	st.waiting = true
+	st.mu.Unlock()
+	st.setDeadline(st.p.responseTimeoutDur())
+	pz.PauseRecv()
+	st.mu.Lock()
+	pending := st.pending
+	if !pending {
+		st.waiting = false
+	}
+	st.mu.Unlock()
+	if pending {
+		return false
+	}
+	pz.ResumeRecv() // the response went out while pausing
+	return true
+}
+
+// resume lets a paused connection go on with its next request.
+func (st *conn) resume() {
+	if pz, ok := st.c.(pauser); ok {
+		pz.ResumeRecv()
+	}
+}
+
+// completeLocked marks the pending response as sent; it reports whether
+// receiving must be resumed. st.mu is held.
+func (st *conn) completeLocked() (resume bool) {
+	st.pending = false
+	st.busy = false
+	st.resp.sent = true
+	st.deadline.Store(time.Now().Add(st.p.keepAliveDur()).UnixNano())
+	resume = st.waiting
+	st.waiting = false
+	return resume
+}
+
+// closingLocked reports whether the response being sent is the
+// connection's last.
+func (st *conn) closingLocked() bool {
+	return !st.req.keepAlive || st.p.DisableKeepAlive || st.goodbye.Load() || st.resp.wantsClose()
+}
+
+// deliver ends the parsing of a request: the handler (or a static mount)
+// gets it now.
+func (st *conn) deliver() ([]byte, error) {
+	st.phase = phaseHead
+	st.started = false
+	st.deadline.Store(0)
+	st.mu.Lock()
+	st.pending = true
+	st.busy = false
+	st.resp.reset()
+	st.mu.Unlock()
+	if st.p.serveStatic(st) {
+		return nil, core.ErrSkip
+	}
+	return st.req.body, nil
+}
+
+// reject answers status with a short text body and returns the error that
+// makes core close the connection after flushing it.
+func (st *conn) reject(status int, reason string) error {
+	b := appendErrorResponse(nil, st.p, status, reason)
+	_ = st.c.SendBytes(b, true)
+	st.deadline.Store(0)
+	return protoErr(status, reason)
+}
+
+func isBlankLine(b []byte) bool {
+	return (len(b) == 1 && b[0] == '\n') || (len(b) == 2 && b[0] == '\r' && b[1] == '\n')
+}
+
+// scanHead finds the end of the request head in buf, resuming where the
+// last call stopped, and enforces the head limits.
+func (st *conn) scanHead(buf []byte) (int, error) {
+	p := st.p
+	i := st.scanned
+	for {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			st.scanned = i
+			if i == 0 && len(buf) > p.maxRequestLine() {
+				return 0, st.reject(414, "request line too long")
+			}
+			if len(buf) > p.maxHeaderBytes() {
+				return 0, st.reject(431, "request header fields too large")
+			}
+			return 0, nil
+		}
+		end := i + j + 1
+		if i == 0 {
+			if j > p.maxRequestLine() {
+				return 0, st.reject(414, "request line too long")
+			}
+			if isBlankLine(buf[:end]) {
+				return end, nil
+			}
+		} else {
+			if end > p.maxHeaderBytes() {
+				return 0, st.reject(431, "request header fields too large")
+			}
+			if isBlankLine(buf[i:end]) {
+				st.scanned, st.lines = 0, 0
+				return end, nil
+			}
+			st.lines++
+			if st.lines > p.maxHeaders() {
+				return 0, st.reject(431, "too many header fields")
+			}
+		}
+		i = end
+	}
+}
+
+// decodeHead parses a complete request head.
+func (st *conn) decodeHead(pkg []byte) ([]byte, error) {
+	p := st.p
+	st.scanned, st.lines = 0, 0
+	req := &st.req
+	req.release()
+	req.reset()
+	req.raw = append(req.raw[:0], pkg...)
+	if status, reason := req.parseHead(p); status != 0 {
+		return nil, st.reject(status, reason)
+	}
+	switch {
+	case req.chunked:
+		st.phase = phaseChunkSize
+	case req.contentLength > 0:
+		if req.contentLength > p.maxBody(st.c) {
+			return nil, st.reject(413, "request body too large")
+		}
+		st.phase = phaseBody
+		st.bodyLeft = req.contentLength
+	default:
+		return st.deliver()
+	}
+	st.setDeadline(p.bodyTimeoutDur())
+	if req.expectContinue {
+		_ = st.c.SendBytes(continueResponse, true)
+	}
+	return nil, core.ErrSkip
+}
+
+var continueResponse = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// scanChunkSize measures a chunk-size line; errors in it are found here so
+// that core never waits for a bogus length.
+func (st *conn) scanChunkSize(buf []byte) (int, error) {
+	j := bytes.IndexByte(buf, '\n')
+	if j < 0 {
+		if len(buf) > maxChunkLine {
+			return 0, st.reject(400, "chunk size line too long")
+		}
+		return 0, nil
+	}
+	if j+1 > maxChunkLine {
+		return 0, st.reject(400, "chunk size line too long")
+	}
+	if _, ok := parseChunkSize(buf[:j+1]); !ok {
+		return 0, st.reject(400, "malformed chunk size")
+	}
+	return j + 1, nil
+}
+
+// parseChunkSize parses "HEX[;ext...]\r\n".
+func parseChunkSize(line []byte) (int64, bool) {
+	if len(line) < 3 || line[len(line)-2] != '\r' || line[len(line)-1] != '\n' {
+		return 0, false
+	}
+	line = line[:len(line)-2]
+	var n int64
+	i := 0
+	for ; i < len(line); i++ {
+		d := unhex(line[i])
+		if d < 0 {
+			break
+		}
+		if i >= 15 {
+			return 0, false // no body is that large
+		}
+		n = n<<4 | int64(d)
+	}
+	if i == 0 {
+		return 0, false
+	}
+	rest := line[i:]
+	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+		rest = rest[1:]
+	}
+	if len(rest) > 0 {
+		if rest[0] != ';' {
+			return 0, false
+		}
+		for _, b := range rest {
+			if (b < 0x20 && b != '\t') || b == 0x7f {
+				return 0, false
+			}
+		}
+	}
+	return n, true
+}
+
+func unhex(b byte) int {
+	switch {
+	case '0' <= b && b <= '9':
+		return int(b - '0')
+	case 'a' <= b && b <= 'f':
+		return int(b - 'a' + 10)
+	case 'A' <= b && b <= 'F':
+		return int(b - 'A' + 10)
+	}
+	return -1
+}
+
+func (st *conn) decodeChunkSize(pkg []byte) ([]byte, error) {
+	n, ok := parseChunkSize(pkg)
+	if !ok {
+		return nil, st.reject(400, "malformed chunk size")
+	}
+	if n == 0 {
+		st.phase = phaseTrailer
+		return nil, core.ErrSkip
+	}
+	if int64(len(st.req.body))+n > st.p.maxBody(st.c) {
+		return nil, st.reject(413, "request body too large")
+	}
+	st.phase = phaseChunkData
+	st.bodyLeft = n
+	return nil, core.ErrSkip
+}
+
+// scanTrailer finds the end of the trailer section (maybe just CRLF).
+func (st *conn) scanTrailer(buf []byte) (int, error) {
+	p := st.p
+	i := st.scanned
+	for {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			st.scanned = i
+			if len(buf) > p.maxHeaderBytes() {
+				return 0, st.reject(431, "trailer fields too large")
+			}
+			return 0, nil
+		}
+		end := i + j + 1
+		if end > p.maxHeaderBytes() {
+			return 0, st.reject(431, "trailer fields too large")
+		}
+		if isBlankLine(buf[i:end]) {
+			st.scanned, st.lines = 0, 0
+			return end, nil
+		}
+		st.lines++
+		if st.lines > p.maxHeaders() {
+			return 0, st.reject(431, "too many trailer fields")
+		}
+		i = end
+	}
+}
+
+func (st *conn) decodeTrailer(pkg []byte) ([]byte, error) {
+	st.scanned, st.lines = 0, 0
+	req := &st.req
+	req.trailerRaw = append(req.trailerRaw[:0], pkg...)
+	var ok bool
+	req.trailers, ok = parseFields(req.trailerRaw, 0, req.trailers[:0])
+	if !ok {
+		return nil, st.reject(400, "malformed trailer field")
+	}
+	return st.deliver()
+}

@@ -1,0 +1,356 @@
+package http
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"mime"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// senderFrom is implemented by connections that stream a reader
+// (*core.TCPConnection).
+type senderFrom interface {
+	SendFrom(r io.Reader) error
+}
+
+// maxInMemoryFile bounds a file sent without SendFrom.
+const maxInMemoryFile = 4 << 20
+
+// SendFile answers with the content of the file name without reading it
+// into memory: Content-Type from the extension, Last-Modified and ETag,
+// 304 for a matching If-None-Match or If-Modified-Since, and single byte
+// ranges (206, or 416 when unsatisfiable). HEAD gets the headers only.
+// A missing file is answered 404, an unreadable one 403; the error is
+// returned too.
+func (w *Response) SendFile(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		w.sendError(statusForOpenError(err))
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.IsDir() {
+		f.Close()
+		w.sendError(404)
+		if err == nil {
+			err = &fs.PathError{Op: "send", Path: name, Err: errors.New("is a directory")}
+		}
+		return err
+	}
+	return w.sendOpenFile(f, fi, name)
+}
+
+func statusForOpenError(err error) int {
+	if errors.Is(err, fs.ErrPermission) {
+		return 403
+	}
+	return 404
+}
+
+// sendError answers code with a short text body.
+func (w *Response) sendError(code int) error {
+	w.headers = w.headers[:0]
+	w.err = nil
+	return w.Status(code).Header("Content-Type", "text/plain; charset=utf-8").
+		SendString(strconv.Itoa(code) + " " + StatusText(code) + "\n")
+}
+
+// fileETag is a validator from the size and modification time.
+func fileETag(fi fs.FileInfo) string {
+	return `"` + strconv.FormatInt(fi.ModTime().UnixNano(), 36) + "-" + strconv.FormatInt(fi.Size(), 36) + `"`
+}
+
+func (w *Response) sendOpenFile(f *os.File, fi fs.FileInfo, name string) error {
+	st := w.st
+	req := &st.req
+	size, mod := fi.Size(), fi.ModTime()
+	etag := fileETag(fi)
+	if !w.has("Content-Type") {
+		ct := mime.TypeByExtension(filepath.Ext(name))
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		w.Header("Content-Type", ct)
+	}
+	if !mod.IsZero() && mod.Unix() > 0 {
+		w.Header("Last-Modified", mod.UTC().Format(TimeFormat))
+	}
+	w.Header("ETag", etag)
+	w.Header("Accept-Ranges", "bytes")
+
+	getOrHead := req.method == "GET" || req.method == "HEAD"
+	if getOrHead && notModified(req, etag, mod) {
+		f.Close()
+		w.DelHeader("Content-Type")
+		return w.Status(304).Send(nil)
+	}
+	offset, length := int64(0), size
+	if rng := req.HeaderBytes("Range"); getOrHead && rng != nil && ifRangeHolds(req, etag, mod) {
+		start, end, valid, satisfiable := parseRange(rng, size)
+		switch {
+		case valid && !satisfiable:
+			f.Close()
+			w.Header("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+			w.Header("Content-Type", "text/plain; charset=utf-8")
+			return w.Status(416).SendString("416 Range Not Satisfiable\n")
+		case valid:
+			offset, length = start, end-start+1
+			w.Header("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end, 10)+"/"+strconv.FormatInt(size, 10))
+			w.Status(206)
+		}
+	}
+
+	closing, err := st.beginRaw()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	head := w.appendHead(w.scratch[:0], length, false, closing)
+	w.scratch = head
+	if err := st.c.SendBytes(head, true); err != nil {
+		f.Close()
+		st.abortRaw()
+		return err
+	}
+	if !w.bodyAllowed() || length == 0 {
+		f.Close()
+		st.finishRaw(closing)
+		return nil
+	}
+	body := io.NewSectionReader(f, offset, length)
+	if sf, ok := st.c.(senderFrom); ok {
+		err = sf.SendFrom(readCloser{body, f})
+	} else if length <= maxInMemoryFile {
+		var b []byte
+		b, err = io.ReadAll(body)
+		f.Close()
+		if err == nil {
+			err = st.c.SendBytes(b, true)
+		}
+	} else {
+		f.Close()
+		err = ErrNoSendFrom
+		closing = true // the head promised a body that will not come
+	}
+	st.finishRaw(closing || err != nil)
+	return err
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// notModified evaluates If-None-Match, else If-Modified-Since.
+func notModified(req *Request, etag string, mod time.Time) bool {
+	if inm := req.HeaderBytes("If-None-Match"); inm != nil {
+		match := false
+		eachToken(inm, func(tok []byte) {
+			if string(tok) == "*" || string(bytes.TrimPrefix(tok, []byte("W/"))) == etag {
+				match = true
+			}
+		})
+		return match
+	}
+	ims := req.Header("If-Modified-Since")
+	if ims == "" || mod.IsZero() {
+		return false
+	}
+	t, err := time.Parse(TimeFormat, ims)
+	return err == nil && !mod.Truncate(time.Second).After(t)
+}
+
+// ifRangeHolds reports whether a Range may be honoured under If-Range.
+func ifRangeHolds(req *Request, etag string, mod time.Time) bool {
+	ir := req.Header("If-Range")
+	if ir == "" {
+		return true
+	}
+	if strings.HasPrefix(ir, `"`) {
+		return ir == etag
+	}
+	t, err := time.Parse(TimeFormat, ir)
+	return err == nil && mod.Truncate(time.Second).Equal(t)
+}
+
+// parseRange reads a single "bytes=" range. valid is false for a header to
+// ignore (unknown unit, several ranges, syntax errors); satisfiable is false
+// when the range starts past the end.
+func parseRange(h []byte, size int64) (start, end int64, valid, satisfiable bool) {
+	s := strings.TrimSpace(string(h))
+	if len(s) < 6 || !strings.EqualFold(s[:6], "bytes=") {
+		return 0, 0, false, false
+	}
+	s = strings.TrimSpace(s[6:])
+	if strings.Contains(s, ",") {
+		return 0, 0, false, false // several ranges: the whole file is fine
+	}
+	dash := strings.IndexByte(s, '-')
+	if dash < 0 {
+		return 0, 0, false, false
+	}
+	a, b := strings.TrimSpace(s[:dash]), strings.TrimSpace(s[dash+1:])
+	if a == "" { // suffix: the last b bytes
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, false, false
+		}
+		if n == 0 || size == 0 {
+			return 0, 0, true, false
+		}
+		n = min(n, size)
+		return size - n, size - 1, true, true
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 {
+		return 0, 0, false, false
+	}
+	end = size - 1
+	if b != "" {
+		end, err = strconv.ParseInt(b, 10, 64)
+		if err != nil || end < start {
+			return 0, 0, false, false
+		}
+		end = min(end, size-1)
+	}
+	if start >= size {
+		return 0, 0, true, false
+	}
+	return start, end, true, true
+}
+
+// Static serves the files under Root for GET and HEAD requests whose path
+// starts with Prefix, before OnMessage sees them. Paths that try to leave
+// Root ("..", encoded or not, backslashes, NUL bytes, symbolic links that
+// point outside) are answered 403; directories are served through their
+// Index file and never listed.
+type Static struct {
+	// Prefix is the URL path prefix, such as "/static/" or "/".
+	Prefix string
+	// Root is the directory the files come from.
+	Root string
+	// Index is the file served for a directory ("index.html" when empty).
+	Index string
+	// Fallthrough hands requests for missing files to OnMessage instead of
+	// answering 404.
+	Fallthrough bool
+
+	once     sync.Once
+	realRoot string
+	rootErr  error
+}
+
+// ServeDir mounts the directory root at the URL path prefix and returns the
+// mount for further settings. Call it before the Goer starts.
+func (p *Protocol) ServeDir(prefix, root string) *Static {
+	s := &Static{Prefix: prefix, Root: root}
+	p.mu.Lock()
+	p.mounts = append(p.mounts, s)
+	p.mu.Unlock()
+	return s
+}
+
+func (p *Protocol) mountsSnapshot() []*Static {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mounts
+}
+
+// serveStatic answers the request from a static mount; it reports whether
+// it did.
+func (p *Protocol) serveStatic(st *conn) bool {
+	req := &st.req
+	if req.method != "GET" && req.method != "HEAD" {
+		return false
+	}
+	mounts := p.mountsSnapshot()
+	if len(mounts) == 0 {
+		return false
+	}
+	raw := req.RawPath()
+	for _, m := range mounts {
+		if !bytes.HasPrefix(raw, []byte(m.Prefix)) {
+			continue
+		}
+		name, code := m.resolve(raw[len(m.Prefix):])
+		if code == 404 && m.Fallthrough {
+			return false
+		}
+		w := &st.resp
+		if code != 0 {
+			_ = w.sendError(code)
+			return true
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			if m.Fallthrough {
+				return false
+			}
+			_ = w.sendError(statusForOpenError(err))
+			return true
+		}
+		fi, err := f.Stat()
+		if err != nil || fi.IsDir() {
+			f.Close()
+			_ = w.sendError(404)
+			return true
+		}
+		_ = w.sendOpenFile(f, fi, name)
+		return true
+	}
+	return false
+}
+
+// resolve maps the encoded path below the prefix to a file inside Root. It
+// returns a status when the path is refused or the file is missing.
+func (m *Static) resolve(rel []byte) (string, int) {
+	m.once.Do(func() {
+		m.realRoot, m.rootErr = filepath.EvalSymlinks(m.Root)
+		if m.rootErr == nil {
+			m.realRoot, m.rootErr = filepath.Abs(m.realRoot)
+		}
+	})
+	if m.rootErr != nil {
+		return "", 404
+	}
+	dec, err := url.PathUnescape(string(rel))
+	if err != nil {
+		return "", 400
+	}
+	if strings.ContainsAny(dec, "\\\x00") || strings.ContainsAny(string(rel), "\\") {
+		return "", 403
+	}
+	for _, seg := range strings.Split(dec, "/") {
+		if seg == ".." {
+			return "", 403
+		}
+	}
+	name := filepath.Join(m.realRoot, filepath.FromSlash(dec))
+	fi, err := os.Stat(name)
+	if err != nil {
+		return "", statusForOpenError(err)
+	}
+	if fi.IsDir() {
+		index := m.Index
+		if index == "" {
+			index = "index.html"
+		}
+		name = filepath.Join(name, index)
+	}
+	real, err := filepath.EvalSymlinks(name)
+	if err != nil {
+		return "", statusForOpenError(err)
+	}
+	if real != m.realRoot && !strings.HasPrefix(real, m.realRoot+string(filepath.Separator)) {
+		return "", 403 // a link that leads out of the root
+	}
+	return real, 0
+}

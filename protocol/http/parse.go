@@ -1,0 +1,363 @@
+package http
+
+import "bytes"
+
+// span is raw[a:b] of the buffer it belongs to.
+type span struct{ a, b int32 }
+
+func (s span) of(b []byte) []byte { return b[s.a:s.b] }
+
+// field is one header (or trailer) line.
+type field struct{ name, value span }
+
+// tchar reports whether b may appear in a token (method, header name).
+var tchar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !tchar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// lineAt returns the line starting at pos (without CRLF or LF) and the
+// position after it.
+func lineAt(raw []byte, pos int) (line []byte, next int) {
+	j := bytes.IndexByte(raw[pos:], '\n')
+	if j < 0 {
+		return raw[pos:], len(raw)
+	}
+	line = raw[pos : pos+j]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, pos + j + 1
+}
+
+// parseFields parses header lines of raw from pos up to the blank line,
+// appending to dst.
+func parseFields(raw []byte, pos int, dst []field) ([]field, bool) {
+	for pos < len(raw) {
+		start := pos
+		line, next := lineAt(raw, pos)
+		pos = next
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return dst, false // obsolete line folding
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || !isToken(line[:colon]) {
+			return dst, false // also rejects whitespace before the colon
+		}
+		vs, ve := colon+1, len(line)
+		for vs < ve && (line[vs] == ' ' || line[vs] == '\t') {
+			vs++
+		}
+		for ve > vs && (line[ve-1] == ' ' || line[ve-1] == '\t') {
+			ve--
+		}
+		for _, c := range line[vs:ve] {
+			if (c < 0x20 && c != '\t') || c == 0x7f {
+				return dst, false
+			}
+		}
+		dst = append(dst, field{
+			name:  span{int32(start), int32(start + colon)},
+			value: span{int32(start + vs), int32(start + ve)},
+		})
+	}
+	return dst, true
+}
+
+// internMethod returns a constant string for the common methods, so that
+// they cost no allocation.
+func internMethod(b []byte) string {
+	switch string(b) {
+	case "GET":
+		return "GET"
+	case "HEAD":
+		return "HEAD"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	case "PATCH":
+		return "PATCH"
+	case "OPTIONS":
+		return "OPTIONS"
+	case "CONNECT":
+		return "CONNECT"
+	case "TRACE":
+		return "TRACE"
+	}
+	return string(b)
+}
+
+// parseHead parses r.raw: the request line and the header fields, then the
+// fields that frame the message. It returns a status (400, 414, 417, 431,
+// 501, 505) and a reason when the request must be refused.
+func (r *Request) parseHead(p *Protocol) (int, string) {
+	raw := r.raw
+	line, next := lineAt(raw, 0)
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := bytes.LastIndexByte(line, ' ')
+	if sp1 <= 0 || sp2 == sp1 {
+		return 400, "malformed request line"
+	}
+	if !isToken(line[:sp1]) {
+		return 400, "malformed method"
+	}
+	r.method = internMethod(line[:sp1])
+	target := line[sp1+1 : sp2]
+	if len(target) == 0 {
+		return 400, "empty request target"
+	}
+	for _, c := range target {
+		if c <= ' ' || c == 0x7f {
+			return 400, "malformed request target"
+		}
+	}
+	r.target = span{int32(sp1 + 1), int32(sp2)}
+	version := line[sp2+1:]
+	switch {
+	case len(version) == 8 && string(version[:7]) == "HTTP/1." && version[7] >= '0' && version[7] <= '9':
+		r.minor = 0
+		if version[7] != '0' {
+			r.minor = 1
+		}
+	case len(version) == 8 && string(version[:5]) == "HTTP/" && version[5] >= '0' && version[5] <= '9' &&
+		version[6] == '.' && version[7] >= '0' && version[7] <= '9':
+		return 505, "HTTP version not supported"
+	default:
+		return 400, "malformed HTTP version"
+	}
+	if status, reason := r.splitTarget(target, sp1+1); status != 0 {
+		return status, reason
+	}
+
+	var ok bool
+	r.fields, ok = parseFields(raw, next, r.fields[:0])
+	if !ok {
+		return 400, "malformed header field"
+	}
+	if len(r.fields) > p.maxHeaders() {
+		return 431, "too many header fields"
+	}
+	return r.frame()
+}
+
+// splitTarget finds the path and query of the request target, which starts
+// at off in raw.
+func (r *Request) splitTarget(t []byte, off int) (int, string) {
+	switch {
+	case t[0] == '/':
+	case len(t) == 1 && t[0] == '*':
+		if r.method != "OPTIONS" {
+			return 400, "asterisk target without OPTIONS"
+		}
+		r.path = span{int32(off), int32(off + 1)}
+		return 0, ""
+	case hasSchemePrefix(t):
+		// absolute form: the path starts after scheme://authority
+		i := bytes.Index(t, []byte("://")) + 3
+		j := bytes.IndexAny(t[i:], "/?")
+		if j < 0 {
+			r.path = span{int32(off + len(t)), int32(off + len(t))}
+			return 0, ""
+		}
+		t, off = t[i+j:], off+i+j
+		if t[0] == '?' {
+			r.path = span{int32(off), int32(off)}
+			r.query = span{int32(off + 1), int32(off + len(t))}
+			r.hasQuery = true
+			return 0, ""
+		}
+	default:
+		if r.method != "CONNECT" {
+			return 400, "malformed request target"
+		}
+		r.path = span{int32(off), int32(off)} // authority form: no path
+		return 0, ""
+	}
+	end := len(t)
+	if h := bytes.IndexByte(t, '#'); h >= 0 {
+		end = h
+	}
+	q := bytes.IndexByte(t[:end], '?')
+	if q < 0 {
+		r.path = span{int32(off), int32(off + end)}
+		return 0, ""
+	}
+	r.path = span{int32(off), int32(off + q)}
+	r.query = span{int32(off + q + 1), int32(off + end)}
+	r.hasQuery = true
+	return 0, ""
+}
+
+func hasSchemePrefix(t []byte) bool {
+	return len(t) > 7 && (bytes.EqualFold(t[:7], []byte("http://")) || bytes.EqualFold(t[:8], []byte("https://")))
+}
+
+// frame reads the fields that decide how the message is framed and how the
+// connection goes on.
+func (r *Request) frame() (int, string) {
+	raw := r.raw
+	hosts := 0
+	var closeTok, keepAliveTok, te bool
+	for _, f := range r.fields {
+		name, value := f.name.of(raw), f.value.of(raw)
+		switch len(name) {
+		case 4:
+			if bytes.EqualFold(name, []byte("host")) {
+				hosts++
+				r.host = f.value
+			}
+		case 6:
+			if bytes.EqualFold(name, []byte("expect")) {
+				if !bytes.EqualFold(value, []byte("100-continue")) {
+					return 417, "unsupported expectation"
+				}
+				r.expectContinue = true
+			}
+		case 10:
+			if bytes.EqualFold(name, []byte("connection")) {
+				eachToken(value, func(tok []byte) {
+					switch {
+					case bytes.EqualFold(tok, []byte("close")):
+						closeTok = true
+					case bytes.EqualFold(tok, []byte("keep-alive")):
+						keepAliveTok = true
+					}
+				})
+			}
+		case 14:
+			if bytes.EqualFold(name, []byte("content-length")) {
+				n, ok := parseContentLength(value)
+				if !ok {
+					return 400, "malformed Content-Length"
+				}
+				if r.contentLength >= 0 && r.contentLength != n {
+					return 400, "conflicting Content-Length"
+				}
+				r.contentLength = n
+			}
+		case 17:
+			if bytes.EqualFold(name, []byte("transfer-encoding")) {
+				te = true
+				status, reason := r.transferCoding(value)
+				if status != 0 {
+					return status, reason
+				}
+			}
+		}
+	}
+	if te {
+		if r.contentLength >= 0 {
+			return 400, "both Content-Length and Transfer-Encoding"
+		}
+		if r.minor == 0 {
+			return 400, "Transfer-Encoding in an HTTP/1.0 request"
+		}
+		if !r.chunked || r.afterChunked {
+			return 400, "chunked is not the final transfer coding"
+		}
+	}
+	if (r.minor == 1 && hosts != 1) || hosts > 1 {
+		return 400, "missing or repeated Host"
+	}
+	if r.minor == 1 {
+		r.keepAlive = !closeTok
+	} else {
+		r.keepAlive = keepAliveTok && !closeTok
+	}
+	if r.minor == 0 {
+		r.expectContinue = false
+	}
+	if r.contentLength < 0 && !r.chunked {
+		r.contentLength = 0
+		r.noLength = true
+	}
+	return 0, ""
+}
+
+// transferCoding reads one Transfer-Encoding field.
+func (r *Request) transferCoding(value []byte) (int, string) {
+	status, reason := 0, ""
+	n := 0
+	eachToken(value, func(tok []byte) {
+		n++
+		if status != 0 {
+			return
+		}
+		switch {
+		case bytes.EqualFold(tok, []byte("chunked")):
+			if r.chunked {
+				status, reason = 400, "chunked applied twice"
+				return
+			}
+			r.chunked = true
+		default:
+			if r.chunked {
+				r.afterChunked = true
+			}
+			status, reason = 501, "unsupported transfer coding"
+		}
+	})
+	if status == 0 && n == 0 {
+		return 400, "empty Transfer-Encoding"
+	}
+	return status, reason
+}
+
+// eachToken calls f for each comma-separated, trimmed, non-empty element.
+func eachToken(v []byte, f func(tok []byte)) {
+	for len(v) > 0 {
+		i := bytes.IndexByte(v, ',')
+		var tok []byte
+		if i < 0 {
+			tok, v = v, nil
+		} else {
+			tok, v = v[:i], v[i+1:]
+		}
+		tok = bytes.Trim(tok, " \t")
+		if len(tok) > 0 {
+			f(tok)
+		}
+	}
+}
+
+// parseContentLength accepts digits only (no sign, no list).
+func parseContentLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}

@@ -1,0 +1,284 @@
+package http
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/core/timer"
+)
+
+// Defaults applied where a Protocol field is zero.
+const (
+	DefaultMaxRequestLine   = 8 << 10  // longer request line: 414
+	DefaultMaxHeaderBytes   = 64 << 10 // longer head (line + fields): 431
+	DefaultMaxHeaders       = 100      // more header fields: 431
+	DefaultMaxMemory        = 1 << 20  // multipart bytes kept in memory; the rest goes to temp files
+	DefaultHeaderTimeout    = 10 * time.Second
+	DefaultBodyTimeout      = 30 * time.Second
+	DefaultKeepAliveTimeout = 60 * time.Second
+	DefaultResponseTimeout  = 60 * time.Second
+	DefaultServerName       = "goes"
+)
+
+// Protocol is the HTTP/1.1 server protocol. The zero value is ready to use;
+// New returns one too. Set the fields before the Goer starts; one Protocol
+// may serve several Goers.
+type Protocol struct {
+	// MaxRequestLine bounds the request line (DefaultMaxRequestLine when
+	// zero); a longer one is answered 414.
+	MaxRequestLine int
+	// MaxHeaderBytes bounds the request head (DefaultMaxHeaderBytes when
+	// zero); a longer one is answered 431. It bounds chunked trailers too.
+	MaxHeaderBytes int
+	// MaxHeaders bounds the number of header fields (DefaultMaxHeaders).
+	MaxHeaders int
+	// MaxBodySize bounds a request body; a larger one is answered 413.
+	// Zero means the connection's MaxPackageSize.
+	MaxBodySize int64
+	// MaxMemory is how much of a multipart form is kept in memory; larger
+	// files are spooled to temporary files (DefaultMaxMemory when zero).
+	MaxMemory int64
+
+	// HeaderTimeout closes a connection whose request head is not complete
+	// this long after its first byte (DefaultHeaderTimeout when zero).
+	HeaderTimeout time.Duration
+	// BodyTimeout closes a connection whose request body makes no progress
+	// for this long (DefaultBodyTimeout when zero).
+	BodyTimeout time.Duration
+	// KeepAliveTimeout closes a connection idle this long between requests
+	// (DefaultKeepAliveTimeout when zero).
+	KeepAliveTimeout time.Duration
+	// ResponseTimeout bounds how long a pipelined request waits for the
+	// response to the request before it (DefaultResponseTimeout when zero).
+	ResponseTimeout time.Duration
+	// DisableKeepAlive answers every request with "Connection: close".
+	DisableKeepAlive bool
+	// ServerName is the Server header (DefaultServerName when empty).
+	ServerName string
+
+	mu      sync.Mutex
+	mounts  []*Static
+	sweeps  map[*core.Goer]*timer.Timer
+	date    atomic.Pointer[dateStamp]
+}
+
+// New returns an HTTP protocol with the defaults.
+func New() *Protocol { return &Protocol{} }
+
+// NewHttpProtocol is New under the manual's name.
+//
+//nolint:revive // the manual's name
+func NewHttpProtocol() *Protocol { return New() }
+
+// Name implements core.ProtocolNamer.
+func (p *Protocol) Name() string { return "http" }
+
+var (
+	_ core.Protocol      = (*Protocol)(nil)
+	_ core.ProtocolNamer = (*Protocol)(nil)
+	_ core.ConnCloser    = (*Protocol)(nil)
+	_ core.Goodbyer      = (*Protocol)(nil)
+)
+
+func orInt(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func (p *Protocol) maxRequestLine() int { return orInt(p.MaxRequestLine, DefaultMaxRequestLine) }
+func (p *Protocol) maxHeaderBytes() int { return orInt(p.MaxHeaderBytes, DefaultMaxHeaderBytes) }
+func (p *Protocol) maxHeaders() int     { return orInt(p.MaxHeaders, DefaultMaxHeaders) }
+func (p *Protocol) maxMemory() int64 {
+	if p.MaxMemory > 0 {
+		return p.MaxMemory
+	}
+	return DefaultMaxMemory
+}
+
+// maxBody is the body limit for c.
+func (p *Protocol) maxBody(c core.Connection) int64 {
+	if p.MaxBodySize > 0 {
+		return p.MaxBodySize
+	}
+	if tc, ok := c.(*core.TCPConnection); ok && tc.MaxPackageSize > 0 {
+		return int64(tc.MaxPackageSize)
+	}
+	return core.DefaultMaxPackageSize
+}
+
+// Input implements core.Protocol: it measures the next piece of the request
+// (the head, a piece of the body, a chunk header, the trailers).
+func (p *Protocol) Input(c core.Connection, buf []byte) (int, error) {
+	st := p.state(c)
+	switch st.phase {
+	case phaseHead:
+		if !st.started {
+			if !st.awaitTurn() {
+				return 0, nil // receiving is paused until the previous response is out
+			}
+			st.started = true
+			st.setDeadline(p.headerTimeoutDur())
+		}
+		return st.scanHead(buf)
+	case phaseBody:
+		return int(min(int64(len(buf)), st.bodyLeft)), nil
+	case phaseChunkSize:
+		return st.scanChunkSize(buf)
+	case phaseChunkData:
+		return int(min(int64(len(buf)), st.bodyLeft)), nil
+	case phaseChunkEnd:
+		return 2, nil // the CRLF after the chunk data
+	case phaseTrailer:
+		return st.scanTrailer(buf)
+	}
+	return 0, protoErr(500, "bad parser state")
+}
+
+// Decode implements core.Protocol: it parses each piece; the message handed
+// to OnMessage is the request body (empty for most GETs), and RequestOf
+// gives the parsed request.
+func (p *Protocol) Decode(c core.Connection, pkg []byte) ([]byte, error) {
+	st := p.state(c)
+	switch st.phase {
+	case phaseHead:
+		if isBlankLine(pkg) {
+			return nil, core.ErrSkip // empty lines before a request line are ignored
+		}
+		return st.decodeHead(pkg)
+	case phaseBody:
+		st.req.body = append(st.req.body, pkg...)
+		st.bodyLeft -= int64(len(pkg))
+		if st.bodyLeft > 0 {
+			st.setDeadline(p.bodyTimeoutDur())
+			return nil, core.ErrSkip
+		}
+		return st.deliver()
+	case phaseChunkSize:
+		return st.decodeChunkSize(pkg)
+	case phaseChunkData:
+		st.req.body = append(st.req.body, pkg...)
+		st.bodyLeft -= int64(len(pkg))
+		st.setDeadline(p.bodyTimeoutDur())
+		if st.bodyLeft == 0 {
+			st.phase = phaseChunkEnd
+		}
+		return nil, core.ErrSkip
+	case phaseChunkEnd:
+		if pkg[0] != '\r' || pkg[1] != '\n' {
+			return nil, st.reject(400, "chunk data not followed by CRLF")
+		}
+		st.phase = phaseChunkSize
+		return nil, core.ErrSkip
+	case phaseTrailer:
+		return st.decodeTrailer(pkg)
+	}
+	return nil, protoErr(500, "bad parser state")
+}
+
+// Encode implements core.Protocol: Send(data, false) answers the request
+// being handled with data as the body, status 200 and text/html unless the
+// request's Response builder says otherwise. It is called with the
+// connection's send lock held and touches only the protocol's own state.
+func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
+	st, _ := c.Context().(*conn)
+	if st == nil {
+		return dst, ErrNoRequest
+	}
+	st.mu.Lock()
+	if !st.pending || st.busy {
+		st.mu.Unlock()
+		return dst, ErrNoRequest
+	}
+	w := &st.resp
+	if w.err != nil {
+		err := w.err
+		st.mu.Unlock()
+		return dst, err
+	}
+	closing := st.closingLocked()
+	dst = w.appendHead(dst, int64(len(data)), false, closing)
+	if w.bodyAllowed() {
+		dst = append(dst, data...)
+	}
+	resume := st.completeLocked()
+	st.mu.Unlock()
+	if resume {
+		go st.resume() // not here: the send lock is held
+	}
+	if closing {
+		return dst, errLast
+	}
+	return dst, nil
+}
+
+// OnConnClose implements core.ConnCloser: it removes the temporary files of
+// the connection's last multipart form.
+func (p *Protocol) OnConnClose(c core.Connection) {
+	if st, ok := c.Context().(*conn); ok {
+		st.req.release()
+		st.setDeadline(0)
+	}
+}
+
+// Goodbye implements core.Goodbyer: a stopping server answers the requests
+// in progress with "Connection: close". Nothing extra is sent.
+func (p *Protocol) Goodbye(c core.Connection) []byte {
+	if st, ok := c.Context().(*conn); ok {
+		st.goodbye.Store(true)
+	}
+	return nil
+}
+
+func (p *Protocol) headerTimeoutDur() time.Duration {
+	return orDur(p.HeaderTimeout, DefaultHeaderTimeout)
+}
+func (p *Protocol) bodyTimeoutDur() time.Duration { return orDur(p.BodyTimeout, DefaultBodyTimeout) }
+func (p *Protocol) keepAliveDur() time.Duration {
+	return orDur(p.KeepAliveTimeout, DefaultKeepAliveTimeout)
+}
+func (p *Protocol) responseTimeoutDur() time.Duration {
+	return orDur(p.ResponseTimeout, DefaultResponseTimeout)
+}
+
+// ensureSweeper starts, once per Goer (and per start of its timer), the
+// task that closes connections past their deadline.
+func (p *Protocol) ensureSweeper(g *core.Goer) {
+	t := g.Timer()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sweeps == nil {
+		p.sweeps = make(map[*core.Goer]*timer.Timer)
+	}
+	if p.sweeps[g] == t {
+		return
+	}
+	p.sweeps[g] = t
+	every := min(p.headerTimeoutDur(), p.keepAliveDur(), p.bodyTimeoutDur(), p.responseTimeoutDur()) / 4
+	every = max(10*time.Millisecond, min(every, time.Second))
+	t.Add(every, func(...any) { p.sweep(g) }, nil, true)
+}
+
+// sweep closes g's connections whose deadline passed.
+func (p *Protocol) sweep(g *core.Goer) {
+	now := time.Now().UnixNano()
+	g.Connections.Range(func(_ int, c *core.TCPConnection) bool {
+		if st, ok := c.Context().(*conn); ok && st.p == p {
+			if d := st.deadline.Load(); d != 0 && now > d {
+				st.deadline.Store(0)
+				c.Close("")
+			}
+		}
+		return true
+	})
+}
