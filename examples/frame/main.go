@@ -23,6 +23,11 @@ func main() {
 	if addr == "" {
 		addr = "127.0.0.1:8081"
 	}
+	newGoer(addr).RunAll()
+}
+
+// newGoer builds the echo server; main runs it, the test starts it.
+func newGoer(addr string) *core.Goer {
 	g := core.NewGoer(addr, text.NewFrame(), "tcp")
 	g.Name = "frame-echo"
 	g.MaxPackageSize = 1 << 20 // no frame over 1 MiB, header included
@@ -32,5 +37,5 @@ func main() {
 	g.OnError = func(c core.Connection, code int, msg string) {
 		log.Printf("%s: error %d: %s", c.GetRemoteAddress(), code, msg)
 	}
-	g.RunAll()
+	return g
 }

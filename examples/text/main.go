@@ -22,10 +22,15 @@ func main() {
 	if addr == "" {
 		addr = "127.0.0.1:8080"
 	}
+	newGoer(addr).RunAll()
+}
+
+// newGoer builds the echo server; main runs it, the test starts it.
+func newGoer(addr string) *core.Goer {
 	g := core.NewGoer(addr, text.New(), "tcp")
 	g.Name = "text-echo"
 	g.OnMessage = func(c core.Connection, line []byte) {
 		_ = c.SendBytes(line, false) // goes back with "\n"
 	}
-	g.RunAll()
+	return g
 }

@@ -7,6 +7,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"time"
@@ -21,13 +22,14 @@ func main() {
 	if len(msgs) == 0 {
 		msgs = []string{"hello, goes", "", "a frame may hold\nnewlines and \x00 bytes"}
 	}
-	if err := run(*addr, msgs); err != nil {
+	if err := run(*addr, msgs, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, msgs []string) error {
+// run sends msgs as frames to addr and prints each reply to out.
+func run(addr string, msgs []string, out io.Writer) error {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return err
@@ -46,7 +48,7 @@ func run(addr string, msgs []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%q\n", reply)
+		fmt.Fprintf(out, "%q\n", reply)
 	}
 	return nil
 }
