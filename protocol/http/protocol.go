@@ -58,10 +58,10 @@ type Protocol struct {
 	// ServerName is the Server header (DefaultServerName when empty).
 	ServerName string
 
-	mu      sync.Mutex
-	mounts  []*Static
-	sweeps  map[*core.Goer]*timer.Timer
-	date    atomic.Pointer[dateStamp]
+	mu     sync.Mutex
+	mounts []*Static
+	sweeps map[*core.Goer]*timer.Timer
+	date   atomic.Pointer[dateStamp]
 }
 
 // New returns an HTTP protocol with the defaults.
