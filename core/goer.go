@@ -97,6 +97,7 @@ type Goer struct {
 	ReusePort bool
 
 	log      *slog.Logger
+	logFile  *os.File
 	timer    *timer.Timer
 	ownTimer bool
 

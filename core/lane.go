@@ -333,13 +333,8 @@ func (c *TCPConnection) keep(data []byte, off int) {
 	case len(c.recv) > 0 && &data[0] == &c.recv[0]:
 		c.recv = c.recv[:copy(c.recv, rest)]
 	default:
-		need := len(rest)
-		if c.pkgLen > need {
-			need = c.pkgLen
-		}
-		if cap(c.recv) < need {
-			c.recv = make([]byte, 0, need)
-		}
+		// Capacity follows the bytes that arrived, not a length the peer
+		// announced: a 4-byte header must not cost MaxPackageSize.
 		c.recv = append(c.recv[:0], rest...)
 	}
 	c.recvLen.Store(int64(len(c.recv)))

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -86,3 +88,57 @@ func typeName(v any) string {
 
 // Log returns the Goer's logger, for transports and protocols.
 func (g *Goer) Log() *slog.Logger { return g.logger() }
+
+// openLog sets up the Goer's logger: Logger when set, else slog text to
+// stderr (coloured on a terminal) and, when LogFile is set, to that file
+// too. GOES_LOG_LEVEL (debug, info, warn, error) sets the level; info by
+// default.
+func (g *Goer) openLog() error {
+	if g.Logger != nil {
+		g.log = g.Logger
+		return nil
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(os.Getenv("GOES_LOG_LEVEL"))); err != nil {
+		level = slog.LevelInfo
+	}
+	var w io.Writer = os.Stderr
+	if g.LogFile != "" {
+		f, err := os.OpenFile(g.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("goes: open log file: %w", err)
+		}
+		g.logFile = f
+		g.log = slog.New(teeHandler{NewLogger(os.Stderr, level).Handler(), slog.NewTextHandler(f, &slog.HandlerOptions{Level: level})})
+		return nil
+	}
+	g.log = NewLogger(w, level)
+	return nil
+}
+
+// teeHandler sends each record to two handlers.
+type teeHandler [2]slog.Handler
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return t[0].Enabled(ctx, l) || t[1].Enabled(ctx, l)
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	for _, h := range t {
+		if h.Enabled(ctx, r.Level) {
+			if e := h.Handle(ctx, r.Clone()); e != nil {
+				err = e
+			}
+		}
+	}
+	return err
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{t[0].WithAttrs(as), t[1].WithAttrs(as)}
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	return teeHandler{t[0].WithGroup(name), t[1].WithGroup(name)}
+}

@@ -3,7 +3,6 @@ package core
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -31,9 +30,8 @@ func (g *Goer) listen(inherited *os.File) error {
 	}
 	g.setDefaults()
 	if g.log == nil {
-		g.log = g.Logger
-		if g.log == nil {
-			g.log = NewLogger(os.Stderr, slog.LevelInfo)
+		if err := g.openLog(); err != nil {
+			return err
 		}
 	}
 	if g.Address == "" {
@@ -203,6 +201,9 @@ func (g *Goer) stop(grace time.Duration) {
 	close(g.done)
 	g.mu.Unlock()
 	g.logger().Info("goer stopped", "goer", g.name())
+	if g.logFile != nil {
+		g.logFile.Close()
+	}
 }
 
 // closeAll closes every connection, with the protocol's goodbye.

@@ -171,6 +171,10 @@ func (g *Goer) status() daemon.GoerStatus {
 	if g.listener != nil {
 		listen = g.Transport + "://" + g.listener.Addr().String()
 	}
+	timers := 0
+	if g.timer != nil {
+		timers = g.timer.Len()
+	}
 	g.mu.Unlock()
 	return daemon.GoerStatus{
 		Name:         g.name(),
@@ -180,6 +184,7 @@ func (g *Goer) status() daemon.GoerStatus {
 		Connections:  int(g.open.Load()),
 		SendFailures: g.stats.SendFailures.Load(),
 		Requests:     g.stats.Requests.Load(),
+		Timers:       timers,
 		State:        state,
 	}
 }
