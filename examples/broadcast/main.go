@@ -4,10 +4,13 @@
 //
 //	go run ./examples/broadcast start
 //	nc 127.0.0.1 8080   # in two or more terminals
+//
+// GOES_ADDR overrides the address.
 package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/shunhui19/goes/core"
@@ -16,7 +19,11 @@ import (
 )
 
 func main() {
-	goer := core.NewGoer("127.0.0.1:8080", text.New(), "tcp")
+	addr := os.Getenv("GOES_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	goer := core.NewGoer(addr, text.New(), "tcp")
 	goer.Name = "broadcast"
 
 	// When a new client connects, tell the clients already online.

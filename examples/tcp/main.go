@@ -3,16 +3,24 @@
 //
 //	go run ./examples/tcp start
 //	nc 127.0.0.1 8080
+//
+// GOES_ADDR overrides the address.
 package main
 
 import (
+	"os"
+
 	"github.com/shunhui19/goes/core"
 	_ "github.com/shunhui19/goes/transport/tcp"
 )
 
 func main() {
+	addr := os.Getenv("GOES_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
 	// The raw transport protocol (nil): every read is a message.
-	goer := core.NewGoer("127.0.0.1:8080", nil, "tcp")
+	goer := core.NewGoer(addr, nil, "tcp")
 
 	goer.OnMessage = func(connection core.Connection, data []byte) {
 		connection.Send("hello, goer\n", false)

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"io"
+	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -60,5 +64,47 @@ func TestSchedule(t *testing.T) {
 	}
 	if last := lines[len(lines)-1]; !strings.HasSuffix(last, "deleted the every-2-second task: true") {
 		t.Errorf("last line %q, want the delete's result:\n%s", last, got)
+	}
+}
+
+// The server pushes the time to each client from a per-connection timer and
+// forgets the timer when the client leaves.
+func TestServerTimers(t *testing.T) {
+	var out lockedBuffer
+	g := newGoer("127.0.0.1:0", &out, 50*time.Millisecond)
+	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	c, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	for i := 0; i < 3; i++ {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := time.Parse("15:04:05\n", line); err != nil {
+			t.Fatalf("tick %d: %q", i, line)
+		}
+	}
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Connections.Len() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if g.Connections.Len() != 0 {
+		t.Fatal("connection not closed")
+	}
+	// The demo tasks ran too.
+	for !strings.Contains(out.String(), "deleted the every-2-second task: true") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "deleted the every-2-second task: true") {
+		t.Fatalf("demo output:\n%s", out.String())
 	}
 }

@@ -1,22 +1,39 @@
-// Command udp is a UDP echo server on 127.0.0.1:9292: every datagram comes
-// back to its sender.
+// Command udp is an echo server on 127.0.0.1:9292 for UDP and, on the same
+// port number, TCP: two Goers in one process that start, reload and stop
+// together. Every datagram comes back to its sender; every TCP read comes
+// back too.
 //
 //	go run ./examples/udp start
-//	nc -u 127.0.0.1 9292
+//	nc -u 127.0.0.1 9292      # UDP
+//	nc 127.0.0.1 9292         # TCP
+//
+// GOES_ADDR overrides the address.
 package main
 
 import (
+	"os"
+
 	"github.com/shunhui19/goes/core"
+	_ "github.com/shunhui19/goes/transport/tcp"
 	_ "github.com/shunhui19/goes/transport/udp"
 )
 
 func main() {
-	goer := core.NewGoer("127.0.0.1:9292", nil, "udp")
-	goer.Name = "udp-echo"
-
-	goer.OnMessage = func(connection core.Connection, data []byte) {
+	addr := os.Getenv("GOES_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:9292"
+	}
+	echo := func(connection core.Connection, data []byte) {
 		connection.SendBytes(data, false)
 	}
 
-	goer.RunAll()
+	udp := core.NewGoer(addr, nil, "udp")
+	udp.Name = "udp-echo"
+	udp.OnMessage = echo
+
+	tcp := core.NewGoer(addr, nil, "tcp")
+	tcp.Name = "tcp-echo"
+	tcp.OnMessage = echo
+
+	core.RunAll(udp, tcp)
 }
