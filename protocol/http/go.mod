@@ -2,7 +2,11 @@ module github.com/shunhui19/goes/protocol/http
 
 go 1.22
 
-require github.com/shunhui19/goes/core v0.0.0
+require (
+	github.com/shunhui19/goes/core v0.0.0
+	github.com/shunhui19/goes/transport/tcp v0.0.0
+	go.uber.org/goleak v1.3.0
+)
 
 require (
 	github.com/RussellLuo/timingwheel v0.0.0-20220218152713-54845bda3108 // indirect
@@ -15,4 +19,5 @@ require (
 replace (
 	github.com/shunhui19/goes/core => ../../core
 	github.com/shunhui19/goes/daemon => ../../daemon
+	github.com/shunhui19/goes/transport/tcp => ../../transport/tcp
 )
