@@ -4,6 +4,7 @@ go 1.22
 
 require (
 	github.com/shunhui19/goes/core v0.0.0
+	github.com/shunhui19/goes/protocol/http v0.0.0
 	github.com/shunhui19/goes/protocol/text v0.0.0
 	github.com/shunhui19/goes/transport/tcp v0.0.0
 	github.com/shunhui19/goes/transport/udp v0.0.0

@@ -1,0 +1,114 @@
+// Command http is the manual's HTTP server, plus a small site: a form, a
+// file upload and a static directory.
+//
+//	go run ./http start          # in the foreground; start -d for a daemon
+//	open http://127.0.0.1:8080/          -> hello, goer (the manual's example)
+//	open http://127.0.0.1:8080/form      -> a form and an upload
+//	open http://127.0.0.1:8080/static/   -> files from http/static
+//	go run ./http stop
+//
+// GOES_ADDR overrides the address (default 127.0.0.1:8080) and
+// GOES_HTTP_STATIC the static directory; the command line is left to RunAll.
+package main
+
+import (
+	"fmt"
+	"html"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/protocol/http"
+	_ "github.com/shunhui19/goes/transport/tcp"
+)
+
+func main() {
+	addr := os.Getenv("GOES_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	newGoer(addr, staticDir()).RunAll()
+}
+
+// staticDir is GOES_HTTP_STATIC, else the static folder next to this file
+// (go run), else ./static.
+func staticDir() string {
+	if d := os.Getenv("GOES_HTTP_STATIC"); d != "" {
+		return d
+	}
+	if _, file, _, ok := runtime.Caller(0); ok {
+		d := filepath.Join(filepath.Dir(file), "static")
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			return d
+		}
+	}
+	return "static"
+}
+
+// newGoer builds the server; main runs it, the test starts it.
+func newGoer(addr, static string) *core.Goer {
+	p := http.NewHttpProtocol()
+	p.ServeDir("/static/", static)
+	g := core.NewGoer(addr, p, "tcp")
+	g.Name = "http-example"
+	g.OnMessage = func(c core.Connection, data []byte) {
+		req := http.RequestOf(c)
+		switch req.Path() {
+		case "/form":
+			form(c, req)
+		case "/upload":
+			upload(c, req)
+		default:
+			// The manual's example: any other page says hello.
+			c.Send("hello, goer", false)
+		}
+	}
+	return g
+}
+
+const page = `<!doctype html>
+<html><head><meta charset="utf-8"><title>goes</title>
+<link rel="stylesheet" href="/static/style.css"></head>
+<body><h1>goes HTTP example</h1>%s
+<h2>Form</h2>
+<form method="post" action="/form">
+  <label>Name <input name="name" id="name"></label>
+  <label>Colour <select name="colour" id="colour"><option>red</option><option>green</option></select></label>
+  <button type="submit" id="send">Send</button>
+</form>
+<h2>Upload</h2>
+<form method="post" action="/upload" enctype="multipart/form-data">
+  <input type="file" name="file" id="file">
+  <input name="note" id="note" placeholder="note">
+  <button type="submit" id="upload">Upload</button>
+</form>
+<p><a href="/static/">static files</a></p>
+</body></html>
+`
+
+func form(c core.Connection, req *http.Request) {
+	result := ""
+	if req.Method() == "POST" {
+		result = fmt.Sprintf(`<p id="result">Hello %s, you like %s.</p>`,
+			html.EscapeString(req.FormValue("name")), html.EscapeString(req.FormValue("colour")))
+	}
+	c.Send(fmt.Sprintf(page, result), false)
+}
+
+func upload(c core.Connection, req *http.Request) {
+	w := req.Response()
+	if req.Method() != "POST" {
+		w.Redirect("/form", 303)
+		return
+	}
+	fh, err := req.FormFile("file")
+	if err != nil {
+		w.Status(400).SendString(fmt.Sprintf(page, `<p id="result">No file: `+html.EscapeString(err.Error())+`</p>`))
+		return
+	}
+	result := fmt.Sprintf(`<p id="result">Received %s (%d bytes, %s). Note: %s</p>`,
+		html.EscapeString(fh.Filename), fh.Size, html.EscapeString(fh.Header.Get("Content-Type")),
+		html.EscapeString(req.FormValue("note")))
+	c.Send(fmt.Sprintf(page, result), false)
+}
