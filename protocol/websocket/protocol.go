@@ -1,0 +1,142 @@
+package websocket
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/shunhui19/goes/core"
+)
+
+// Defaults applied where a Protocol field is zero.
+const (
+	DefaultMaxHandshakeSize     = 8 << 10
+	DefaultMaxPendingSize       = 1 << 20
+	DefaultCompressionThreshold = 256
+)
+
+// Protocol is the WebSocket server protocol (RFC 6455) for a core.Goer:
+// it answers the opening handshake, reassembles fragmented messages, answers
+// pings, runs the close handshake and hands whole messages to OnMessage.
+// Send on a WebSocket connection sends one message of the connection's send
+// type (text unless changed with SetSendType or SendType).
+//
+// The limit on one incoming message is the connection's MaxPackageSize.
+//
+// Set the fields before the Goer starts; a Protocol must not be copied after
+// first use. One Protocol may serve several Goers.
+type Protocol struct {
+	// OnWebSocketConnect runs on the connection's callback lane when a valid
+	// upgrade request arrived, before it is answered. h.Request shows the
+	// path, query, headers, cookies and origin. The callback may choose a
+	// subprotocol (h.Protocol), add response headers (h.Header), turn
+	// compression off for this connection, or refuse the connection by
+	// returning Reject(status, reason); any other error refuses it with 403.
+	// Messages sent before the handshake completes are queued and follow the
+	// 101 response; they are dropped if the handshake fails.
+	OnWebSocketConnect func(c core.Connection, h *Handshake) error
+
+	// HTTPHandler answers plain HTTP requests (no Upgrade header) on the
+	// same port, one request per connection, for instance the page that
+	// opens the WebSocket. nil answers them with 426 Upgrade Required.
+	// It runs on the connection's callback lane.
+	HTTPHandler http.Handler
+
+	// Subprotocols the server speaks, in its order of preference. The first
+	// one the client also offers is chosen before OnWebSocketConnect runs.
+	Subprotocols []string
+
+	// SendType is the type of the messages Send sends on new connections
+	// (zero: TextMessage). SetSendType changes it per connection.
+	SendType MessageType
+
+	// Compression negotiates permessage-deflate (RFC 7692, without context
+	// takeover) when a client offers it. Off by default.
+	Compression bool
+	// CompressionThreshold: shorter messages are sent uncompressed
+	// (DefaultCompressionThreshold when zero).
+	CompressionThreshold int
+
+	// PingInterval, when not zero, sends a ping on every open connection
+	// each interval and closes connections that sent nothing (no pong, no
+	// message) during the interval that followed a ping.
+	PingInterval time.Duration
+
+	// MaxHandshakeSize bounds the request head of the opening handshake
+	// (DefaultMaxHandshakeSize when zero); a longer one gets 431.
+	MaxHandshakeSize int
+	// MaxPendingSize bounds what may be sent before the handshake
+	// completes (DefaultMaxPendingSize when zero).
+	MaxPendingSize int
+
+	initMu sync.Mutex // makes the per-connection state exactly once
+}
+
+// New returns a WebSocket protocol with the defaults.
+func New() *Protocol { return &Protocol{} }
+
+// NewWebsocketProtocol is New, for readers of the manual's naming.
+func NewWebsocketProtocol() *Protocol { return New() }
+
+// Name implements core.ProtocolNamer.
+func (p *Protocol) Name() string { return protoName }
+
+func orInt(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// state returns c's WebSocket state, making it on first use. Send may call
+// this from any goroutine, so creation is guarded.
+func (p *Protocol) state(c core.Connection) *conn {
+	if st, ok := c.Context().(*conn); ok {
+		return st
+	}
+	p.initMu.Lock()
+	defer p.initMu.Unlock()
+	if st, ok := c.Context().(*conn); ok {
+		return st
+	}
+	st := newConn(p, false)
+	c.SetContext(st)
+	return st
+}
+
+// Input implements core.Protocol: the request head during the handshake,
+// then frame headers and payload pieces.
+func (p *Protocol) Input(c core.Connection, buf []byte) (int, error) {
+	return p.state(c).input(c, buf)
+}
+
+// Decode implements core.Protocol. It returns whole messages; handshake,
+// control frames and fragments still being assembled return core.ErrSkip.
+func (p *Protocol) Decode(c core.Connection, pkg []byte) ([]byte, error) {
+	return p.state(c).decode(c, pkg)
+}
+
+// Encode implements core.Protocol: data becomes one message of the
+// connection's send type.
+func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
+	return p.state(c).encode(dst, data)
+}
+
+// OnConnClose implements core.ConnCloser: it records close code 1006 when
+// the connection ended without a close frame, so that OnClose can read the
+// outcome with CloseStatus, and stops the heartbeat.
+func (p *Protocol) OnConnClose(c core.Connection) {
+	if st, ok := c.Context().(*conn); ok {
+		st.end()
+	}
+}
+
+// Goodbye implements core.Goodbyer: a stopping server sends 1001 (going
+// away) to open WebSocket connections.
+func (p *Protocol) Goodbye(c core.Connection) []byte {
+	st, ok := c.Context().(*conn)
+	if !ok {
+		return nil
+	}
+	return st.goodbye()
+}

@@ -1,0 +1,162 @@
+package websocket
+
+import (
+	"net/http"
+
+	"github.com/gobwas/ws"
+
+	"github.com/shunhui19/goes/core"
+)
+
+// stateOf returns c's WebSocket state, or nil when c is not (yet) a
+// WebSocket connection.
+func stateOf(c core.Connection) *conn {
+	st, _ := c.Context().(*conn)
+	return st
+}
+
+// SetSendType sets the type of the messages Send sends on c from now on:
+// TextMessage (the default) or BinaryMessage, like a per-connection
+// websocketType. Safe for concurrent use.
+func SetSendType(c core.Connection, t MessageType) error {
+	st := stateOf(c)
+	if st == nil {
+		if tc, ok := c.(*core.TCPConnection); ok {
+			if p, ok := tc.Protocol.(*Protocol); ok {
+				st = p.state(c)
+			}
+		}
+		if st == nil {
+			return ErrNotOpen
+		}
+	}
+	st.mu.Lock()
+	st.sendType = t
+	st.mu.Unlock()
+	return nil
+}
+
+// SendTypeOf returns the type of the messages Send sends on c.
+func SendTypeOf(c core.Connection) MessageType {
+	if st := stateOf(c); st != nil {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.sendType == BinaryMessage {
+			return BinaryMessage
+		}
+	}
+	return TextMessage
+}
+
+// MessageTypeOf returns the type of the message being handled: call it
+// from OnMessage.
+func MessageTypeOf(c core.Connection) MessageType {
+	if st := stateOf(c); st != nil && st.last == BinaryMessage {
+		return BinaryMessage
+	}
+	return TextMessage
+}
+
+// SendMessage sends data as one message of type t, whatever the
+// connection's send type. Safe for concurrent use.
+func SendMessage(c core.Connection, t MessageType, data []byte) error {
+	st := stateOf(c)
+	if st == nil {
+		return ErrNotOpen
+	}
+	return st.sendFrame(c, false, func(dst []byte) []byte {
+		return st.appendData(dst, t.opcode(), data)
+	})
+}
+
+// SendText sends s as one text message. Safe for concurrent use.
+func SendText(c core.Connection, s string) error {
+	return SendMessage(c, TextMessage, []byte(s))
+}
+
+// SendBinary sends b as one binary message. Safe for concurrent use.
+func SendBinary(c core.Connection, b []byte) error {
+	return SendMessage(c, BinaryMessage, b)
+}
+
+// Ping sends a ping with payload (at most 125 bytes); the peer answers
+// with a pong. Safe for concurrent use.
+func Ping(c core.Connection, payload []byte) error {
+	st := stateOf(c)
+	if st == nil {
+		return ErrNotOpen
+	}
+	return st.sendControl(c, ws.OpPing, payload)
+}
+
+// CloseWith starts the close handshake: it sends a close frame with code
+// (0: none) and reason (cut to 123 bytes), then closes the connection once
+// everything queued is written. OnClose sees code through CloseStatus.
+// Safe for concurrent use.
+func CloseWith(c core.Connection, code int, reason string) error {
+	st := stateOf(c)
+	if st == nil {
+		c.Close("")
+		return ErrNotOpen
+	}
+	if code != 0 && !validCloseCode(code) {
+		return &core.ProtocolError{Protocol: protoName, Status: code, Reason: "not a close code an endpoint may send", Err: ErrProtocol}
+	}
+	err := st.sendClose(c, code, reason)
+	c.Close("")
+	return err
+}
+
+// CloseStatus returns the close code and reason of c's close handshake:
+// the first close frame sent or received, CloseNoStatus when the peer's
+// close frame had no code, CloseAbnormal when the connection ended without
+// a close frame, and 0 while it is open. Call it from OnClose.
+func CloseStatus(c core.Connection) (code int, reason string) {
+	st := stateOf(c)
+	if st == nil {
+		return 0, ""
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.closeCode, st.closeReason
+}
+
+// RequestOf returns the upgrade request of a WebSocket connection (path,
+// query, headers, cookies), or nil. Call it from the connection's callbacks.
+func RequestOf(c core.Connection) *http.Request {
+	if st := stateOf(c); st != nil {
+		return st.req
+	}
+	return nil
+}
+
+// SubprotocolOf returns the subprotocol chosen in the handshake.
+func SubprotocolOf(c core.Connection) string {
+	if st := stateOf(c); st != nil {
+		return st.subp
+	}
+	return ""
+}
+
+// IsOpen reports whether c completed the WebSocket handshake and no close
+// frame was sent since. Safe for concurrent use.
+func IsOpen(c core.Connection) bool {
+	st := stateOf(c)
+	if st == nil {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.phase == phaseOpen && !st.closeSent && !st.ended
+}
+
+// Compressed reports whether permessage-deflate was negotiated on c.
+func Compressed(c core.Connection) bool {
+	st := stateOf(c)
+	if st == nil {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.deflate
+}
