@@ -122,7 +122,6 @@ func (st *conn) resume() {
 func (st *conn) completeLocked() (resume bool) {
 	st.pending = false
 	st.busy = false
-	st.resp.sent = true
 	st.deadline.Store(time.Now().Add(st.p.keepAliveDur()).UnixNano())
 	resume = st.waiting
 	st.waiting = false

@@ -12,10 +12,9 @@ var (
 	// ErrNoRequest: a response was sent on a connection that has no request
 	// waiting for one (a second response to the same request, say).
 	ErrNoRequest = errors.New("goes: http: no request awaits a response")
-	// ErrResponseSent: the response builder was used after its response went out.
-	ErrResponseSent = errors.New("goes: http: response already sent")
 	// ErrBadHeader: a response header name or value is malformed (CR or LF
-	// in a value would split the response).
+	// in a value would split the response). The send that reports it sends
+	// nothing and clears the builder, so another response may follow.
 	ErrBadHeader = errors.New("goes: http: malformed response header")
 	// ErrNotMultipart: the request body is not multipart/form-data.
 	ErrNotMultipart = errors.New("goes: http: request is not multipart/form-data")
@@ -25,9 +24,6 @@ var (
 	ErrStreamEnded = errors.New("goes: http: stream ended")
 	// ErrNoSendFrom: the connection cannot stream a file from a reader.
 	ErrNoSendFrom = errors.New("goes: http: connection cannot send from a reader")
-	// ErrResponseTimeout: a pipelined request waited too long for the
-	// response to the request before it.
-	ErrResponseTimeout = errors.New("goes: http: response timeout")
 )
 
 // errLast is what Encode returns with the last response of a connection:

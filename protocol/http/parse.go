@@ -295,8 +295,7 @@ func (r *Request) frame() (int, string) {
 		r.expectContinue = false
 	}
 	if r.contentLength < 0 && !r.chunked {
-		r.contentLength = 0
-		r.noLength = true
+		r.contentLength = 0 // a request without framing has no body
 	}
 	return 0, ""
 }

@@ -201,8 +201,9 @@ func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
 		return dst, ErrNoRequest
 	}
 	w := &st.resp
-	if w.err != nil {
+	if w.err != nil { // nothing is sent; the builder starts afresh for another try
 		err := w.err
+		w.reset()
 		st.mu.Unlock()
 		return dst, err
 	}

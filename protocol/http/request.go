@@ -32,7 +32,6 @@ type Request struct {
 	body       []byte
 
 	contentLength  int64 // -1 while parsing: none seen
-	noLength       bool
 	chunked        bool
 	afterChunked   bool
 	keepAlive      bool

@@ -23,7 +23,6 @@ type Response struct {
 	status  int
 	headers []kv
 	err     error
-	sent    bool
 	scratch []byte
 }
 

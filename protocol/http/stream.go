@@ -15,8 +15,9 @@ func (st *conn) beginRaw() (closing bool, err error) {
 	if !st.pending || st.busy {
 		return false, ErrNoRequest
 	}
-	if st.resp.err != nil {
-		return false, st.resp.err
+	if err := st.resp.err; err != nil {
+		st.resp.reset()
+		return false, err
 	}
 	st.busy = true
 	return st.closingLocked(), nil

@@ -1,0 +1,95 @@
+package http
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/shunhui19/goes/core"
+)
+
+func TestParseRange(t *testing.T) {
+	tests := []struct {
+		h                  string
+		start, end         int64
+		valid, satisfiable bool
+	}{
+		{"bytes=0-9", 0, 9, true, true},
+		{"bytes=5-", 5, 99, true, true},
+		{"bytes=-10", 90, 99, true, true},
+		{"bytes=-1000", 0, 99, true, true},
+		{"bytes=90-1000", 90, 99, true, true},
+		{"BYTES=1-1", 1, 1, true, true},
+		{"bytes=100-", 0, 0, true, false},
+		{"bytes=-0", 0, 0, true, false},
+		{"bytes=5-4", 0, 0, false, false},
+		{"bytes=0-1,3-4", 0, 0, false, false},
+		{"items=0-1", 0, 0, false, false},
+		{"bytes=a-b", 0, 0, false, false},
+		{"bytes=-", 0, 0, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.h, func(t *testing.T) {
+			s, e, v, ok := parseRange([]byte(tt.h), 100)
+			if s != tt.start || e != tt.end || v != tt.valid || ok != tt.satisfiable {
+				t.Fatalf("got %d-%d valid %v satisfiable %v", s, e, v, ok)
+			}
+		})
+	}
+}
+
+func TestBadResponseHeaders(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(w *Response)
+	}{
+		{"CRLF in value", func(w *Response) { w.Header("X-A", "a\r\nSet-Cookie: evil=1") }},
+		{"bad name", func(w *Response) { w.Header("X A", "a") }},
+		{"bad status", func(w *Response) { w.Status(42) }},
+		{"cookie name", func(w *Response) { w.SetCookie(Cookie{Name: "a b", Value: "1"}) }},
+		{"cookie value", func(w *Response) { w.SetCookie(Cookie{Name: "a", Value: "x;y"}) }},
+		{"cookie path", func(w *Response) { w.SetCookie(Cookie{Name: "a", Path: "/\r\n"}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err, retry error
+			f := newFake(New(), func(c core.Connection, _ []byte) {
+				w := ResponseOf(c)
+				tt.set(w)
+				err = w.SendString("x")
+				retry = w.Status(500).SendString("fallback") // the builder starts afresh
+			})
+			f.feed([]byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
+			if !errors.Is(err, ErrBadHeader) || retry != nil {
+				t.Fatalf("Send: %v, retry: %v", err, retry)
+			}
+			if out := string(f.output()); !strings.HasPrefix(out, "HTTP/1.1 500 ") || strings.Contains(out, "evil") || strings.Count(out, "HTTP/1.1") != 1 {
+				t.Fatalf("sent %q", out)
+			}
+		})
+	}
+}
+
+func TestCookieString(t *testing.T) {
+	got := Cookie{Name: "id", Value: "1", SameSite: SameSiteNone, Partitioned: true}.String()
+	if got != "id=1; Secure; SameSite=None; Partitioned" {
+		t.Fatal(got)
+	}
+}
+
+func TestBuilderHeadersWithSend(t *testing.T) {
+	f := newFake(New(), func(c core.Connection, _ []byte) {
+		ResponseOf(c).Status(404).Header("X-A", "1").AddHeader("X-A", "2").Header("Content-Length", "999")
+		c.Send("nope", false)
+	})
+	f.feed([]byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
+	out := string(f.output())
+	for _, want := range []string{"HTTP/1.1 404 Not Found\r\n", "X-A: 1\r\nX-A: 2\r\n", "Content-Length: 4\r\n", "\r\n\r\nnope"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "999") {
+		t.Error("user Content-Length written")
+	}
+}
