@@ -372,6 +372,10 @@ func stop(cfg Config, o options) error {
 			return fmt.Errorf("%w: %w", ErrControl, err)
 		}
 	}
+	if pid == os.Getpid() {
+		// A program stopping itself: the server has answered that it is done.
+		return nil
+	}
 	for processAlive(pid) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -2,7 +2,10 @@ module github.com/shunhui19/goes/daemon
 
 go 1.22
 
-require github.com/sevlyar/go-daemon v0.1.6
+require (
+	github.com/sevlyar/go-daemon v0.1.6
+	go.uber.org/goleak v1.3.0
+)
 
 require (
 	github.com/kardianos/osext v0.0.0-20190222173326-2bc1f35cddc0 // indirect

@@ -10,9 +10,11 @@
 //	TESTSERVER_PIDFILE   the pid file
 //	TESTSERVER_EVENTS    a file that OnReload and Stop append lines to
 //	TESTSERVER_GRACE     graceful timeout (a time.Duration)
+//	TESTSERVER_RELOAD_TIMEOUT  how long a reload waits for the new process
+//	TESTSERVER_STDOUT    the daemon's output file
 //
 // Built with -X main.broken=panic it panics before listening, as a broken
-// new version would.
+// new version would; with -X main.broken=hang it never gets ready.
 package main
 
 import (
@@ -51,8 +53,12 @@ type connState struct {
 func (s *server) key() string { return "tcp:" + s.addr }
 
 func (s *server) listen(inherited map[string]*os.File) error {
-	if broken == "panic" {
+	switch broken {
+	case "panic":
 		panic("testserver: this build is broken on purpose")
+	case "hang":
+		fmt.Println("testserver: this build hangs on purpose")
+		select {}
 	}
 	var err error
 	if f, ok := inherited[s.key()]; ok {
@@ -191,13 +197,14 @@ func main() {
 		s.addr = "127.0.0.1:0"
 	}
 	grace, _ := time.ParseDuration(os.Getenv("TESTSERVER_GRACE"))
+	reloadTimeout, _ := time.ParseDuration(os.Getenv("TESTSERVER_RELOAD_TIMEOUT"))
 	cfg := daemon.Config{
 		Name:            "testserver",
 		Version:         version,
 		PidFile:         os.Getenv("TESTSERVER_PIDFILE"),
 		StdoutFile:      os.Getenv("TESTSERVER_STDOUT"),
 		GracefulTimeout: grace,
-		ReloadTimeout:   10 * time.Second,
+		ReloadTimeout:   reloadTimeout,
 		StartTimeout:    10 * time.Second,
 	}
 	err := daemon.Run(cfg, daemon.Hooks{
