@@ -444,12 +444,17 @@ func (st *conn) open(c core.Connection) {
 func (st *conn) goodbye() []byte {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.phase != phaseOpen || st.closeSent || st.client {
+	if (st.phase != phaseOpen && st.phase != phaseDraining) || st.closeSent || st.client {
 		return nil
 	}
 	st.closeSent = true
 	st.recordLocked(CloseGoingAway, "server going away")
-	return appendFrame(nil, ws.OpClose, false, closePayload(CloseGoingAway, "server going away"), nil)
+	// While draining, the lane is still moving the messages queued during
+	// the handshake; they go out here, before the close frame, since the
+	// connection closes right after.
+	b := st.pending
+	st.pending = nil
+	return appendFrame(b, ws.OpClose, false, closePayload(CloseGoingAway, "server going away"), nil)
 }
 
 // end runs when the connection is gone.

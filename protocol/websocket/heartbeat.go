@@ -32,7 +32,11 @@ func (st *conn) beat(c core.Connection) {
 		st.closeSent = true // the peer is not listening; close without a frame
 		st.mu.Unlock()
 		logger(c).Debug("websocket: peer did not answer the ping; closing", "conn", c.GetID(), "remote", c.GetRemoteAddress())
-		c.Close("")
+		if d, ok := c.(interface{ Destroy() }); ok {
+			d.Destroy() // nothing to flush to a peer that is gone
+		} else {
+			c.Close("")
+		}
 		return
 	}
 	st.seen.Store(false)

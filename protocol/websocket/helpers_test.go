@@ -182,6 +182,7 @@ func (rc *rawClient) expectClose() (int, string) {
 				rc.t.Fatal("connection not closed after the close frame")
 			}
 		}
+		rc.c.Close()
 		if len(p) >= 2 {
 			return code, string(p[2:])
 		}

@@ -1,0 +1,94 @@
+package websocket
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/shunhui19/goes/core"
+)
+
+// fakeConn is a core.Connection that records what is sent.
+type fakeConn struct {
+	ctx    any
+	out    bytes.Buffer
+	closed bool
+	limit  int
+}
+
+func (f *fakeConn) Send(d string, raw bool) error      { f.out.WriteString(d); return nil }
+func (f *fakeConn) SendBytes(d []byte, raw bool) error { f.out.Write(d); return nil }
+func (f *fakeConn) Close(string)                       { f.closed = true }
+func (f *fakeConn) GetRemoteAddress() string           { return "127.0.0.1:1" }
+func (f *fakeConn) GetRemoteIP() string                { return "127.0.0.1" }
+func (f *fakeConn) GetRemotePort() int                 { return 1 }
+func (f *fakeConn) GetLocalAddress() string            { return "127.0.0.1:2" }
+func (f *fakeConn) GetLocalIP() string                 { return "127.0.0.1" }
+func (f *fakeConn) GetLocalPort() int                  { return 2 }
+func (f *fakeConn) RemoteAddr() net.Addr               { return &net.TCPAddr{} }
+func (f *fakeConn) LocalAddr() net.Addr                { return &net.TCPAddr{} }
+func (f *fakeConn) GetID() int                         { return 1 }
+func (f *fakeConn) Context() any                       { return f.ctx }
+func (f *fakeConn) SetContext(v any)                   { f.ctx = v }
+func (f *fakeConn) Goer() *core.Goer                   { return nil }
+func (f *fakeConn) maxMessageSize() int                { return f.limit }
+
+const fuzzHandshake = "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+	"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+
+// FuzzFrameReader feeds arbitrary bytes after a valid handshake, split at
+// arbitrary points: the reader must never panic, deliver more than the
+// limit, or deliver invalid UTF-8 as text.
+func FuzzFrameReader(f *testing.F) {
+	seeds := [][]byte{
+		{0x81, 0x85, 1, 2, 3, 4, 'h' ^ 1, 'e' ^ 2, 'l' ^ 3, 'l' ^ 4, 'o' ^ 1},
+		{0x01, 0x81, 0, 0, 0, 0, 'a', 0x89, 0x80, 0, 0, 0, 0, 0x80, 0x81, 0, 0, 0, 0, 'b'},
+		{0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8},
+		{0x82, 0xfe, 0x01, 0x00, 0, 0, 0, 0},
+		{0x82, 0xff, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0},
+		{0xc1, 0x87, 0, 0, 0, 0, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00},
+		{0x81, 0x02, 'h', 'i'},
+		{0x8a, 0x80, 1, 1, 1, 1},
+	}
+	for _, s := range seeds {
+		f.Add(s, uint8(0))
+		f.Add(s, uint8(1))
+		f.Add(s, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, split uint8) {
+		p := New()
+		p.Compression = true
+		c := &fakeConn{limit: 4096}
+		st := p.state(c)
+		var fr framer
+		if err := fr.feed(st, c, []byte(fuzzHandshake), 1<<20, func([]byte) { t.Fatal("message from handshake") }); err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		if !bytes.HasPrefix(c.out.Bytes(), []byte("HTTP/1.1 101 ")) {
+			t.Fatalf("no 101: %q", c.out.Bytes())
+		}
+		step := int(split%16) + 1
+		for len(data) > 0 && !c.closed {
+			n := min(step, len(data))
+			err := fr.feed(st, c, data[:n], 1<<20, func(m []byte) {
+				if len(m) > c.limit {
+					t.Fatalf("message of %d bytes over the limit %d", len(m), c.limit)
+				}
+				if MessageTypeOf(c) == TextMessage && !utf8.Valid(m) {
+					t.Fatal("invalid UTF-8 delivered as text")
+				}
+			})
+			data = data[n:]
+			if err != nil {
+				var pe *core.ProtocolError
+				if !errors.As(err, &pe) || !validCloseCode(pe.Status) {
+					t.Fatalf("error %v is not a close status", err)
+				}
+				return
+			}
+		}
+	})
+}
