@@ -6,6 +6,7 @@ require (
 	github.com/shunhui19/goes/core v0.0.0
 	github.com/shunhui19/goes/protocol/http v0.0.0
 	github.com/shunhui19/goes/protocol/text v0.0.0
+	github.com/shunhui19/goes/protocol/websocket v0.0.0
 	github.com/shunhui19/goes/transport/tcp v0.0.0
 	github.com/shunhui19/goes/transport/udp v0.0.0
 	go.uber.org/goleak v1.3.0
@@ -13,6 +14,10 @@ require (
 
 require (
 	github.com/RussellLuo/timingwheel v0.0.0-20220218152713-54845bda3108 // indirect
+	github.com/coder/websocket v1.8.13
+	github.com/gobwas/httphead v0.1.0 // indirect
+	github.com/gobwas/pool v0.2.1 // indirect
+	github.com/gobwas/ws v1.4.0 // indirect
 	github.com/kardianos/osext v0.0.0-20190222173326-2bc1f35cddc0 // indirect
 	github.com/sevlyar/go-daemon v0.1.6 // indirect
 	github.com/shunhui19/goes/daemon v0.0.0 // indirect
@@ -24,6 +29,7 @@ replace (
 	github.com/shunhui19/goes/daemon => ../daemon
 	github.com/shunhui19/goes/protocol/http => ../protocol/http
 	github.com/shunhui19/goes/protocol/text => ../protocol/text
+	github.com/shunhui19/goes/protocol/websocket => ../protocol/websocket
 	github.com/shunhui19/goes/transport/tcp => ../transport/tcp
 	github.com/shunhui19/goes/transport/udp => ../transport/udp
 )
