@@ -5,9 +5,7 @@ go 1.22
 require (
 	github.com/sevlyar/go-daemon v0.1.6
 	go.uber.org/goleak v1.3.0
+	golang.org/x/sys v0.25.0
 )
 
-require (
-	github.com/kardianos/osext v0.0.0-20190222173326-2bc1f35cddc0 // indirect
-	golang.org/x/sys v0.25.0 // indirect
-)
+require github.com/kardianos/osext v0.0.0-20190222173326-2bc1f35cddc0 // indirect

@@ -1,3 +1,5 @@
+//go:build unix
+
 package daemon
 
 import (
@@ -13,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // childEnv names the environment variable that makes Run, in a process
@@ -123,12 +127,14 @@ func (s *server) reload(exe, dir string) (*successor, response) {
 		}
 	}()
 
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		return fail("reload: socketpair: %v", err)
 	}
+	unix.CloseOnExec(fds[0])
+	unix.CloseOnExec(fds[1])
 	// Non-blocking, so that deadlines work on it.
-	syscall.SetNonblock(fds[0], true)
+	unix.SetNonblock(fds[0], true)
 	mine := os.NewFile(uintptr(fds[0]), "reload-parent")
 	theirs := os.NewFile(uintptr(fds[1]), "reload-child")
 	defer mine.Close()
@@ -293,12 +299,12 @@ func (spec *childSpec) inheritedFiles() map[string]*os.File {
 // control socket.
 func (spec *childSpec) becomeReady(timeout time.Duration) error {
 	for target, fd := range map[int]int{1: spec.Stdout, 2: spec.Stderr} {
-		if err := syscall.Dup3(fd, target, 0); err != nil {
+		if err := unix.Dup2(fd, target); err != nil {
 			return fmt.Errorf("goes: reload: output: %w", err)
 		}
-		syscall.Close(fd)
+		unix.Close(fd)
 	}
-	syscall.SetNonblock(spec.Ready, true)
+	unix.SetNonblock(spec.Ready, true)
 	f := os.NewFile(uintptr(spec.Ready), "reload-ready")
 	defer f.Close()
 	if _, err := io.WriteString(f, "ready\n"); err != nil {

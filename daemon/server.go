@@ -1,9 +1,12 @@
+//go:build unix
+
 package daemon
 
 import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -39,6 +42,9 @@ type server struct {
 	lastStamp time.Time
 	handlers  sync.WaitGroup
 }
+
+// maxRequest bounds a control request line.
+const maxRequest = 64 << 10
 
 type event struct {
 	stop     bool
@@ -76,6 +82,12 @@ func (s *server) listenControl(path string) error {
 	// The file's removal is managed by removePidIfOwn: after a reload the
 	// path belongs to the new process.
 	ln.SetUnlinkOnClose(false)
+	// Only the owner may stop or reload the server.
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		os.Remove(path)
+		return fmt.Errorf("%w: %w", ErrControl, err)
+	}
 	s.ln = ln
 	go s.acceptControl()
 	return nil
@@ -118,8 +130,12 @@ func (s *server) handle(c net.Conn) {
 		}
 	}()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(c).ReadBytes('\n')
+	// Requests are small; a longer line is refused rather than buffered.
+	line, err := bufio.NewReader(io.LimitReader(c, maxRequest)).ReadBytes('\n')
 	if err != nil {
+		if len(line) >= maxRequest {
+			writeResponse(c, response{Error: "request too long"})
+		}
 		return
 	}
 	var req request
