@@ -24,7 +24,6 @@ var (
 	ErrReloadFailed   = errors.New("goes: reload failed")
 	ErrReloadBusy     = errors.New("goes: a reload is already in progress")
 	ErrStartFailed    = errors.New("goes: start failed")
-	ErrStopTimeout    = errors.New("goes: process did not stop in time")
 	ErrControl        = errors.New("goes: control channel")
 	ErrNotImplemented = errors.New("goes: hook not set")
 )
