@@ -1,0 +1,31 @@
+// Package websocket is the WebSocket protocol (RFC 6455) for goes, as an
+// optional module built on github.com/gobwas/ws: programs that do not
+// import it carry none of it.
+//
+// A WebSocket Goer answers the opening handshake, reassembles fragmented
+// messages, answers pings, runs the close handshake and hands OnMessage
+// whole messages. Send sends text unless the connection's send type says
+// binary; SendText, SendBinary, Ping and CloseWith say it explicitly.
+//
+//	g := core.NewGoer("127.0.0.1:8080", websocket.New(), "tcp")
+//	g.OnMessage = func(c core.Connection, data []byte) {
+//		websocket.SendMessage(c, websocket.MessageTypeOf(c), data) // echo, same type
+//	}
+//	g.OnClose = func(c core.Connection) {
+//		code, reason := websocket.CloseStatus(c)
+//		log.Println("closed", code, reason)
+//	}
+//	g.RunAll()
+//
+// Protocol.OnWebSocketConnect sees each upgrade request (path, query,
+// headers, cookies, origin) and may refuse it with Reject(status, reason)
+// or pick a subprotocol; Protocol.HTTPHandler answers plain HTTP requests
+// on the same port. Errors close the connection as the RFC says: 1002 for
+// protocol errors and unmasked client frames, 1007 for invalid UTF-8, 1009
+// for a message over the connection's MaxPackageSize. A stopping server
+// sends 1001. permessage-deflate is negotiated when Protocol.Compression is
+// set; wss is the "ssl" transport with Goer.TLSConfig.
+//
+// Client is the other end, with the same callback model and reconnection
+// with back-off.
+package websocket
