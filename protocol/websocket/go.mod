@@ -7,6 +7,7 @@ require (
 	github.com/gobwas/httphead v0.1.0
 	github.com/gobwas/ws v1.4.0
 	github.com/shunhui19/goes/core v0.0.0
+	github.com/shunhui19/goes/protocol/http v0.0.0
 	github.com/shunhui19/goes/transport/tcp v0.0.0
 	go.uber.org/goleak v1.3.0
 )
@@ -23,5 +24,6 @@ require (
 replace (
 	github.com/shunhui19/goes/core => ../../core
 	github.com/shunhui19/goes/daemon => ../../daemon
+	github.com/shunhui19/goes/protocol/http => ../http
 	github.com/shunhui19/goes/transport/tcp => ../../transport/tcp
 )
