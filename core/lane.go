@@ -70,6 +70,12 @@ func (c *TCPConnection) runEvent(ev laneEvent) {
 	case evBufferFull:
 		c.call("OnBufferFull", either(c.OnBufferFull, g.OnBufferFull))
 	case evBufferDrain:
+		if bd, ok := c.Protocol.(BufferDrainer); ok {
+			func() {
+				defer c.recoverCallback("Protocol.OnConnBufferDrain")
+				bd.OnConnBufferDrain(c)
+			}()
+		}
 		c.call("OnBufferDrain", either(c.OnBufferDrain, g.OnBufferDrain))
 	case evError:
 		c.callError(ev.code, ev.msg)
@@ -157,10 +163,17 @@ func (g *Goer) Accept(sock Socket) (*Stream, error) {
 // Conn returns the connection.
 func (s *Stream) Conn() *TCPConnection { return s.c }
 
-// Open runs OnConnect. The engine calls it before reading.
+// Open runs the protocol's OnConnOpen and OnConnect. The engine calls it
+// before reading.
 func (s *Stream) Open() {
 	c := s.c
 	c.laneMu.Lock()
+	if co, ok := c.Protocol.(ConnOpener); ok {
+		func() {
+			defer c.recoverCallback("Protocol.OnConnOpen")
+			co.OnConnOpen(c)
+		}()
+	}
 	c.call("OnConnect", c.goer.OnConnect)
 	c.unlockLane()
 }
@@ -183,26 +196,29 @@ func (s *Stream) Received(b []byte) bool {
 // Paused reports whether the engine should wait before reading more.
 func (s *Stream) Paused() bool { return s.c.paused.Load() }
 
-// WaitResume blocks while the connection is paused, then delivers the
-// messages already buffered. It returns false if the connection is closing.
+// WaitResume blocks while the connection is paused, delivering the
+// messages already buffered whenever it is resumed, until it is resumed
+// with nothing pending. It returns false if the connection is closing.
 func (s *Stream) WaitResume() bool {
 	c := s.c
 	for {
 		c.mu.Lock()
 		ch, paused := c.resumed, c.paused.Load()
 		c.mu.Unlock()
-		if !paused {
-			break
+		if paused {
+			<-ch
+			continue
 		}
-		<-ch
+		if c.closing() {
+			return false
+		}
+		c.laneMu.Lock()
+		c.received(nil)
+		c.unlockLane()
+		if !c.paused.Load() {
+			return !c.closing()
+		}
 	}
-	if c.closing() {
-		return false
-	}
-	c.laneMu.Lock()
-	c.received(nil)
-	c.unlockLane()
-	return !c.closing()
 }
 
 // Closed ends the connection after the engine's reading stopped with err

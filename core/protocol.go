@@ -24,7 +24,8 @@ package core
 // OnMessage returns; both may alias core's read buffer.
 //
 // Encode appends the framed form of data to dst and returns the extended
-// slice. It is called by Send unless raw is true.
+// slice. It is called by Send unless raw is true. data must not be kept or
+// changed: it may be the bytes of the string given to Send.
 //
 // Methods get the connection so that a protocol may keep per-connection
 // state (Connection.SetContext) and may answer on its own with raw sends.
@@ -41,6 +42,20 @@ type Protocol interface {
 // status output ("text", "frame", "http", ...).
 type ProtocolNamer interface {
 	Name() string
+}
+
+// ConnOpener is implemented by protocols that act when a stream connection
+// is accepted (start a handshake deadline, say). OnConnOpen runs on the
+// connection's lane right before the user's OnConnect.
+type ConnOpener interface {
+	OnConnOpen(c Connection)
+}
+
+// BufferDrainer is implemented by protocols that stream and want to know
+// when a full send queue has emptied. OnConnBufferDrain runs on the lane
+// right before the user's OnBufferDrain.
+type BufferDrainer interface {
+	OnConnBufferDrain(c Connection)
 }
 
 // ConnCloser is implemented by protocols that release per-connection state

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/shunhui19/goes/core/timer"
 )
@@ -215,7 +216,9 @@ func (c *TCPConnection) appendLocked(b []byte, s string, raw bool) (closeAfter b
 		return false, nil
 	}
 	if b == nil {
-		b = []byte(s)
+		// Encode neither keeps nor changes data (Protocol's contract),
+		// so the string's bytes serve without a copy.
+		b = unsafe.Slice(unsafe.StringData(s), len(s))
 	}
 	before := len(*dst)
 	out, err := c.Protocol.Encode(c, *dst, b)

@@ -13,6 +13,14 @@ type rawSock struct {
 	net.Conn
 	rc syscall.RawConn
 	cw interface{ CloseWrite() error }
+
+	// The write in progress. core calls TryWrite under the connection's
+	// send lock, one at a time, so these need no lock of their own; they
+	// live here so that a write allocates nothing.
+	wb    []byte
+	wn    int
+	werr  error
+	write func(fd uintptr) bool
 }
 
 func wrap(c net.Conn) net.Conn {
@@ -25,31 +33,36 @@ func wrap(c net.Conn) net.Conn {
 		return c
 	}
 	cw, _ := c.(interface{ CloseWrite() error })
-	return &rawSock{Conn: c, rc: rc, cw: cw}
+	s := &rawSock{Conn: c, rc: rc, cw: cw}
+	s.write = s.doWrite
+	return s
+}
+
+func (s *rawSock) doWrite(fd uintptr) bool {
+	for {
+		s.wn, s.werr = syscall.Write(int(fd), s.wb)
+		if s.werr != syscall.EINTR {
+			return true // never wait: what does not fit now is queued
+		}
+	}
 }
 
 // TryWrite implements core.TryWriter.
 func (s *rawSock) TryWrite(b []byte) (int, error) {
-	var n int
-	var err error
-	werr := s.rc.Write(func(fd uintptr) bool {
-		for {
-			n, err = syscall.Write(int(fd), b)
-			if err != syscall.EINTR {
-				return true
-			}
-		}
-	})
+	s.wb = b
+	err := s.rc.Write(s.write)
+	n, werr := s.wn, s.werr
+	s.wb, s.werr = nil, nil
 	if n < 0 {
 		n = 0
 	}
-	if err == syscall.EAGAIN {
-		err = nil
+	if werr == syscall.EAGAIN {
+		werr = nil
 	}
-	if err == nil {
-		err = werr
+	if werr == nil {
+		werr = err
 	}
-	return n, err
+	return n, werr
 }
 
 // CloseWrite half-closes the connection.

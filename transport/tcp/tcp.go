@@ -217,7 +217,7 @@ func serveStream(s *core.Stream, r interface{ Read([]byte) (int, error) }) {
 	for {
 		n, err := r.Read(buf)
 		if n > 0 && !s.Received(buf[:n]) && s.Paused() {
-			s.WaitResume()
+			s.WaitResume() // delivers what is buffered until no longer paused
 		}
 		if err != nil {
 			s.Closed(err)
