@@ -269,25 +269,11 @@ func (c *TCPConnection) closing() bool {
 }
 
 // received frames c.recv+b and delivers the messages; the lane is held.
+// The protocol is looked up for every package: a callback may switch it
+// (an HTTP request upgraded to WebSocket) and the bytes after the switch
+// belong to the new one.
 func (c *TCPConnection) received(b []byte) {
 	if c.closing() {
-		return
-	}
-	p := c.Protocol
-	if p == nil {
-		if len(c.recv) > 0 { // left from a pause
-			msg := c.recv
-			c.recv = nil
-			c.deliver(msg)
-		}
-		if len(b) > 0 {
-			if c.paused.Load() {
-				c.recv = append(c.recv, b...)
-			} else {
-				c.deliver(b)
-			}
-		}
-		c.recvLen.Store(int64(len(c.recv)))
 		return
 	}
 	data := b
@@ -298,6 +284,12 @@ func (c *TCPConnection) received(b []byte) {
 	off := 0
 	for off < len(data) && !c.paused.Load() && !c.closing() {
 		buf := data[off:]
+		p := c.Protocol
+		if p == nil { // raw: whatever arrived is the message
+			off = len(data)
+			c.deliver(buf)
+			continue
+		}
 		if c.pkgLen == 0 {
 			n, err := p.Input(c, buf)
 			if err != nil {

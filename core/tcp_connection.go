@@ -377,6 +377,15 @@ func (c *TCPConnection) shutdownLocked() {
 	c.sock.Close()
 }
 
+// SetProtocol switches the connection to p (nil: raw) for the bytes that
+// follow and for later sends: an HTTP request upgraded to WebSocket, say.
+// Call it from the connection's own callbacks.
+func (c *TCPConnection) SetProtocol(p Protocol) {
+	c.mu.Lock()
+	c.Protocol = p
+	c.mu.Unlock()
+}
+
 // SendFrom queues r's content for sending without reading it all into
 // memory: the connection's writer reads it in chunks as the peer takes them.
 // Data sent later queues behind it. If r is an io.Closer it is closed when it

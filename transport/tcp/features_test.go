@@ -439,3 +439,35 @@ func writePEM(t *testing.T, path, kind string, der []byte) {
 		t.Fatal(err)
 	}
 }
+
+// A callback switches the protocol; bytes after the switch, even in the same
+// read, are framed by the new one.
+func TestSetProtocolMidStream(t *testing.T) {
+	got := make(chan string, 4)
+	g := core.NewGoer("127.0.0.1:0", lines{}, "tcp")
+	g.OnMessage = func(c core.Connection, d []byte) {
+		got <- string(d)
+		if string(d) == "upgrade" {
+			c.(*core.TCPConnection).SetProtocol(frames{})
+			c.Send("switched", false) // framed by the new protocol
+		}
+	}
+	addr := start(t, g)
+	c := dial(t, addr)
+	framed, _ := frames{}.Encode(nil, nil, []byte("a frame\nwith a newline"))
+	c.Write(append([]byte("upgrade\n"), framed...))
+	for _, want := range []string{"upgrade", "a frame\nwith a newline"} {
+		select {
+		case s := <-got:
+			if s != want {
+				t.Fatalf("got %q, want %q", s, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %q", want)
+		}
+	}
+	reply := make([]byte, 12)
+	if _, err := io.ReadFull(c, reply); err != nil || string(reply[4:]) != "switched" {
+		t.Fatalf("reply %q %v", reply, err)
+	}
+}
