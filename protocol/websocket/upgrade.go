@@ -98,7 +98,7 @@ func (p *Protocol) Upgrade(c core.Connection, r UpgradeRequest) error {
 	// From here the connection is WebSocket: sends queue in st until the
 	// 101 is out, and the next bytes go to p.
 	c.SetContext(st)
-	tc.Protocol = p
+	tc.SetProtocol(p)
 	if err := c.SendBytes(p.accept(req, h), true); err != nil {
 		return err
 	}
