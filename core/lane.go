@@ -146,12 +146,17 @@ func (g *Goer) Accept(sock Socket) (*Stream, error) {
 		g.warnLimited("connection refused: MaxConnections reached", "goer", g.name(), "max", g.MaxConnections, "remote", addrString(sock.RemoteAddr()))
 		return nil, ErrTooManyConnections
 	}
+	// A connection the listener accepted while a stop began is served
+	// too: refusing it would reset a client that did nothing wrong (in a
+	// reload the new process has taken over the socket already). Stop
+	// waits for the listener's Serve to return, and Serve for every
+	// Accept, before it waits for the connections.
 	g.mu.Lock()
-	if g.state != goerRunning {
+	if g.state != goerRunning && g.state != goerStopping {
 		g.mu.Unlock()
 		return nil, ErrServerStopped
 	}
-	g.conns.Add(1) // under g.mu: stop's Wait never races an Add
+	g.conns.Add(1)
 	g.mu.Unlock()
 	g.open.Add(1)
 	g.stats.Accepted.Add(1)

@@ -1,0 +1,69 @@
+// Command reloadserver is the program the process tests reload: a goes
+// server with a TCP, a Unix and a UDP Goer whose replies carry the build's
+// version (set with -ldflags "-X main.version=v2"), so a test can tell the
+// old process from the new one. It records OnReload and OnStop in the file
+// GOES_EVENTS. A build with -X main.broken=yes panics at start, as a bad
+// release would.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/protocol/text"
+	_ "github.com/shunhui19/goes/transport/tcp"
+	_ "github.com/shunhui19/goes/transport/udp"
+)
+
+var (
+	version = "v1"
+	broken  = ""
+)
+
+func main() {
+	if broken != "" && len(os.Args) > 1 && os.Args[1] == "start" {
+		panic("this release is broken")
+	}
+	reply := func(c core.Connection, data []byte) {
+		line := string(data)
+		if n, ok := strings.CutPrefix(line, "big "); ok { // a long answer, then close
+			size, _ := strconv.Atoi(n)
+			c.Send(version+":"+strings.Repeat("x", size), false)
+			c.Close("")
+			return
+		}
+		c.Send(fmt.Sprintf("%s:%d:%s", version, os.Getpid(), line), false)
+	}
+	event := func(what string) func(*core.Goer) {
+		return func(g *core.Goer) {
+			f, err := os.OpenFile(os.Getenv("GOES_EVENTS"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err == nil {
+				fmt.Fprintf(f, "%s %s %d %s\n", what, version, os.Getpid(), g.GetName())
+				f.Close()
+			}
+		}
+	}
+	var goers []*core.Goer
+	for _, spec := range []struct{ env, transport string }{
+		{"GOES_ADDR", "tcp"}, {"GOES_UNIX", "unix"}, {"GOES_UDP", "udp"},
+	} {
+		addr := os.Getenv(spec.env)
+		if addr == "" {
+			continue
+		}
+		g := core.NewGoer(addr, text.New(), spec.transport)
+		g.Name = spec.transport
+		g.OnMessage = reply
+		g.OnReload = event("reload")
+		g.OnStop = event("stop")
+		if d, err := time.ParseDuration(os.Getenv("GOES_GRACE")); err == nil {
+			g.GracefulTimeout = d
+		}
+		goers = append(goers, g)
+	}
+	core.RunAll(goers...)
+}
