@@ -314,4 +314,3 @@ func waitFile(t *testing.T, path, want string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
