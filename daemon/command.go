@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
 	godaemon "github.com/sevlyar/go-daemon"
+	"golang.org/x/sys/unix"
 )
 
 // startEnv carries, to a process started by start -d, where its pid file is
@@ -37,7 +39,9 @@ type options struct {
 // restart [-d] [-g] [-q] | reload | status [-d [-n N]] | connections.
 //
 // start, and every process that start -d or reload creates, serves until
-// stopped and returns after hooks.Stop; the other commands talk to the
+// stopped and returns after hooks.Stop (or with ErrStopTimeout when Stop
+// does not return in time: the program should then exit, as
+// os.Exit(ExitCode(err)) does); the other commands talk to the
 // running server and return. A non-nil error means the command failed;
 // ExitCode turns it into an exit status. The failure has already been
 // reported on cfg.Stderr.
@@ -213,6 +217,10 @@ func startDaemon(cfg Config, o options) error {
 		Args:        append([]string{os.Args[0]}, cfg.Args...),
 		Env:         append(cleanEnv(os.Environ()), startEnv+"="+string(spec)),
 	}
+	// The daemon gets the descriptors it needs and no others: one this
+	// command inherited (say, a pipe its caller reads to the end) would
+	// otherwise stay open as long as the daemon runs.
+	closeOnExecFrom(3)
 	child, err := ctx.Reborn()
 	if err != nil {
 		fmt.Fprintf(cfg.Stderr, "%s: cannot start the daemon: %v\n", cfg.Name, err)
@@ -237,6 +245,9 @@ func startDaemon(cfg Config, o options) error {
 			fmt.Fprintf(cfg.Stderr, "%s: the daemon exited (%v): %s\n", cfg.Name, err, trimNL(string(msg)))
 			return fmt.Errorf("%w: %s", ErrStartFailed, trimNL(string(msg)))
 		case <-deadline.C:
+			// The daemon leads its own session and group: kill it with
+			// whatever it started.
+			syscall.Kill(-child.Pid, syscall.SIGKILL)
 			child.Kill()
 			fmt.Fprintf(cfg.Stderr, "%s: the daemon was not ready within %v\n", cfg.Name, cfg.StartTimeout)
 			return fmt.Errorf("%w: not ready within %v", ErrStartFailed, cfg.StartTimeout)
@@ -284,6 +295,21 @@ func runDaemonChild(cfg Config, hooks Hooks) error {
 		return report(err)
 	}
 	return s.run()
+}
+
+// closeOnExecFrom marks every open descriptor from fd min up close-on-exec.
+// Those the Go runtime opened are already; this catches ones inherited from
+// the parent process.
+func closeOnExecFrom(min int) {
+	entries, err := os.ReadDir("/dev/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= min {
+			unix.CloseOnExec(fd)
+		}
+	}
 }
 
 func notRunning(cfg Config) error {

@@ -26,6 +26,7 @@ var (
 	ErrStartFailed    = errors.New("goes: start failed")
 	ErrControl        = errors.New("goes: control channel")
 	ErrNotImplemented = errors.New("goes: hook not set")
+	ErrStopTimeout    = errors.New("goes: stop did not finish")
 )
 
 // Config describes the program whose lifecycle Run manages. The zero value
@@ -75,7 +76,9 @@ type Hooks struct {
 	// Serve starts serving and returns; called once after Listen. Required.
 	Serve func() error
 	// Files returns duplicates of the listening sockets, keyed for Listen in
-	// the new process; Run closes them. Needed for reload.
+	// the new process (net.TCPListener.File and the like); Run closes them.
+	// Run hands the new process its own duplicates and keeps the sockets,
+	// which share their mode with these, non-blocking. Needed for reload.
 	Files func() (map[string]*os.File, error)
 	// Stop stops accepting and closes the connections: at once (graceful
 	// false: queued data is still flushed, bounded by the server's own close
@@ -83,7 +86,9 @@ type Hooks struct {
 	// closing the rest. It blocks until done. After a reload the listening
 	// sockets are shared with the new process, so Stop must not remove a
 	// Unix socket's file (net.UnixListener.SetUnlinkOnClose(false)).
-	// Required.
+	// Run waits for Stop at most StopTimeout (plus timeout when graceful),
+	// and not at all after a SIGINT or SIGTERM during the stop; then it
+	// returns ErrStopTimeout while Stop may still run. Required.
 	Stop func(graceful bool, timeout time.Duration)
 	// OnReload runs in the old process once the new one is ready, before
 	// Stop. Optional.

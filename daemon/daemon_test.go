@@ -5,6 +5,7 @@ package daemon
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +22,17 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		// Every test ends its processes; this catches what a test that
+		// ended abnormally could not.
+		if left, _ := processesWith("TESTSERVER_RUN=" + runID); len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "test server processes left running, killed:%s\n", describe(left))
+			for _, pid := range left {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			if code == 0 {
+				code = 1
+			}
+		}
 		if binDir != "" {
 			os.RemoveAll(binDir)
 		}
@@ -340,5 +353,42 @@ func TestFormat(t *testing.T) {
 		if got := formatBytes(n); got != want {
 			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestStopHookHangs: a Stop hook that never returns does not keep Run, and
+// with it the process, alive past the stop timeout.
+func TestStopHookHangs(t *testing.T) {
+	cfg, _, errOut := testConfig(t, "start", "-q")
+	cfg.StopTimeout = 200 * time.Millisecond
+	fs := &fakeServer{}
+	h := fs.hooks()
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	h.Stop = func(bool, time.Duration) {
+		fs.ln.Close()
+		<-release
+	}
+	done := make(chan error, 1)
+	go func() { done <- Run(cfg, h) }()
+	waitFor(t, "pid file", func() bool { pid, err := readPid(cfg.PidFile); return err == nil && pid == os.Getpid() })
+	scfg, _, _ := testConfig(t, "stop", "-q")
+	scfg.PidFile = cfg.PidFile
+	if err := Run(scfg, Hooks{}); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrStopTimeout) {
+			t.Errorf("start returned %v, want ErrStopTimeout", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("start did not return after the stop timeout")
+	}
+	if !strings.Contains(errOut.String(), "did not stop within") {
+		t.Errorf("stderr = %q", errOut)
+	}
+	if _, err := os.Stat(cfg.PidFile); !os.IsNotExist(err) {
+		t.Errorf("pid file left: %v", err)
 	}
 }

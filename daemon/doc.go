@@ -16,7 +16,10 @@
 // running process, and a Unix socket beside it (PidFile + ".sock") is its
 // control channel: stop, status, connections and reload are requests over
 // it. Signals work too: SIGINT and SIGTERM stop, SIGQUIT stops gracefully,
-// SIGUSR1 (and SIGHUP in daemon mode) reloads the running binary.
+// SIGUSR1 (and SIGHUP in daemon mode) reloads the running binary. A stop
+// is bounded: SIGINT or SIGTERM during a stop, or a Stop hook still
+// running after StopTimeout (plus GracefulTimeout when graceful), ends Run
+// with ErrStopTimeout, so a wedged server never outlives a kill.
 //
 // reload starts the binary that ran the reload command, with the same
 // arguments and mode, hands it the listening sockets, and waits until it is
@@ -24,5 +27,6 @@
 // connections (bounded by GracefulTimeout) and exit. If the new process
 // fails, the old one keeps serving and reload reports the new one's output.
 // In the foreground the old process stays, idle, until the new one ends, so
-// the terminal and Ctrl+C keep working.
+// the terminal and Ctrl+C keep working; SIGTERM, SIGQUIT and SIGUSR1 sent
+// to it are passed on to the new one.
 package daemon

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -65,17 +66,24 @@ func binary(t *testing.T, name string) string {
 	return binPaths[name]
 }
 
+// runID marks, in their environment, the processes of this test binary.
+var runID = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
+
 // world is one test's pid file, files and environment.
 type world struct {
 	t       *testing.T
 	dir     string
 	pidFile string
 	env     []string
+	mark    string // an environment entry every process of this world has
+
+	mu   sync.Mutex
+	pids map[int]bool // every server pid the test has seen
 }
 
 func newWorld(t *testing.T, extraEnv ...string) *world {
 	dir := t.TempDir()
-	w := &world{t: t, dir: dir, pidFile: filepath.Join(dir, "s.pid")}
+	w := &world{t: t, dir: dir, pidFile: filepath.Join(dir, "s.pid"), mark: "TESTSERVER_WORLD=" + dir, pids: map[int]bool{}}
 	w.env = append(os.Environ(),
 		"TESTSERVER_PIDFILE="+w.pidFile,
 		"TESTSERVER_ADDRFILE="+filepath.Join(dir, "addr"),
@@ -83,16 +91,125 @@ func newWorld(t *testing.T, extraEnv ...string) *world {
 		"TESTSERVER_STDOUT="+filepath.Join(dir, "out"),
 		"TESTSERVER_GRACE=5s",
 		"TESTSERVER_RELOAD_TIMEOUT=5s",
+		// Every process the test starts, daemons and reload children
+		// included, inherits these: the test finds them by it, and they
+		// exit by themselves if the test process dies.
+		w.mark,
+		"TESTSERVER_RUN="+runID,
+		"TESTSERVER_GUARD_PID="+strconv.Itoa(os.Getpid()),
 	)
 	w.env = append(w.env, extraEnv...)
 	t.Cleanup(w.cleanup)
 	return w
 }
 
-// cleanup stops whatever the test left running.
+func (w *world) remember(pid int) {
+	w.mu.Lock()
+	w.pids[pid] = true
+	w.mu.Unlock()
+}
+
+// processes returns the live processes of this world.
+func (w *world) processes() []int {
+	pids, ok := processesWith(w.mark)
+	if ok {
+		return pids
+	}
+	// No /proc: the pids the test has seen. A pid may have been reused
+	// since, which is why /proc is preferred.
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []int
+	for pid := range w.pids {
+		if processAlive(pid) {
+			out = append(out, pid)
+		}
+	}
+	if pid, ok := runningPid(w.pidFile); ok && !w.pids[pid] {
+		out = append(out, pid)
+	}
+	return out
+}
+
+// cleanup ends every process of this world, however the test ended. Each
+// test stops its servers itself; one still running a few seconds later was
+// left behind by the product or the test, which is an error.
 func (w *world) cleanup() {
-	if pid, ok := runningPid(w.pidFile); ok {
+	deadline := time.Now().Add(5 * time.Second)
+	left := w.processes()
+	for len(left) > 0 && time.Now().Before(deadline) && !w.t.Failed() {
+		time.Sleep(20 * time.Millisecond)
+		left = w.processes()
+	}
+	if len(left) == 0 {
+		return
+	}
+	if !w.t.Failed() {
+		w.t.Errorf("processes left running: %s", describe(left))
+	}
+	killAll(w.t, left)
+}
+
+// processesWith returns the live processes, other than this one, whose
+// environment holds the entry kv; ok is false without /proc.
+func processesWith(kv string) (pids []int, ok bool) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, false
+	}
+	if _, err := os.Stat("/proc/self/environ"); err != nil {
+		return nil, false
+	}
+	want := []byte(kv)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		for _, entry := range bytes.Split(env, []byte{0}) {
+			if bytes.Equal(entry, want) {
+				if processAlive(pid) {
+					pids = append(pids, pid)
+				}
+				break
+			}
+		}
+	}
+	return pids, true
+}
+
+// describe lists pids with their command lines.
+func describe(pids []int) string {
+	var b strings.Builder
+	for _, pid := range pids {
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		fmt.Fprintf(&b, "\n  pid %d: %s", pid, bytes.ReplaceAll(bytes.TrimRight(cmd, "\x00"), []byte{0}, []byte{' '}))
+	}
+	return b.String()
+}
+
+// killAll kills pids, and the process groups they lead, and waits (at
+// most 10 seconds) until they are gone.
+func killAll(t *testing.T, pids []int) {
+	for _, pid := range pids {
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
+			syscall.Kill(-pid, syscall.SIGKILL)
+		}
 		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range pids {
+		for processAlive(pid) {
+			if time.Now().After(deadline) {
+				t.Errorf("pid %d still running 10s after SIGKILL", pid)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }
 
@@ -109,6 +226,8 @@ func (w *world) run(bin string, args ...string) result {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = w.env
 	cmd.Dir = w.dir
+	// Wait must not wait on output pipes a leftover process holds.
+	cmd.WaitDelay = 5 * time.Second
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -139,6 +258,7 @@ func (w *world) pid() int {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	w.remember(pid)
 	return pid
 }
 
@@ -350,16 +470,30 @@ func (w *world) startForeground(bin string) *fgProc {
 	defer out.Close()
 	p := &fgProc{cmd: exec.Command(bin, "start"), exited: make(chan struct{})}
 	p.cmd.Env, p.cmd.Dir, p.cmd.Stdout, p.cmd.Stderr = w.env, w.dir, out, out
+	// Its own process group, as a shell's job: the successors a reload
+	// starts in the foreground join it.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
 		w.t.Fatal(err)
 	}
+	w.remember(p.cmd.Process.Pid)
 	go func() {
 		p.err = p.cmd.Wait()
 		close(p.exited)
 	}()
 	w.t.Cleanup(func() {
+		select {
+		case <-p.exited:
+			return
+		default:
+		}
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		p.cmd.Process.Kill()
-		<-p.exited
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			w.t.Errorf("foreground server pid %d did not exit within 10s of SIGKILL", p.cmd.Process.Pid)
+		}
 	})
 	waitFor(w.t, "foreground server", func() bool {
 		resp, err := call(w.pidFile, request{Cmd: "ping"}, time.Second)
@@ -520,24 +654,38 @@ func TestProcessReloadFailureKeepsOld(t *testing.T) {
 			if v, p := mustAsk(t, c, "after"); v != "v1" || p != pid {
 				t.Errorf("old connection answered by %s %d", v, p)
 			}
-			if v, p := mustAsk(t, dial(t, w.addr()), "new"); v != "v1" || p != pid {
+			fresh := dial(t, w.addr())
+			if v, p := mustAsk(t, fresh, "new"); v != "v1" || p != pid {
 				t.Errorf("new connection answered by %s %d", v, p)
 			}
 			if strings.Contains(w.events(), "reload") {
 				t.Errorf("OnReload ran: %q", w.events())
 			}
-			// The server still reloads afterwards.
+			// The server still reloads afterwards, and the old process
+			// then ends once its connections have closed.
 			w.must(v1, "reload")
-			if w.pid() == pid {
+			newPid := w.pid()
+			if newPid == pid {
 				t.Error("reload after a failed one did not replace the process")
 			}
 			c.c.Close()
+			fresh.c.Close()
+			waitGone(t, pid, 10*time.Second)
 			w.must(v1, "stop")
+			waitGone(t, newPid, 10*time.Second)
 		})
 	}
 }
 
 func TestProcessReloadForeground(t *testing.T) {
+	for _, stopBySignal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stop by signal=%v", stopBySignal), func(t *testing.T) {
+			testReloadForeground(t, stopBySignal)
+		})
+	}
+}
+
+func testReloadForeground(t *testing.T, stopBySignal bool) {
 	v1, v2 := binary(t, "v1"), binary(t, "v2")
 	w := newWorld(t)
 	p := w.startForeground(v1)
@@ -547,7 +695,8 @@ func TestProcessReloadForeground(t *testing.T) {
 	if newPid == cmd.Process.Pid {
 		t.Fatal("pid file still names the old process")
 	}
-	if v, p := mustAsk(t, dial(t, w.addr()), "x"); v != "v2" || p != newPid {
+	x := dial(t, w.addr())
+	if v, p := mustAsk(t, x, "x"); v != "v2" || p != newPid {
 		t.Errorf("answered by %s %d", v, p)
 	}
 	// The old process waits for its successor, keeping the terminal.
@@ -559,12 +708,30 @@ func TestProcessReloadForeground(t *testing.T) {
 	// A reload by signal, with the running binary.
 	syscall.Kill(newPid, syscall.SIGUSR1)
 	waitFor(t, "reload by SIGUSR1", func() bool { p, err := readPid(w.pidFile); return err == nil && p != newPid })
-	if v, _ := mustAsk(t, dial(t, w.addr()), "y"); v != "v2" {
+	y := dial(t, w.addr())
+	if v, _ := mustAsk(t, y, "y"); v != "v2" {
 		t.Errorf("SIGUSR1 reload changed the version to %s", v)
 	}
-	w.must(v1, "stop")
+	newest := w.pid()
+	// newPid still finishes connection x, which keeps it in its graceful
+	// stop while the server is stopped.
+	if stopBySignal {
+		// kill PID of the process the shell started reaches the server
+		// that runs now, through the chain of predecessors.
+		cmd.Process.Signal(syscall.SIGTERM)
+		waitGone(t, newest, 10*time.Second)
+	} else {
+		w.must(v1, "stop")
+	}
+	x.c.Close()
+	y.c.Close()
 	if err := p.waitExit(t, 10*time.Second); err != nil {
 		t.Errorf("foreground process: %v", err)
+	}
+	waitGone(t, newPid, 10*time.Second)
+	waitGone(t, newest, 10*time.Second)
+	if !strings.Contains(w.events(), fmt.Sprintf("stop %d graceful=false", newest)) {
+		t.Errorf("events: %q", w.events())
 	}
 	log, _ := os.ReadFile(filepath.Join(w.dir, "fg.log"))
 	if !strings.Contains(string(log), "started in the foreground") {
@@ -663,4 +830,71 @@ func TestProcessReloadUnderLoad(t *testing.T) {
 	for _, pid := range pids {
 		waitGone(t, pid, 10*time.Second)
 	}
+}
+
+// TestProcessStopNeverIgnoresSignals: a server whose Stop never returns must
+// not leave a process behind that ignores every signal. SIGTERM during the
+// stop ends it at once; without one it ends after the stop timeout.
+func TestProcessStopNeverIgnoresSignals(t *testing.T) {
+	v1 := binary(t, "v1")
+	tests := []struct {
+		name          string
+		first, second syscall.Signal // second: sent once the stop began; 0 none
+		within        time.Duration
+		log           string
+	}{
+		// A graceful stop that would wait a minute, and then hangs.
+		{"SIGTERM while stopping", syscall.SIGQUIT, syscall.SIGTERM, 3 * time.Second, "terminated while stopping"},
+		// A stop that hangs ends after the stop timeout (1s here).
+		{"stop timeout", syscall.SIGTERM, 0, 8 * time.Second, "did not stop within 1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, "TESTSERVER_STOP_HANG=1", "TESTSERVER_STOP_TIMEOUT=1s", "TESTSERVER_GRACE=60s")
+			w.must(v1, "start", "-d", "-q")
+			pid := w.pid()
+			syscall.Kill(pid, tt.first)
+			waitFor(t, "the stop to begin", func() bool { return strings.Contains(w.events(), "stop") })
+			if tt.second != 0 {
+				syscall.Kill(pid, tt.second)
+			}
+			waitGone(t, pid, tt.within)
+			out, _ := os.ReadFile(filepath.Join(w.dir, "out"))
+			if !strings.Contains(string(out), tt.log) {
+				t.Errorf("output lacks %q:\n%s", tt.log, out)
+			}
+		})
+	}
+}
+
+// TestProcessDaemonDropsInheritedDescriptors: start -d must not hand the
+// daemon descriptors it inherited, such as a pipe whose reader waits for
+// its end (a CI runner, ssh, a shell's command substitution).
+func TestProcessDaemonDropsInheritedDescriptors(t *testing.T) {
+	v1 := binary(t, "v1")
+	w := newWorld(t)
+	r, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, v1, "start", "-d", "-q")
+	cmd.Env, cmd.Dir = w.env, w.dir
+	cmd.ExtraFiles = []*os.File{wr} // descriptor 3, inherited as a caller's would be
+	out, err := cmd.CombinedOutput()
+	wr.Close()
+	if err != nil {
+		t.Fatalf("start -d: %v\n%s", err, out)
+	}
+	pid := w.pid()
+	r.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.Read(make([]byte, 1)); os.IsTimeout(err) {
+		t.Errorf("the daemon (pid %d) holds the pipe it inherited from start -d", pid)
+	} else if err != io.EOF {
+		t.Errorf("read: %v, want EOF", err)
+	}
+	w.must(v1, "stop")
+	waitGone(t, pid, 10*time.Second)
 }

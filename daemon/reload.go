@@ -46,15 +46,27 @@ type successor struct {
 	err    error // Wait's result, once exited is closed
 }
 
-// wait waits for the successor to exit, swallowing signals meanwhile: the
-// terminal's Ctrl+C reaches the successor directly.
+// wait waits for the successor to exit. The terminal's Ctrl+C (SIGINT) and
+// hang-up reach the successor directly, as it shares this process's group;
+// SIGTERM, SIGQUIT and SIGUSR1, which are sent to one pid (kill PID), are
+// passed on to it, so that this process, the one its caller knows, never
+// ignores a stop.
 func (c *successor) wait(sigs <-chan os.Signal) {
 	for {
 		select {
 		case <-c.exited:
 			return
-		case <-sigs:
+		case sig := <-sigs:
+			c.forward(sig)
 		}
+	}
+}
+
+// forward passes a signal sent to this process alone on to the successor.
+func (c *successor) forward(sig os.Signal) {
+	switch sig {
+	case syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGUSR1:
+		c.cmd.Process.Signal(sig)
 	}
 }
 
@@ -88,13 +100,13 @@ func (c *capture) String() string {
 	return c.buf.String()
 }
 
-func (s *server) reloadFromSignal() *successor {
+func (s *server) reloadFromSignal(sigs <-chan os.Signal) *successor {
 	exe, err := selfExecutable()
 	if err != nil {
 		s.errorf("reload: %v", err)
 		return nil
 	}
-	succ, resp := s.reload(exe, "")
+	succ, resp := s.reload(exe, "", sigs)
 	if succ == nil {
 		s.errorf("reload failed: %s", resp.Error)
 	}
@@ -105,7 +117,10 @@ func (s *server) reloadFromSignal() *successor {
 // for it to be ready. On success the pid file and the control socket name
 // the successor and the caller must stop; on failure the successor is
 // killed and this process goes on serving untouched.
-func (s *server) reload(exe, dir string) (*successor, response) {
+//
+// A stop signal from sigs (nil: none) abandons the reload: the successor is
+// killed and the signal is kept in s.interrupted for the main loop.
+func (s *server) reload(exe, dir string, sigs <-chan os.Signal) (*successor, response) {
 	s.reloading.Store(true)
 	defer s.reloading.Store(false)
 	fail := func(format string, args ...any) (*successor, response) {
@@ -117,12 +132,23 @@ func (s *server) reload(exe, dir string) (*successor, response) {
 	if s.hooks.Files == nil {
 		return fail("reload: the server cannot hand over its sockets (Files hook not set)")
 	}
-	files, err := s.hooks.Files()
+	hooked, err := s.hooks.Files()
+	if err != nil {
+		return fail("reload: listening sockets: %v", err)
+	}
+	files, err := passable(hooked)
+	for _, f := range hooked {
+		f.Close()
+	}
 	if err != nil {
 		return fail("reload: listening sockets: %v", err)
 	}
 	defer func() {
 		for _, f := range files {
+			// The new process may have switched the shared sockets to
+			// blocking mode before it failed: this process still serves
+			// on them and needs them non-blocking.
+			setNonblock(f)
 			f.Close()
 		}
 	}()
@@ -212,28 +238,48 @@ func (s *server) reload(exe, dir string) (*successor, response) {
 	}()
 
 	childFailed := func(why string) (*successor, response) {
-		cmd.Process.Kill()
-		<-succ.exited
-		<-copied
+		s.killSuccessor(cmd.Process)
+		// Every wait here is bounded: the main loop, and with it the
+		// handling of stop signals, waits for this function.
+		select {
+		case <-succ.exited:
+		case <-time.After(5 * time.Second):
+			s.errorf("reload: the new process (pid %d) did not exit after SIGKILL", cmd.Process.Pid)
+		}
+		select {
+		case <-copied:
+		case <-time.After(time.Second):
+			// Something the new process started still holds its output.
+			outR.Close()
+		}
 		os.Remove(spec.Control)
 		msg := fmt.Sprintf("reload: the new process (%s) %s; the old process (pid %d) keeps serving", exe, why, s.pid)
 		return nil, response{Error: msg, Output: out.String()}
 	}
-	select {
-	case err := <-ready:
-		if err != nil {
-			select {
-			case <-succ.exited:
-				return childFailed(fmt.Sprintf("exited: %v", succ.err))
-			case <-time.After(time.Second):
+	for waiting := true; waiting; {
+		select {
+		case err := <-ready:
+			if err != nil {
+				select {
+				case <-succ.exited:
+					return childFailed(fmt.Sprintf("exited: %v", succ.err))
+				case <-time.After(time.Second):
+				}
+				if os.IsTimeout(err) {
+					return childFailed(fmt.Sprintf("was not ready within %v", s.cfg.ReloadTimeout))
+				}
+				return childFailed(fmt.Sprintf("failed: %v", err))
 			}
-			if os.IsTimeout(err) {
-				return childFailed(fmt.Sprintf("was not ready within %v", s.cfg.ReloadTimeout))
+			waiting = false
+		case <-succ.exited:
+			return childFailed(fmt.Sprintf("exited: %v", succ.err))
+		case sig := <-sigs:
+			if s.stopsOn(sig) {
+				s.interrupted = sig
+				return childFailed(fmt.Sprintf("was abandoned: the old process received %v", sig))
 			}
-			return childFailed(fmt.Sprintf("failed: %v", err))
+			// A second reload request waits for this one; it is dropped.
 		}
-	case <-succ.exited:
-		return childFailed(fmt.Sprintf("exited: %v", succ.err))
 	}
 
 	// The successor serves. Publish it, then let it go on.
@@ -255,6 +301,68 @@ func (s *server) reload(exe, dir string) (*successor, response) {
 		return childFailed(fmt.Sprintf("did not take over: %v", err))
 	}
 	return succ, response{OK: true, Pid: newPid, Output: out.String()}
+}
+
+// killSuccessor kills a new process that failed. A daemon's successor leads
+// its own session and process group: the whole group goes, with whatever it
+// started. In the foreground it shares the terminal's group with this
+// process, so only it is killed.
+func (s *server) killSuccessor(p *os.Process) {
+	if s.daemon {
+		syscall.Kill(-p.Pid, syscall.SIGKILL)
+	}
+	p.Kill()
+}
+
+// passable returns duplicates of the hook's sockets that can be handed to a
+// new process. os/exec takes each file's descriptor with Fd, which puts a
+// socket from net's File method into blocking mode; a duplicate shares its
+// open file description, and with it that mode, with the socket this
+// process serves on. A blocked accept would then never return and Close
+// would wait for it forever. These duplicates are made without that flag
+// change, and the sockets are put (back) into non-blocking mode, undoing
+// an Fd call the hook may have made itself.
+func passable(files map[string]*os.File) (map[string]*os.File, error) {
+	out := make(map[string]*os.File, len(files))
+	fail := func(err error) (map[string]*os.File, error) {
+		for _, f := range out {
+			f.Close()
+		}
+		return nil, err
+	}
+	for key, f := range files {
+		rc, err := f.SyscallConn()
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", key, err))
+		}
+		nfd := -1
+		var dupErr error
+		err = rc.Control(func(fd uintptr) {
+			nfd, dupErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+			if dupErr == nil {
+				dupErr = unix.SetNonblock(nfd, true)
+			}
+		})
+		if err == nil {
+			err = dupErr
+		}
+		if err != nil {
+			if nfd >= 0 {
+				unix.Close(nfd)
+			}
+			return fail(fmt.Errorf("%s: %w", key, err))
+		}
+		// NewFile of a non-blocking descriptor leaves its mode alone in Fd.
+		out[key] = os.NewFile(uintptr(nfd), f.Name())
+	}
+	return out, nil
+}
+
+// setNonblock puts f's open file description into non-blocking mode.
+func setNonblock(f *os.File) {
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { unix.SetNonblock(int(fd), true) })
+	}
 }
 
 // cleanEnv drops the variables that mark a reload or daemon child.

@@ -35,6 +35,10 @@ type server struct {
 	state     atomic.Value // string: running, stopping
 	reloading atomic.Bool
 
+	// interrupted is a stop signal that arrived during a reload; only the
+	// main loop uses it.
+	interrupted os.Signal
+
 	mu        sync.Mutex
 	conns     map[net.Conn]struct{}
 	waiters   []net.Conn // stop requests waiting for the end
@@ -229,7 +233,21 @@ func (s *server) status() *statusReport {
 	}
 }
 
-// run serves until a stop or a completed reload; it returns after Stop.
+// stopsOn tells whether sig stops the server: SIGINT, SIGTERM, SIGQUIT
+// and, in the foreground, SIGHUP (the terminal is gone). In daemon mode
+// SIGHUP reloads, as SIGUSR1 always does.
+func (s *server) stopsOn(sig os.Signal) bool {
+	switch sig {
+	case syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT:
+		return true
+	case syscall.SIGHUP:
+		return !s.daemon
+	}
+	return false
+}
+
+// run serves until a stop or a completed reload; it returns after Stop, or
+// with ErrStopTimeout if Stop does not return in time (see stopServer).
 func (s *server) run() error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGHUP)
@@ -239,49 +257,43 @@ func (s *server) run() error {
 	var handedTo *successor
 	graceful := false
 	for stop := false; !stop; {
-		select {
-		case sig := <-sigs:
-			switch sig {
-			case syscall.SIGQUIT:
-				graceful, stop = true, true
-			case syscall.SIGUSR1:
-				handedTo = s.reloadFromSignal()
-				stop = handedTo != nil
-				graceful = true
-			case syscall.SIGHUP:
-				if s.daemon {
-					handedTo = s.reloadFromSignal()
-					stop = handedTo != nil
-					graceful = true
-				} else {
-					stop = true // the terminal is gone
+		sig := s.interrupted
+		s.interrupted = nil
+		if sig == nil {
+			select {
+			case sig = <-sigs:
+			case ev := <-s.events:
+				switch {
+				case ev.stop:
+					s.mu.Lock()
+					s.waiters = append(s.waiters, ev.conn)
+					s.mu.Unlock()
+					graceful, stop = ev.graceful, true
+				case ev.reload:
+					var resp response
+					handedTo, resp = s.reload(ev.exe, ev.dir, sigs)
+					ev.reply <- resp
+					if handedTo != nil {
+						graceful, stop = true, true
+					}
 				}
-			default:
-				stop = true
+				continue
 			}
-		case ev := <-s.events:
-			switch {
-			case ev.stop:
-				s.mu.Lock()
-				s.waiters = append(s.waiters, ev.conn)
-				s.mu.Unlock()
-				graceful, stop = ev.graceful, true
-			case ev.reload:
-				var resp response
-				handedTo, resp = s.reload(ev.exe, ev.dir)
-				ev.reply <- resp
-				if handedTo != nil {
-					graceful, stop = true, true
-				}
-			}
+		}
+		switch {
+		case sig == syscall.SIGQUIT:
+			graceful, stop = true, true
+		case s.stopsOn(sig):
+			stop = true
+		default: // SIGUSR1, or SIGHUP in daemon mode
+			handedTo = s.reloadFromSignal(sigs)
+			stop = handedTo != nil
+			graceful = true
 		}
 	}
 
 	s.state.Store("stopping")
-	if handedTo != nil && s.hooks.OnReload != nil {
-		s.hooks.OnReload()
-	}
-	s.hooks.Stop(graceful, s.cfg.GracefulTimeout)
+	err := s.stopServer(handedTo, graceful, sigs)
 	if handedTo == nil {
 		removePidIfOwn(s.cfg.PidFile, s.pid)
 	}
@@ -291,7 +303,49 @@ func (s *server) run() error {
 		// the new one ends, so that Ctrl+C and the shell keep working.
 		handedTo.wait(sigs)
 	}
-	return nil
+	return err
+}
+
+// stopServer runs OnReload (after a reload to handedTo) and Stop, and waits
+// for them at most StopTimeout (plus GracefulTimeout for a graceful stop):
+// a server that does not stop must not leave a process behind that ignores
+// every signal. SIGINT or SIGTERM meanwhile ends the wait at once. Either
+// way it returns ErrStopTimeout and leaves Stop running; the program is
+// expected to exit when Run returns.
+//
+// In the foreground after a reload, signals are the successor's business
+// (see successor.wait), and this process only finishes its connections.
+func (s *server) stopServer(handedTo *successor, graceful bool, sigs <-chan os.Signal) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if handedTo != nil && s.hooks.OnReload != nil {
+			s.hooks.OnReload()
+		}
+		s.hooks.Stop(graceful, s.cfg.GracefulTimeout)
+	}()
+	limit := s.cfg.StopTimeout
+	if graceful {
+		limit += s.cfg.GracefulTimeout
+	}
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-timer.C:
+			s.errorf("the server did not stop within %v; exiting without it", limit)
+			return fmt.Errorf("%w: not done within %v", ErrStopTimeout, limit)
+		case sig := <-sigs:
+			if handedTo != nil && !s.daemon {
+				handedTo.forward(sig)
+			} else if sig == syscall.SIGINT || sig == syscall.SIGTERM {
+				s.errorf("%v while stopping: exiting without waiting for the server", sig)
+				return fmt.Errorf("%w: %v", ErrStopTimeout, sig)
+			}
+		}
+	}
 }
 
 // finish closes the control channel, answers waiting stop requests and

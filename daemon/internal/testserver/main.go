@@ -11,7 +11,10 @@
 //	TESTSERVER_EVENTS    a file that OnReload and Stop append lines to
 //	TESTSERVER_GRACE     graceful timeout (a time.Duration)
 //	TESTSERVER_RELOAD_TIMEOUT  how long a reload waits for the new process
+//	TESTSERVER_STOP_TIMEOUT    the stop timeout
 //	TESTSERVER_STDOUT    the daemon's output file
+//	TESTSERVER_GUARD_PID exit as soon as this process (the test) is gone
+//	TESTSERVER_STOP_HANG make Stop never return, as a wedged server would
 //
 // Built with -X main.broken=panic it panics before listening, as a broken
 // new version would; with -X main.broken=hang it never gets ready.
@@ -133,6 +136,9 @@ func (s *server) files() (map[string]*os.File, error) {
 
 func (s *server) stop(graceful bool, timeout time.Duration) {
 	event(fmt.Sprintf("stop %d graceful=%v", os.Getpid(), graceful))
+	if os.Getenv("TESTSERVER_STOP_HANG") != "" {
+		select {}
+	}
 	s.ln.Close()
 	if graceful {
 		deadline := time.Now().Add(timeout)
@@ -192,12 +198,14 @@ func event(line string) {
 }
 
 func main() {
+	guard()
 	s := &server{addr: os.Getenv("TESTSERVER_ADDR"), conns: make(map[net.Conn]*connState)}
 	if s.addr == "" {
 		s.addr = "127.0.0.1:0"
 	}
 	grace, _ := time.ParseDuration(os.Getenv("TESTSERVER_GRACE"))
 	reloadTimeout, _ := time.ParseDuration(os.Getenv("TESTSERVER_RELOAD_TIMEOUT"))
+	stopTimeout, _ := time.ParseDuration(os.Getenv("TESTSERVER_STOP_TIMEOUT"))
 	cfg := daemon.Config{
 		Name:            "testserver",
 		Version:         version,
@@ -205,6 +213,7 @@ func main() {
 		StdoutFile:      os.Getenv("TESTSERVER_STDOUT"),
 		GracefulTimeout: grace,
 		ReloadTimeout:   reloadTimeout,
+		StopTimeout:     stopTimeout,
 		StartTimeout:    10 * time.Second,
 	}
 	err := daemon.Run(cfg, daemon.Hooks{
