@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// child is one server running in its own process, so its CPU time and
+// memory are its own.
+type child struct {
+	name, kind string
+	addr       string
+	cmd        *exec.Cmd
+	stderr     *tailBuffer
+	exited     chan struct{}
+	waitErr    error
+}
+
+// live tracks running children so an interrupted harness can kill them.
+var live = struct {
+	sync.Mutex
+	m map[*child]struct{}
+}{m: map[*child]struct{}{}}
+
+// killAllChildren kills every running child's process group.
+func killAllChildren() {
+	live.Lock()
+	defer live.Unlock()
+	for c := range live.m {
+		signalGroup(c.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// freeAddr returns a loopback address with a port nobody listens on now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startChild runs "self serve -impl name -kind kind" and waits until it
+// reports that it listens.
+func startChild(self, name, kind string, timeout time.Duration) (*child, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	c := &child{name: name, kind: kind, addr: addr, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
+	c.cmd = exec.Command(self, "serve", "-impl", name, "-kind", kind, "-addr", addr)
+	c.cmd.Stderr = c.stderr
+	c.cmd.SysProcAttr = childAttr()
+	out, err := c.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	live.Lock()
+	live.m[c] = struct{}{}
+	live.Unlock()
+
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		ok := false
+		for sc.Scan() {
+			if strings.TrimSpace(sc.Text()) == "ready" && !ok {
+				ok = true
+				ready <- true
+			}
+		}
+		if !ok {
+			ready <- false
+		}
+		// The pipe is drained to EOF before Wait, as exec requires.
+		c.waitErr = c.cmd.Wait()
+		close(c.exited)
+	}()
+	select {
+	case ok := <-ready:
+		if ok {
+			return c, nil
+		}
+		c.stop()
+		return nil, fmt.Errorf("server %s/%s exited: %v: %s", name, kind, c.waitErr, c.stderr)
+	case <-time.After(timeout):
+		c.stop()
+		return nil, fmt.Errorf("server %s/%s not ready within %v: %s", name, kind, timeout, c.stderr)
+	}
+}
+
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// alive reports whether the child still runs.
+func (c *child) alive() bool {
+	select {
+	case <-c.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop asks the child to stop (SIGTERM), kills its process group after a
+// grace period and waits for it.
+func (c *child) stop() {
+	defer func() {
+		live.Lock()
+		delete(live.m, c)
+		live.Unlock()
+	}()
+	signalGroup(c.pid(), syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(5 * time.Second):
+		signalGroup(c.pid(), syscall.SIGKILL)
+		<-c.exited
+	}
+	// Anything the server started in its group goes too.
+	signalGroup(c.pid(), syscall.SIGKILL)
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.b))
+}
+
+var errChildDied = errors.New("bench: server process died during the run")
+
+// selfPath is the executable re-run for server children.
+func selfPath() (string, error) { return os.Executable() }

@@ -1,0 +1,18 @@
+// Command bench measures goes against its peers on this machine: TCP echo,
+// HTTP hello world (keep-alive and pipelined, driven by wrk), WebSocket
+// echo and the memory of idle connections.
+//
+// Every server runs in its own process (this binary re-run with a hidden
+// "serve" subcommand), so the CPU time and memory read from /proc are the
+// server's alone; the load generators run in the harness or in wrk.
+//
+//	go run ./tools/bench                           # everything, 3 s per run
+//	go run ./tools/bench -runs 3 -out bench.md     # medians of 3, Markdown + SVG
+//	go run ./tools/bench -servers goes,gnet -shapes echo
+//	go run ./tools/bench -shapes idle -idle 10000 -idle-max 19000
+//
+// The HTTP shapes need wrk (apt-get install wrk) and are skipped without it.
+// Idle connections come from 127.0.0.2 and up (-src-addrs) so that tens of
+// thousands of them do not exhaust one address's ports; the open-files
+// limit is raised to its hard limit in the harness and in every server.
+package main
