@@ -124,7 +124,7 @@ func start(cfg Config, hooks Hooks, o options) error {
 		return fmt.Errorf("%w: pid %d", ErrRunning, pid)
 	}
 	if o.daemon || cfg.Daemon {
-		return startDaemon(cfg, o)
+		return startDaemon(cfg, o, (*godaemon.Context).Reborn)
 	}
 	s := newServer(cfg, hooks, false)
 	if err := s.bootstrap(nil); err != nil {
@@ -196,7 +196,9 @@ func runReloadChild(cfg Config, hooks Hooks, spec *childSpec) error {
 	return s.run()
 }
 
-func startDaemon(cfg Config, o options) error {
+// startDaemon starts the daemon with reborn (go-daemon's Context.Reborn;
+// tests replace it) and waits until it serves.
+func startDaemon(cfg Config, o options, reborn func(*godaemon.Context) (*os.Process, error)) error {
 	errFile, err := os.CreateTemp("", "goes-start-*.err")
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartFailed, err)
@@ -221,11 +223,16 @@ func startDaemon(cfg Config, o options) error {
 	// command inherited (say, a pipe its caller reads to the end) would
 	// otherwise stay open as long as the daemon runs.
 	closeOnExecFrom(3)
-	child, err := ctx.Reborn()
-	if err != nil {
+	child, err := reborn(ctx)
+	if err != nil && child == nil {
 		fmt.Fprintf(cfg.Stderr, "%s: cannot start the daemon: %v\n", cfg.Name, err)
 		return fmt.Errorf("%w: %w", ErrStartFailed, err)
 	}
+	// With err set the daemon runs nonetheless. Typically it read its
+	// settings and closed the pipe before the library's last write (broken
+	// pipe); otherwise it fails to read them and exits. Either way its own
+	// outcome decides, below: it serves, exits, or is killed at the
+	// deadline, and no daemon is left running behind a failed start.
 	exited := make(chan error, 1)
 	go func() {
 		st, err := child.Wait()
@@ -249,6 +256,10 @@ func startDaemon(cfg Config, o options) error {
 			// whatever it started.
 			syscall.Kill(-child.Pid, syscall.SIGKILL)
 			child.Kill()
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+			}
 			fmt.Fprintf(cfg.Stderr, "%s: the daemon was not ready within %v\n", cfg.Name, cfg.StartTimeout)
 			return fmt.Errorf("%w: not ready within %v", ErrStartFailed, cfg.StartTimeout)
 		case <-tick.C:

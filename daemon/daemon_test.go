@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	godaemon "github.com/sevlyar/go-daemon"
 	"go.uber.org/goleak"
 )
 
@@ -390,5 +391,35 @@ func TestStopHookHangs(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg.PidFile); !os.IsNotExist(err) {
 		t.Errorf("pid file left: %v", err)
+	}
+}
+
+// TestStartDaemonErrorAfterFork: go-daemon may report an error (a broken
+// pipe when the daemon closed its side early) although the daemon process
+// runs. start -d must then judge by the daemon itself and never leave it
+// running behind a failed start.
+func TestStartDaemonErrorAfterFork(t *testing.T) {
+	cfg, _, errOut := testConfig(t, "start", "-d")
+	cfg.setDefaults()
+	cfg.StartTimeout = 300 * time.Millisecond
+	var started *exec.Cmd
+	reborn := func(*godaemon.Context) (*os.Process, error) {
+		// A daemon that never gets ready.
+		started = exec.Command("sleep", "30")
+		if err := started.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return started.Process, errors.New("write |1: broken pipe")
+	}
+	err := startDaemon(cfg, options{daemon: true}, reborn)
+	if !errors.Is(err, ErrStartFailed) || !strings.Contains(errOut.String(), "not ready within") {
+		t.Errorf("err = %v, stderr %q", err, errOut)
+	}
+	if started == nil {
+		t.Fatal("reborn not called")
+	}
+	if processAlive(started.Process.Pid) {
+		started.Process.Kill()
+		t.Error("the daemon process was left running")
 	}
 }

@@ -247,7 +247,11 @@ func (w *world) must(bin string, args ...string) result {
 	w.t.Helper()
 	r := w.run(bin, args...)
 	if r.code != 0 {
-		w.t.Fatalf("%v: exit %d\nstdout: %s\nstderr: %s", args, r.code, r.stdout, r.stderr)
+		out, _ := os.ReadFile(filepath.Join(w.dir, "out"))
+		if len(out) > 4096 {
+			out = out[len(out)-4096:]
+		}
+		w.t.Fatalf("%v: exit %d\nstdout: %s\nstderr: %s\ndaemon output (end): %s", args, r.code, r.stdout, r.stderr, out)
 	}
 	return r
 }
