@@ -11,6 +11,7 @@ require (
 	github.com/shunhui19/goes/protocol/websocket v0.0.0
 	github.com/shunhui19/goes/transport/tcp v0.0.0
 	github.com/valyala/fasthttp v1.78.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (

@@ -202,11 +202,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 				s, err := measure(cfg, self, wrkPath, sh, rw.Server)
 				if err != nil {
 					rw.Errs = append(rw.Errs, err.Error())
-					fmt.Fprintf(stderr, "%-12s %-14s run %d/%d: %v\n", sh.Name, rw.Server, r, cfg.runs, err)
+					fmt.Fprintf(stderr, "%-14s %-14s run %d/%d: %v\n", sh.Name, rw.Server, r, cfg.runs, err)
 					continue
 				}
 				rw.Samples = append(rw.Samples, s)
-				fmt.Fprintf(stderr, "%-12s %-14s run %d/%d: %s\n", sh.Name, rw.Server, r, cfg.runs, s.summary(sh))
+				fmt.Fprintf(stderr, "%-14s %-14s run %d/%d: %s\n", sh.Name, rw.Server, r, cfg.runs, s.summary(sh))
 			}
 		}
 		sec.aggregate()

@@ -38,11 +38,11 @@ type impl struct {
 	start  func(addr string) (stop func(), err error)
 }
 
-// goesEngines lists the engines goes is measured with, one row each. The
-// engine name is what selects it on the Goer; "" is the default
-// (goroutine) engine.
+// goesEngines lists the engines goes is measured with, one row each; the
+// engine name is what Goer.Engine selects.
 var goesEngines = []struct{ Name, Engine string }{
-	{"goes", ""},
+	{"goes", "goroutine"},
+	{"goes/epoll", "epoll"},
 }
 
 // impls is every server, goes first, then the peers by kind.
@@ -79,12 +79,12 @@ func newGoer(addr string, p core.Protocol, engine string) (*core.Goer, error) {
 	return g, nil
 }
 
-// setEngine selects a goes engine by name. Only the default engine exists
-// so far.
-func setEngine(_ *core.Goer, engine string) error {
-	if engine != "" {
-		return fmt.Errorf("bench: goes engine %q is not available", engine)
+// setEngine selects a goes engine by name, whatever GOES_ENGINE says.
+func setEngine(g *core.Goer, engine string) error {
+	if engine == "" {
+		return errors.New("bench: no goes engine named")
 	}
+	g.Engine = engine
 	return nil
 }
 
