@@ -159,6 +159,9 @@ func dialMany[C net.Conn](ctx context.Context, n, par, maxFail int, open func(co
 		go func() {
 			defer wg.Done()
 			for range jobs {
+				if ctx.Err() != nil {
+					continue // drained after too many failures
+				}
 				c, err := open(ctx)
 				mu.Lock()
 				if err != nil {
@@ -178,6 +181,9 @@ func dialMany[C net.Conn](ctx context.Context, n, par, maxFail int, open func(co
 	}
 feed:
 	for range n {
+		if ctx.Err() != nil {
+			break
+		}
 		select {
 		case jobs <- struct{}{}:
 		case <-ctx.Done():
