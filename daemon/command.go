@@ -140,12 +140,12 @@ func start(cfg Config, hooks Hooks, o options) error {
 
 // bootstrap makes the server ready: sockets, serving, control socket and,
 // unless it was started by reload, the pid file.
-func (s *server) bootstrap(spec *childSpec) error {
+func (s *server) bootstrap(spec *childSpec) (err error) {
 	var inherited map[string]*os.File
 	if spec != nil {
 		inherited = spec.inheritedFiles()
 	}
-	err := s.hooks.Listen(inherited)
+	err = s.hooks.Listen(inherited)
 	for _, f := range inherited {
 		f.Close()
 	}
@@ -160,6 +160,16 @@ func (s *server) bootstrap(spec *childSpec) error {
 	if spec != nil {
 		ctl = spec.Control
 	}
+	// Once the control socket answers the server counts as started, and a
+	// signal must not find its default action (for SIGQUIT and SIGUSR1, the
+	// end of the process): signals queue from here on for run. Before, a
+	// hook that hangs leaves the process to SIGTERM's default, the end.
+	s.catchSignals()
+	defer func() {
+		if err != nil {
+			s.releaseSignals()
+		}
+	}()
 	if err := s.listenControl(ctl); err != nil {
 		s.hooks.Stop(false, 0)
 		return fmt.Errorf("%w: %w", ErrStartFailed, err)
@@ -188,6 +198,7 @@ func runReloadChild(cfg Config, hooks Hooks, spec *childSpec) error {
 		return err
 	}
 	if err := spec.becomeReady(cfg.ReloadTimeout + 5*time.Second); err != nil {
+		s.releaseSignals()
 		s.abort()
 		os.Remove(spec.Control)
 		fmt.Fprintf(cfg.Stderr, "%s: %v\n", cfg.Name, err)

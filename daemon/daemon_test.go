@@ -423,3 +423,36 @@ func TestStartDaemonErrorAfterFork(t *testing.T) {
 		t.Error("the daemon process was left running")
 	}
 }
+
+// TestSignalBeforeRun: once bootstrap has made the server reachable, a
+// signal that arrives before the main loop runs is obeyed, not left to its
+// default action (which for SIGTERM would end this test process).
+func TestSignalBeforeRun(t *testing.T) {
+	cfg, _, _ := testConfig(t, "start")
+	cfg.setDefaults()
+	fs := &fakeServer{}
+	s := newServer(cfg, fs.hooks(), false)
+	if err := s.bootstrap(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- s.run() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not stop on the SIGTERM that came before it")
+	}
+	if got := strings.Join(fs.Calls(), ","); got != "listen,serve,stop graceful=false" {
+		t.Errorf("calls = %s", got)
+	}
+	if _, err := os.Stat(cfg.PidFile); !os.IsNotExist(err) {
+		t.Errorf("pid file left: %v", err)
+	}
+}

@@ -902,3 +902,36 @@ func TestProcessDaemonDropsInheritedDescriptors(t *testing.T) {
 	w.must(v1, "stop")
 	waitGone(t, pid, 10*time.Second)
 }
+
+// TestProcessStopDuringReload: a stop signal while a reload waits for a new
+// process that never gets ready is obeyed at once, and the new process is
+// killed with it.
+func TestProcessStopDuringReload(t *testing.T) {
+	v1, hang := binary(t, "v1"), binary(t, "hang")
+	w := newWorld(t, "TESTSERVER_RELOAD_TIMEOUT=60s")
+	w.must(v1, "start", "-d", "-q")
+	pid := w.pid()
+	reloaded := make(chan result, 1)
+	go func() { reloaded <- w.run(hang, "reload") }()
+	// The new process reports on the old one's output that it hangs.
+	waitFor(t, "the new process to start", func() bool {
+		out, _ := os.ReadFile(filepath.Join(w.dir, "out"))
+		return strings.Contains(string(out), "hangs on purpose")
+	})
+	syscall.Kill(pid, syscall.SIGTERM)
+	waitGone(t, pid, 5*time.Second)
+	select {
+	case r := <-reloaded:
+		if r.code != ExitFailure || !strings.Contains(r.stderr, "was abandoned") {
+			t.Errorf("reload: exit %d, stderr %q", r.code, r.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reload did not return")
+	}
+	if left := w.processes(); len(left) > 0 {
+		t.Errorf("left running:%s", describe(left))
+	}
+	if !strings.Contains(w.events(), fmt.Sprintf("stop %d graceful=false", pid)) {
+		t.Errorf("events: %q", w.events())
+	}
+}

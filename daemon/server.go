@@ -35,6 +35,10 @@ type server struct {
 	state     atomic.Value // string: running, stopping
 	reloading atomic.Bool
 
+	// sigs receives the signals the server obeys, from bootstrap on, so
+	// that none arriving before the main loop runs takes its default
+	// action (SIGQUIT and SIGUSR1 would end the process).
+	sigs chan os.Signal
 	// interrupted is a stop signal that arrived during a reload; only the
 	// main loop uses it.
 	interrupted os.Signal
@@ -233,6 +237,19 @@ func (s *server) status() *statusReport {
 	}
 }
 
+// catchSignals starts queueing the signals the server obeys for run.
+func (s *server) catchSignals() {
+	s.sigs = make(chan os.Signal, 8)
+	signal.Notify(s.sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGHUP)
+}
+
+// releaseSignals gives the signals back their default action.
+func (s *server) releaseSignals() {
+	if s.sigs != nil {
+		signal.Stop(s.sigs)
+	}
+}
+
 // stopsOn tells whether sig stops the server: SIGINT, SIGTERM, SIGQUIT
 // and, in the foreground, SIGHUP (the terminal is gone). In daemon mode
 // SIGHUP reloads, as SIGUSR1 always does.
@@ -249,9 +266,11 @@ func (s *server) stopsOn(sig os.Signal) bool {
 // run serves until a stop or a completed reload; it returns after Stop, or
 // with ErrStopTimeout if Stop does not return in time (see stopServer).
 func (s *server) run() error {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	if s.sigs == nil {
+		s.catchSignals()
+	}
+	defer s.releaseSignals()
+	sigs := s.sigs
 	s.state.Store("running")
 
 	var handedTo *successor
@@ -284,11 +303,10 @@ func (s *server) run() error {
 		case sig == syscall.SIGQUIT:
 			graceful, stop = true, true
 		case s.stopsOn(sig):
-			stop = true
+			graceful, stop = false, true
 		default: // SIGUSR1, or SIGHUP in daemon mode
 			handedTo = s.reloadFromSignal(sigs)
-			stop = handedTo != nil
-			graceful = true
+			graceful, stop = true, handedTo != nil
 		}
 	}
 
