@@ -41,6 +41,7 @@ type conn struct {
 	// parser, lane only
 	phase    uint8
 	started  bool // bytes of the next request arrived
+	opened   bool // the header deadline runs since the accept
 	scanned  int  // head bytes already scanned without finding its end
 	lines    int  // header lines among them
 	bodyLeft int64
@@ -52,6 +53,9 @@ type conn struct {
 	busy    bool // a raw response (file, stream) is being sent
 	waiting bool // receiving is paused until the pending response is out
 	resp    Response
+	stream  *Stream       // the streamed response in progress, told of drains
+	drainCh chan struct{} // closed at the next drain or at close; made by a waiting writer
+	gone    bool          // the connection closed
 
 	deadline atomic.Int64 // unix ns after which the sweeper closes; 0: none
 	goodbye  atomic.Bool  // the server is stopping
@@ -122,10 +126,57 @@ func (st *conn) resume() {
 func (st *conn) completeLocked() (resume bool) {
 	st.pending = false
 	st.busy = false
+	st.stream = nil
 	st.deadline.Store(time.Now().Add(st.p.keepAliveDur()).UnixNano())
 	resume = st.waiting
 	st.waiting = false
 	return resume
+}
+
+// drainSignal returns a channel closed when the connection's send queue,
+// once full, has emptied, or when the connection closes.
+func (st *conn) drainSignal() <-chan struct{} {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.gone {
+		return closedCh
+	}
+	if st.drainCh == nil {
+		st.drainCh = make(chan struct{})
+	}
+	return st.drainCh
+}
+
+var closedCh = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// drained runs on the lane when a full send queue has emptied.
+func (st *conn) drained() {
+	st.mu.Lock()
+	if st.drainCh != nil {
+		close(st.drainCh)
+		st.drainCh = nil
+	}
+	s := st.stream
+	st.mu.Unlock()
+	if s != nil {
+		s.drained()
+	}
+}
+
+// closed wakes writers waiting for a drain that will not come.
+func (st *conn) closed() {
+	st.mu.Lock()
+	st.gone = true
+	if st.drainCh != nil {
+		close(st.drainCh)
+		st.drainCh = nil
+	}
+	st.stream = nil
+	st.mu.Unlock()
 }
 
 // closingLocked reports whether the response being sent is the

@@ -32,13 +32,20 @@
 // not parsed until the previous response is out, so a handler may answer
 // later from another goroutine, and the Request stays valid until then.
 //
+// Streams never block the sender: when the connection's send queue is
+// full, Stream.Write returns an error wrapping core.ErrSendBufferFull, and
+// the function given to Stream.OnDrain runs once the queue has emptied. A
+// goroutine of its own may use WriteWait (EventStream.SendWait) instead,
+// which waits for the drain.
+//
 // Bad input is answered and the connection closed: a request line or head
 // over the limits (414, 431), a body over MaxBodySize or the connection's
 // MaxPackageSize (413), malformed syntax and request-smuggling shapes such
 // as Content-Length with Transfer-Encoding (400), unknown transfer codings
-// (501). A head that does not arrive within HeaderTimeout, a body that
-// stalls for BodyTimeout and a keep-alive connection idle for
-// KeepAliveTimeout are closed.
+// (501). A connection whose first request head is not complete within
+// HeaderTimeout of the accept (a later head: of its first byte), whose body
+// stalls for BodyTimeout, or that idles for KeepAliveTimeout between
+// requests is closed.
 //
 // Static files are opt-in: ServeDir mounts a directory at a URL prefix;
 // paths cannot leave it.

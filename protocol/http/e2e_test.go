@@ -3,6 +3,7 @@ package http_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -352,18 +354,14 @@ func TestPipelining(t *testing.T) {
 	tests := []struct {
 		name string
 		slow func(i int) bool
-		skip string
 	}{
 		{name: "sync", slow: func(int) bool { return false }},
 		{name: "first answered late", slow: func(i int) bool { return i == 0 }},
-		{name: "several answered late", slow: func(i int) bool { return i%3 == 0 },
-			skip: "needs transport/tcp to wait again when a resumed connection pauses again (reported to core)"},
+		{name: "several answered late", slow: func(i int) bool { return i%3 == 0 }},
+		{name: "all answered late", slow: func(int) bool { return true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.skip != "" && os.Getenv("GOES_HTTP_PIPELINE_ALL") == "" {
-				t.Skip(tt.skip)
-			}
 			c := rawConn(t, addr)
 			var reqs strings.Builder
 			want := []string{}
@@ -755,5 +753,311 @@ func BenchmarkHelloLoopback(b *testing.B) {
 		if _, err := io.ReadFull(c, buf); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestStreamDrain: the ways to go on writing after the send queue was full
+// (Stream.OnDrain, WriteWait and SendWait from a goroutine, End on a full
+// queue) deliver the whole body to a client that reads late, with memory
+// bounded by the queue limit, and keep the connection usable.
+func TestStreamDrain(t *testing.T) {
+	const (
+		limit = 128 << 10
+		total = 24 << 20
+	)
+	chunk := bytes.Repeat([]byte("y"), 16<<10)
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	var (
+		maxQueued   atomic.Int64 // largest send queue seen by a writer
+		refusals    atomic.Int64
+		endFullSize atomic.Int64
+	)
+	noteQueue := func(c core.Connection) {
+		if q := int64(c.(*core.TCPConnection).SendQueueSize()); q > maxQueued.Load() {
+			maxQueued.Store(q)
+		}
+	}
+	addr := serve(t, http.New(), func(c core.Connection, _ []byte) {
+		r := http.RequestOf(c)
+		switch r.Path() {
+		case "/ondrain": // writes on the lane, as far as the queue takes, again at each drain
+			s, err := r.Response().ContentType("application/octet-stream").Stream()
+			if err != nil {
+				panic(err)
+			}
+			var mu sync.Mutex
+			written := 0
+			pump := func() {
+				mu.Lock()
+				defer mu.Unlock()
+				for written < total {
+					noteQueue(c)
+					if _, err := s.Write(chunk); err != nil {
+						if !errors.Is(err, core.ErrSendBufferFull) {
+							panic(err)
+						}
+						refusals.Add(1)
+						return
+					}
+					written += len(chunk)
+				}
+				s.End()
+			}
+			s.OnDrain(pump)
+			pump()
+		case "/wait": // a goroutine of its own writes with WriteWait
+			s, err := r.Response().Stream()
+			if err != nil {
+				panic(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				for written := 0; written < total; written += len(chunk) {
+					noteQueue(c)
+					if _, err := s.WriteWait(ctx, chunk); err != nil {
+						panic(err)
+					}
+				}
+				s.End()
+			}()
+		case "/events": // SendWait from a goroutine
+			es, err := r.Response().EventStream()
+			if err != nil {
+				panic(err)
+			}
+			data := strings.Repeat("z", 8<<10)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				for i := 0; i < total/len(data); i++ {
+					noteQueue(c)
+					if err := es.SendWait(ctx, http.Event{Data: data}); err != nil {
+						panic(err)
+					}
+				}
+				es.End()
+			}()
+		case "/end-full": // writes until the queue is full, then End on the full queue
+			s, err := r.Response().Stream()
+			if err != nil {
+				panic(err)
+			}
+			n := 0
+			for ; n < total; n += len(chunk) {
+				if _, err := s.Write(chunk); err != nil {
+					if !errors.Is(err, core.ErrSendBufferFull) {
+						panic(err)
+					}
+					break
+				}
+			}
+			if n == total {
+				panic("the queue never filled")
+			}
+			endFullSize.Store(int64(n))
+			if err := s.End(); err != nil {
+				panic(err)
+			}
+		default:
+			c.Send("after", false)
+		}
+	}, func(g *core.Goer) { g.MaxSendBufferSize = limit })
+
+	tests := []struct {
+		path string
+		size int64
+	}{
+		{"/ondrain", total},
+		{"/wait", total},
+		{"/events", int64(total/(8<<10)) * int64(len("data: \n\n")+8<<10)},
+		{"/end-full", -1}, // endFullSize
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			maxQueued.Store(0)
+			refusals.Store(0)
+			c := rawConn(t, addr)
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", tt.path)
+			time.Sleep(100 * time.Millisecond) // not reading: the queue fills
+			br := bufio.NewReader(c)
+			resp, err := nethttp.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			want := tt.size
+			if want < 0 {
+				want = endFullSize.Load()
+			}
+			if err != nil || n != want {
+				t.Fatalf("read %d bytes (%v), want %d", n, err, want)
+			}
+			if q := maxQueued.Load(); q > 2*limit {
+				t.Fatalf("send queue reached %d bytes, limit %d", q, limit)
+			}
+			if tt.path == "/ondrain" && refusals.Load() == 0 {
+				t.Fatal("writes were never refused: the test did not fill the queue")
+			}
+			// the connection goes on with the next request
+			io.WriteString(c, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+			resp, err = nethttp.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body := readAll(t, resp); body != "after" {
+				t.Fatalf("next response %q", body)
+			}
+		})
+	}
+}
+
+// TestHeaderTimeoutFromAccept: a connection that sends nothing, or a byte
+// now and then, is closed HeaderTimeout after the accept.
+func TestHeaderTimeoutFromAccept(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	addr := serve(t, &http.Protocol{HeaderTimeout: timeout}, hello)
+	tests := []struct {
+		name  string
+		drips bool
+	}{
+		{"silent", false},
+		{"a byte now and then", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			c := rawConn(t, addr)
+			if tt.drips {
+				go func() {
+					for _, b := range []byte("GET / HTTP/1.1\r\n") {
+						if _, err := c.Write([]byte{b}); err != nil {
+							return
+						}
+						time.Sleep(timeout / 3)
+					}
+				}()
+			}
+			b, err := io.ReadAll(c)
+			d := time.Since(start)
+			if err != nil || len(b) != 0 {
+				t.Fatalf("read %q, %v", b, err)
+			}
+			if d < timeout || d > timeout+2*time.Second {
+				t.Fatalf("closed after %v, want about %v", d, timeout)
+			}
+		})
+	}
+}
+
+// loopbackClient is a keep-alive client that allocates nothing per request:
+// it learns the answer's size from the first one (the Date header has a
+// fixed width) and then reads exactly that many bytes.
+type loopbackClient struct {
+	c   net.Conn
+	req []byte
+	buf []byte
+}
+
+func newLoopbackClient(t testing.TB, addr, req string) *loopbackClient {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(time.Minute))
+	lc := &loopbackClient{c: c, req: []byte(req)}
+	c.Write(lc.req)
+	var raw bytes.Buffer
+	resp, err := nethttp.ReadResponse(bufio.NewReader(io.TeeReader(c, &raw)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("first answer: %d close %v", resp.StatusCode, resp.Close)
+	}
+	lc.buf = make([]byte, raw.Len())
+	return lc
+}
+
+var ok200 = []byte("HTTP/1.1 200 OK\r\n")
+
+func (lc *loopbackClient) roundTrip() error {
+	if _, err := lc.c.Write(lc.req); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(lc.c, lc.buf); err != nil {
+		return err
+	}
+	if !bytes.HasPrefix(lc.buf, ok200) {
+		return errors.New("not a 200 answer")
+	}
+	return nil
+}
+
+// TestLoopbackZeroAlloc: a keep-alive request over a real transport/tcp
+// connection allocates nothing in the whole process once warm: reading,
+// parsing, OnMessage, encoding, writing.
+func TestLoopbackZeroAlloc(t *testing.T) {
+	body := []byte("hello, goer")
+	addr := serve(t, http.New(), func(c core.Connection, data []byte) {
+		r := http.RequestOf(c)
+		switch {
+		case r.Method() == "POST":
+			c.SendBytes(data, false) // echo the body
+		case string(r.RawPath()) == "/bytes":
+			c.SendBytes(body, false)
+		case string(r.RawPath()) == "/builder":
+			r.Response().Status(200).Header("Content-Type", "text/plain").Header("Cache-Control", "no-store").SendString("hello, goer")
+		default:
+			c.Send("hello, goer", false) // the manual's hello world
+		}
+	})
+	tests := []struct{ name, req string }{
+		{"manual hello", "GET / HTTP/1.1\r\nHost: h\r\n\r\n"},
+		{"browser-like head", "GET /?a=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n" +
+			"Accept: text/html,application/xhtml+xml\r\nAccept-Encoding: gzip, deflate\r\nAccept-Language: en\r\n" +
+			"Cookie: a=1; b=2\r\nConnection: keep-alive\r\n\r\n"},
+		{"SendBytes", "GET /bytes HTTP/1.1\r\nHost: h\r\n\r\n"},
+		{"response builder", "GET /builder HTTP/1.1\r\nHost: h\r\n\r\n"},
+		{"POST echo", "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n\r\nthe body of the request."},
+		{"HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lc := newLoopbackClient(t, addr, tt.req)
+			for i := 0; i < 100; i++ { // warm up
+				if err := lc.roundTrip(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Whole-process counts: a stray allocation elsewhere in the
+			// runtime (a timer, the sweeper) is tolerated, one per request is not.
+			const n = 2000
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for i := 0; i < n; i++ {
+				if err := lc.roundTrip(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.ReadMemStats(&after)
+			if allocs := after.Mallocs - before.Mallocs; allocs > n/100 {
+				t.Fatalf("%d allocations in %d requests, want 0 per request", allocs, n)
+			} else {
+				t.Logf("%d allocations in %d requests", allocs, n)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	nethttp "net/http"
+	"strings"
 
 	"github.com/shunhui19/goes/core"
 	"github.com/shunhui19/goes/protocol/http"
@@ -60,4 +61,44 @@ func ExampleRequestOf() {
 	fmt.Println(resp.StatusCode, string(body), resp.Header.Get("Set-Cookie"))
 	nethttp.DefaultClient.CloseIdleConnections()
 	// Output: 201 GET /greet name=goer seen=1; Path=/; HttpOnly
+}
+
+// A large streamed body that never grows the send queue past its limit:
+// write until the queue is full, go on when it has drained.
+func ExampleStream_OnDrain() {
+	g := core.NewGoer("127.0.0.1:0", http.New(), "tcp")
+	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g.MaxSendBufferSize = 64 << 10
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	g.OnMessage = func(c core.Connection, _ []byte) {
+		s, err := http.ResponseOf(c).ContentType("text/plain").Stream()
+		if err != nil {
+			return
+		}
+		left := 10000 // lines; OnDrain and OnMessage both run on the connection's lane
+		pump := func() {
+			for ; left > 0; left-- {
+				if _, err := s.Write(line); err != nil {
+					return // queue full (core.ErrSendBufferFull): OnDrain calls again
+				}
+			}
+			s.End()
+		}
+		s.OnDrain(pump)
+		pump()
+	}
+	if err := g.Start(); err != nil {
+		panic(err)
+	}
+	defer g.Stop()
+
+	resp, err := nethttp.Get("http://" + g.Addr().String() + "/big")
+	if err != nil {
+		panic(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	fmt.Println(resp.TransferEncoding, n)
+	nethttp.DefaultClient.CloseIdleConnections()
+	// Output: [chunked] 10240000
 }

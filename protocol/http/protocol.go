@@ -41,8 +41,10 @@ type Protocol struct {
 	// files are spooled to temporary files (DefaultMaxMemory when zero).
 	MaxMemory int64
 
-	// HeaderTimeout closes a connection whose request head is not complete
-	// this long after its first byte (DefaultHeaderTimeout when zero).
+	// HeaderTimeout closes a connection whose first request head is not
+	// complete this long after the connection was accepted, or whose later
+	// request heads are not complete this long after their first byte
+	// (DefaultHeaderTimeout when zero).
 	HeaderTimeout time.Duration
 	// BodyTimeout closes a connection whose request body makes no progress
 	// for this long (DefaultBodyTimeout when zero).
@@ -79,6 +81,8 @@ var (
 	_ core.Protocol      = (*Protocol)(nil)
 	_ core.ProtocolNamer = (*Protocol)(nil)
 	_ core.ConnCloser    = (*Protocol)(nil)
+	_ core.ConnOpener    = (*Protocol)(nil)
+	_ core.BufferDrainer = (*Protocol)(nil)
 	_ core.Goodbyer      = (*Protocol)(nil)
 )
 
@@ -128,7 +132,11 @@ func (p *Protocol) Input(c core.Connection, buf []byte) (int, error) {
 				return 0, nil // receiving is paused until the previous response is out
 			}
 			st.started = true
-			st.setDeadline(p.headerTimeoutDur())
+			if st.opened {
+				st.opened = false // the deadline set at accept still runs
+			} else {
+				st.setDeadline(p.headerTimeoutDur())
+			}
 		}
 		return st.scanHead(buf)
 	case phaseBody:
@@ -223,12 +231,30 @@ func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// OnConnOpen implements core.ConnOpener: the first request head must be
+// complete within HeaderTimeout of the accept, so that a peer that connects
+// and sends nothing (or one byte now and then) does not hold the connection.
+func (p *Protocol) OnConnOpen(c core.Connection) {
+	st := p.state(c)
+	st.opened = true
+	st.setDeadline(p.headerTimeoutDur())
+}
+
+// OnConnBufferDrain implements core.BufferDrainer: a full send queue has
+// emptied, so a Stream whose writes were refused may go on.
+func (p *Protocol) OnConnBufferDrain(c core.Connection) {
+	if st, ok := c.Context().(*conn); ok {
+		st.drained()
+	}
+}
+
 // OnConnClose implements core.ConnCloser: it removes the temporary files of
 // the connection's last multipart form.
 func (p *Protocol) OnConnClose(c core.Connection) {
 	if st, ok := c.Context().(*conn); ok {
 		st.req.release()
 		st.setDeadline(0)
+		st.closed()
 	}
 }
 

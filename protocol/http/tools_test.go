@@ -98,7 +98,7 @@ func TestCurl(t *testing.T) {
 func TestWrk(t *testing.T) {
 	wrk := lookTool(t, "wrk")
 	addr := serve(t, http.New(), hello)
-	out := runTool(t, wrk, "-t", "1", "-c", "8", "-d", "2s", "--timeout", "2s", "http://"+addr+"/")
+	out := runTool(t, wrk, "-t", "2", "-c", "50", "-d", "2s", "--timeout", "2s", "http://"+addr+"/")
 	if strings.Contains(out, "Socket errors") || strings.Contains(out, "Non-2xx") {
 		t.Fatalf("wrk saw errors:\n%s", out)
 	}
