@@ -12,8 +12,11 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"html"
+	"io"
+	"mime/multipart"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -107,8 +110,28 @@ func upload(c core.Connection, req *http.Request) {
 		w.Status(400).SendString(fmt.Sprintf(page, `<p id="result">No file: `+html.EscapeString(err.Error())+`</p>`))
 		return
 	}
-	result := fmt.Sprintf(`<p id="result">Received %s (%d bytes, %s). Note: %s</p>`,
+	sum, err := fileSum(fh)
+	if err != nil {
+		w.Status(500).SendString(fmt.Sprintf(page, `<p id="result">Upload unreadable: `+html.EscapeString(err.Error())+`</p>`))
+		return
+	}
+	result := fmt.Sprintf(`<p id="result">Received %s (%d bytes, %s, sha256 %x). Note: %s</p>`,
 		html.EscapeString(fh.Filename), fh.Size, html.EscapeString(fh.Header.Get("Content-Type")),
-		html.EscapeString(req.FormValue("note")))
+		sum[:8], html.EscapeString(req.FormValue("note")))
 	c.Send(fmt.Sprintf(page, result), false)
+}
+
+// fileSum hashes an uploaded file, which may be in memory or spooled to a
+// temporary file; the protocol removes those after the response.
+func fileSum(fh *multipart.FileHeader) ([]byte, error) {
+	f, err := fh.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
 }

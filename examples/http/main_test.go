@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +12,11 @@ import (
 	"net"
 	nethttp "net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,7 +69,8 @@ func TestSite(t *testing.T) {
 	mw.WriteField("note", "first")
 	mw.Close()
 	resp, err = cl.Post(base+"/upload", mw.FormDataContentType(), &body)
-	check(resp, err, 200, "Received notes.txt (3000 bytes", "Note: first")
+	sum := sha256.Sum256(bytes.Repeat([]byte("x"), 3000))
+	check(resp, err, 200, fmt.Sprintf("Received notes.txt (3000 bytes, application/octet-stream, sha256 %x). Note: first", sum[:8]))
 
 	resp, err = cl.Get(base + "/static/")
 	check(resp, err, 200, "Static files served by goes")
@@ -90,5 +97,179 @@ func TestSite(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != 403 {
 		t.Fatalf("traversal: %d", r.StatusCode)
+	}
+}
+
+// startSite runs the example's Goer on a free loopback port.
+func startSite(t *testing.T) string {
+	t.Helper()
+	g := newGoer("127.0.0.1:0", staticDir())
+	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Stop)
+	return "http://" + g.Addr().String()
+}
+
+// artifactDir is $GOES_ARTIFACTS (made if missing), else a temporary
+// directory of the test.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("GOES_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestBrowser runs testdata/browser/browser.mjs: headless Chromium loads
+// the hello page, sends the form, uploads a file and opens the static
+// directory, checking what each page shows. It needs node, /usr/bin/chromium
+// (or $CHROMIUM) and `npm ci` in testdata/browser. The screenshot after the
+// upload is saved as http-example.png in $GOES_ARTIFACTS (default: the
+// test's temporary directory).
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: skipping the browser test (it needs node, chromium and `npm ci` in examples/http/testdata/browser)")
+	}
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("%s not found (apt-get install chromium, or set CHROMIUM): skipping the browser test", chromium)
+	}
+	dir, err := filepath.Abs(filepath.Join("testdata", "browser"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
+		t.Skipf("playwright-core is missing: run `npm ci` in %s; skipping the browser test", dir)
+	}
+	shot := filepath.Join(artifactDir(t), "http-example.png")
+	os.Remove(shot)
+
+	base := startSite(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "browser.mjs", base, shot, chromium)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok") {
+		t.Fatalf("browser test failed: %v\n%s", err, out)
+	}
+	if st, err := os.Stat(shot); err != nil || st.Size() == 0 {
+		t.Fatalf("no screenshot at %s: %v", shot, err)
+	}
+	t.Logf("screenshot: %s", shot)
+}
+
+// lockedBuffer collects a process's output for the failure message.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestCommand builds the example and runs it as a user would: `start` with
+// GOES_ADDR on a free port, a request, then `stop` from a second process.
+func TestCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the example: skipped in -short mode")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "http-example")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	static, _ := filepath.Abs("static")
+	env := append(os.Environ(), "GOES_ADDR="+addr, "GOES_HTTP_STATIC="+static)
+
+	var out lockedBuffer
+	srv := exec.Command(bin, "start")
+	srv.Dir, srv.Env, srv.Stdout, srv.Stderr = dir, env, &out, &out
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = srv.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			srv.Process.Kill()
+			<-exited
+		}
+	})
+
+	tr := &nethttp.Transport{}
+	defer tr.CloseIdleConnections()
+	cl := &nethttp.Client{Transport: tr, Timeout: 5 * time.Second}
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := cl.Get("http://" + addr + "/")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the example did not answer on %s: %v\n%s", addr, err, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if body != "hello, goer" {
+		t.Fatalf("GET / answered %q", body)
+	}
+	resp, err := cl.Get("http://" + addr + "/static/goer.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "hello from a static file") {
+		t.Fatalf("static file: %q", b)
+	}
+	tr.CloseIdleConnections()
+
+	stop := exec.Command(bin, "stop")
+	stop.Dir, stop.Env = dir, env
+	if res, err := stop.CombinedOutput(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, res)
+	}
+	select {
+	case <-exited:
+		if exitErr != nil {
+			t.Fatalf("the example exited with %v\n%s", exitErr, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the example did not stop\n%s", out.String())
 	}
 }
