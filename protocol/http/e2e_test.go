@@ -1061,3 +1061,80 @@ func TestLoopbackZeroAlloc(t *testing.T) {
 		})
 	}
 }
+
+// TestProtocolSettings: the Protocol's fields on the wire.
+func TestProtocolSettings(t *testing.T) {
+	echoRemote := func(c core.Connection, _ []byte) {
+		r := http.RequestOf(c)
+		if r.Path() == "/never" {
+			return // no answer: a request behind it waits ResponseTimeout
+		}
+		c.Send(r.RemoteAddr(), false)
+	}
+	p := &http.Protocol{
+		MaxBodySize:     100,
+		BodyTimeout:     200 * time.Millisecond,
+		ResponseTimeout: 300 * time.Millisecond,
+		ServerName:      "test-server",
+	}
+	addr := serve(t, p, echoRemote)
+	noKeep := serve(t, &http.Protocol{DisableKeepAlive: true}, echoRemote)
+
+	t.Run("ServerName and RemoteAddr", func(t *testing.T) {
+		c := rawConn(t, addr)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		resp, err := nethttp.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readAll(t, resp); body != c.LocalAddr().String() || resp.Header.Get("Server") != "test-server" {
+			t.Fatalf("body %q (client %s), Server %q", body, c.LocalAddr(), resp.Header.Get("Server"))
+		}
+	})
+	t.Run("MaxBodySize", func(t *testing.T) {
+		c := rawConn(t, addr)
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 101\r\n\r\n")
+		resp, err := nethttp.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		if resp.StatusCode != 413 || !resp.Close {
+			t.Fatalf("status %d close %v", resp.StatusCode, resp.Close)
+		}
+	})
+	t.Run("BodyTimeout", func(t *testing.T) {
+		c := rawConn(t, addr)
+		start := time.Now()
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
+		b, err := io.ReadAll(c)
+		if d := time.Since(start); err != nil || len(b) != 0 || d < 200*time.Millisecond || d > 3*time.Second {
+			t.Fatalf("after %v read %q, %v", d, b, err)
+		}
+	})
+	t.Run("ResponseTimeout", func(t *testing.T) {
+		c := rawConn(t, addr)
+		start := time.Now()
+		io.WriteString(c, "GET /never HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		b, err := io.ReadAll(c)
+		if d := time.Since(start); err != nil || len(b) != 0 || d < 300*time.Millisecond || d > 3*time.Second {
+			t.Fatalf("after %v read %q, %v", d, b, err)
+		}
+	})
+	t.Run("DisableKeepAlive", func(t *testing.T) {
+		c := rawConn(t, noKeep)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		br := bufio.NewReader(c)
+		resp, err := nethttp.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		if !resp.Close {
+			t.Fatal("no Connection: close")
+		}
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("connection left open: %v", err)
+		}
+	})
+}
