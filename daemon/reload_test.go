@@ -69,11 +69,11 @@ func TestReloadKeepsListenerNonBlocking(t *testing.T) {
 			s := newServer(cfg, Hooks{Files: func() (map[string]*os.File, error) { return tt.files(ln.(*net.TCPListener)) }}, false)
 			// A new binary that fails at once.
 			bad := filepath.Join(t.TempDir(), "bad")
-			if err := os.WriteFile(bad, []byte("#!/bin/sh\necho broken >&2\nexit 3\n"), 0o755); err != nil {
+			if err := os.WriteFile(bad, []byte("#!/bin/sh\necho reload test: a new binary that fails on purpose >&2\nexit 3\n"), 0o755); err != nil {
 				t.Fatal(err)
 			}
 			succ, resp := s.reload(bad, "", nil)
-			if succ != nil || resp.OK || !strings.Contains(resp.Error, "keeps serving") || !strings.Contains(resp.Output, "broken") {
+			if succ != nil || resp.OK || !strings.Contains(resp.Error, "keeps serving") || !strings.Contains(resp.Output, "fails on purpose") {
 				t.Fatalf("reload of a failing binary: %+v", resp)
 			}
 			if !nonblocking(t, ln) {
