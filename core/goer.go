@@ -95,6 +95,12 @@ type Goer struct {
 	KeyFile   string
 	// ReusePort sets SO_REUSEPORT on the listening socket.
 	ReusePort bool
+	// Engine picks how stream connections are served: "goroutine" (one
+	// goroutine reads each connection; portable, TLS) or "epoll" (Linux: a
+	// few event loops own every socket, and an idle connection holds no
+	// goroutine and no buffer). Empty means the GOES_ENGINE environment
+	// variable, else "goroutine".
+	Engine string
 
 	log      *slog.Logger
 	logFile  *os.File
@@ -151,6 +157,9 @@ func NewGoer(address string, protocol Protocol, transport string) *Goer {
 func (g *Goer) setDefaults() {
 	if g.Transport == "" {
 		g.Transport = DefaultTransport
+	}
+	if g.Engine == "" {
+		g.Engine = os.Getenv("GOES_ENGINE")
 	}
 	if g.Connections == nil {
 		g.Connections = NewConnStore()

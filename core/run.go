@@ -181,6 +181,9 @@ func (g *Goer) stop(grace time.Duration) {
 		})
 		g.conns.Wait()
 	}
+	if f, ok := ln.(Finisher); ok {
+		f.Finish()
+	}
 	if g.OnStop != nil {
 		func() {
 			defer g.recoverGoerCallback("OnStop")

@@ -152,6 +152,9 @@ func (g *Goer) abandon() {
 		return
 	}
 	g.listener.Close()
+	if f, ok := g.listener.(Finisher); ok {
+		f.Finish()
+	}
 	if g.sweepID != 0 {
 		g.timer.Del(g.sweepID)
 	}

@@ -28,6 +28,13 @@ type Listener interface {
 	Addr() net.Addr
 }
 
+// Finisher is implemented by listeners whose engine outlives Close (event
+// loops serving the remaining connections): Finish runs once every
+// connection has ended, and releases the engine.
+type Finisher interface {
+	Finish()
+}
+
 // The registry of linked transports, filled by the transport modules' init
 // functions and read-only afterwards.
 var (

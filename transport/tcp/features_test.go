@@ -184,7 +184,9 @@ func TestChurn(t *testing.T) {
 	if g.Connections.Len() != 0 {
 		t.Fatalf("%d connections left in the store", g.Connections.Len())
 	}
-	waitFor(t, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= before+2 })
+	// The epoll engine keeps up to 64 idle dispatch workers for reuse; a
+	// leak would be in the thousands.
+	waitFor(t, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= before+100 })
 }
 
 // The manual's broadcast example: a new client is announced to the others.

@@ -60,7 +60,23 @@ func (Transport) Listen(g *core.Goer) (core.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &listener{g: g, ln: ln, tls: tlsConf, conns: map[net.Conn]struct{}{}}, nil
+	l := &listener{g: g, ln: ln, tls: tlsConf, conns: map[net.Conn]struct{}{}}
+	switch engine := strings.ToLower(g.Engine); engine {
+	case "", "goroutine":
+	case "epoll":
+		// TLS stays on the goroutine engine: the handshake and records
+		// need a reader of their own.
+		if tlsConf == nil {
+			if l.epoll, err = newEpollEngine(); err != nil {
+				ln.Close()
+				return nil, err
+			}
+		}
+	default:
+		ln.Close()
+		return nil, fmt.Errorf("goes: unknown engine %q (goroutine or epoll)", g.Engine)
+	}
+	return l, nil
 }
 
 func serverTLS(g *core.Goer) (*tls.Config, error) {
@@ -100,6 +116,18 @@ type listener struct {
 	closed bool
 	conns  map[net.Conn]struct{} // in TLS handshake, not yet handed to core
 	wg     sync.WaitGroup
+	epoll  *epollEngine // nil: the goroutine engine
+	finish sync.Once
+}
+
+// Finish implements core.Finisher: the event loops end once the Goer's
+// connections have.
+func (l *listener) Finish() {
+	l.finish.Do(func() {
+		if l.epoll != nil {
+			l.epoll.shutdown()
+		}
+	})
 }
 
 func (l *listener) Addr() net.Addr { return l.ln.Addr() }
@@ -153,6 +181,10 @@ func (l *listener) Serve() error {
 			continue
 		}
 		backoff = 0
+		if l.epoll != nil {
+			l.epoll.adopt(l.g, conn)
+			continue
+		}
 		l.wg.Add(1)
 		go l.serve(conn)
 	}

@@ -1,0 +1,21 @@
+//go:build !linux
+
+package tcp
+
+import (
+	"errors"
+	"net"
+
+	"github.com/shunhui19/goes/core"
+)
+
+// The epoll engine exists on Linux only; elsewhere asking for it fails
+// with this error at Listen.
+type epollEngine struct{}
+
+func newEpollEngine() (*epollEngine, error) {
+	return nil, errors.New("goes: the epoll engine needs Linux; use the goroutine engine")
+}
+
+func (e *epollEngine) adopt(g *core.Goer, conn net.Conn) { conn.Close() }
+func (e *epollEngine) shutdown()                         {}
