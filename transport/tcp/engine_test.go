@@ -39,7 +39,7 @@ func TestIdleConnectionsGoroutines(t *testing.T) {
 					t.Fatalf("%d idle connections hold %d goroutines", n, extra)
 				}
 			case "goroutine":
-				if extra < n {
+				if extra < n-20 { // other goroutines come and go meanwhile
 					t.Fatalf("goroutine engine: %d goroutines for %d connections", extra, n)
 				}
 			}

@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -71,6 +73,36 @@ func (s *server) must(t *testing.T, bin string, args ...string) string {
 
 // ask sends a line on c and returns the reply's version and pid.
 func ask(c net.Conn, r *bufio.Reader, line string) (string, error) {
+	got, err := askOnce(c, r, line)
+	if err == nil {
+		seenPids.Store(strings.SplitN(got, ":", 2)[1], true)
+	}
+	return got, err
+}
+
+// seenPids holds every server process that answered, so that a test can
+// make sure they all end.
+var seenPids sync.Map
+
+// waitAllExited fails unless every process that answered has exited.
+func waitAllExited(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(40 * time.Second)
+	seenPids.Range(func(k, _ any) bool {
+		pid, _ := strconv.Atoi(k.(string))
+		for syscall.Kill(pid, 0) == nil {
+			if time.Now().After(deadline) {
+				t.Errorf("server process %d is still running", pid)
+				return false
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		seenPids.Delete(k)
+		return true
+	})
+}
+
+func askOnce(c net.Conn, r *bufio.Reader, line string) (string, error) {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := fmt.Fprintf(c, "%s\n", line); err != nil {
 		return "", err
@@ -217,6 +249,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("status:\n%s", status)
 	}
 	s.must(t, v2, "stop")
+	waitAllExited(t)
 }
 
 // Stop flushes a long answer being written before closing.
@@ -253,6 +286,7 @@ func TestStopFlushesFromOutside(t *testing.T) {
 	}
 	<-stopped
 	waitFile(t, s.events, "stop v1")
+	waitAllExited(t)
 }
 
 func askNew(t *testing.T, network, addr string) string {
