@@ -32,6 +32,12 @@ for m in $mods; do
 	step "$m: vet" bash -c "cd '$m' && go vet ./... && GOWORK=off go vet ./..."
 	if [ "$mode" = check ]; then continue; fi
 	step "$m: test -race" bash -c "cd '$m' && go test -race -count=1 -timeout 20m ./..."
+	# The same suites again on the epoll engine, where connections are served.
+	case "$m" in transport/tcp | protocol/* | examples)
+		if [ "$(uname -s)" = Linux ]; then
+			step "$m: test -race (epoll engine)" bash -c "cd '$m' && GOES_ENGINE=epoll go test -race -count=1 -timeout 20m ./..."
+		fi ;;
+	esac
 	if [ "$mode" = test ]; then
 		step "$m: test -race (GOWORK=off)" bash -c "cd '$m' && GOWORK=off go test -race -count=1 -timeout 20m ./..."
 	fi
