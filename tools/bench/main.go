@@ -412,9 +412,10 @@ func measureIdle(cfg config, c *child, d *dialer, sh shape) (sample, error) {
 		return sample{}, err
 	}
 	// Stop after a few failures: past the open-files limit every further
-	// connection would only wait for its timeout.
-	d.timeout = 3 * time.Second
-	conns, firstErr := dialMany(context.Background(), sh.Conns, 32, 20, func(ctx context.Context) (net.Conn, error) {
+	// connection would only wait for its timeout. The timeout is generous
+	// because a shared machine may starve the server for seconds.
+	d.timeout = 10 * time.Second
+	conns, firstErr := dialMany(context.Background(), sh.Conns, 16, 20, func(ctx context.Context) (net.Conn, error) {
 		return idleOpen(ctx, d, sh.Kind, c.addr)
 	})
 	defer closeAll(conns)

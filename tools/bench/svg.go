@@ -25,7 +25,8 @@ const (
 // value and its ratio to the best peer.
 func (rep report) svg() string {
 	var b strings.Builder
-	height := svgMargin + 44
+	machine := strings.Split(rep.Machine, "; ")
+	height := svgMargin + 32 + 12*len(machine)
 	for i := range rep.Sections {
 		height += svgHeadH + len(rep.Sections[i].Rows)*svgRowH + 8
 	}
@@ -35,8 +36,11 @@ func (rep report) svg() string {
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", svgWidth, height)
 	y := svgMargin + 14
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="16" font-weight="bold">goes and its peers</text>`+"\n", svgMargin, y)
-	y += 18
-	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10" fill="#555555">%s</text>`+"\n", svgMargin, y, esc(clip(rep.Machine, 140)))
+	y += 6
+	for _, line := range machine {
+		y += 12
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10" fill="#555555">%s</text>`+"\n", svgMargin, y, esc(clip(line, 140)))
+	}
 	y += 12
 	for i := range rep.Sections {
 		s := &rep.Sections[i]
