@@ -565,6 +565,13 @@ func TestStatic(t *testing.T) {
 		{"/static/a.txt%00.html", 403, ""},
 		{"/static/escape.txt", 403, ""},
 		{"/other", 200, "handler"},
+		// a directory without its slash: redirected, so that relative links work
+		{"/static", 301, "/static/"},
+		{"/static?q=1", 301, "/static/?q=1"},
+		{"/static/sub", 301, "/static/sub/"},
+		{"/static/sub?x=1&y=2", 301, "/static/sub/?x=1&y=2"},
+		{"/static/empty", 404, ""},
+		{"/staticx", 200, "handler"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {
@@ -575,8 +582,44 @@ func TestStatic(t *testing.T) {
 				t.Fatal(err)
 			}
 			body := readAll(t, resp)
+			if tt.status == 301 {
+				if loc := resp.Header.Get("Location"); resp.StatusCode != 301 || loc != tt.body {
+					t.Fatalf("%d to %q, want 301 to %q", resp.StatusCode, loc, tt.body)
+				}
+				return
+			}
 			if resp.StatusCode != tt.status || (tt.body != "" && body != tt.body) || strings.Contains(body, "secret") {
 				t.Fatalf("%d %q, want %d %q", resp.StatusCode, body, tt.status, tt.body)
+			}
+		})
+	}
+}
+
+// TestStaticRootMount: a mount at "/" redirects a directory to its slash,
+// but never to a "//host" Location, which a browser would take for another
+// site.
+func TestStaticRootMount(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "evil.example"), 0o755)
+	os.WriteFile(filepath.Join(root, "evil.example", "index.html"), []byte("inside"), 0o644)
+	p := http.New()
+	p.ServeDir("/", root)
+	addr := serve(t, p, hello)
+	tests := []struct{ target, location, body string }{
+		{"/evil.example", "/evil.example/", ""},
+		{"//evil.example", "", "inside"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			c := rawConn(t, addr)
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", tt.target)
+			resp, err := nethttp.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := readAll(t, resp)
+			if loc := resp.Header.Get("Location"); loc != tt.location || (tt.body != "" && body != tt.body) {
+				t.Fatalf("%d Location %q body %q", resp.StatusCode, loc, body)
 			}
 		})
 	}

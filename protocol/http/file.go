@@ -231,7 +231,9 @@ func parseRange(h []byte, size int64) (start, end int64, valid, satisfiable bool
 // starts with Prefix, before OnMessage sees them. Paths that try to leave
 // Root ("..", encoded or not, backslashes, NUL bytes, symbolic links that
 // point outside) are answered 403; directories are served through their
-// Index file and never listed.
+// Index file and never listed. A directory asked for without its trailing
+// slash (the prefix itself too) is redirected (301) to it, so that relative
+// links in its index work.
 type Static struct {
 	// Prefix is the URL path prefix, such as "/static/" or "/".
 	Prefix string
@@ -277,16 +279,25 @@ func (p *Protocol) serveStatic(st *conn) bool {
 	}
 	raw := req.RawPath()
 	for _, m := range mounts {
+		if len(m.Prefix) > 1 && m.Prefix[len(m.Prefix)-1] == '/' && string(raw) == m.Prefix[:len(m.Prefix)-1] {
+			_ = st.resp.Redirect(m.Prefix+queryPart(req), 301) // "/static" to "/static/"
+			return true
+		}
 		if !bytes.HasPrefix(raw, []byte(m.Prefix)) {
 			continue
 		}
-		name, code := m.resolve(raw[len(m.Prefix):])
+		name, code, dir := m.resolve(raw[len(m.Prefix):])
 		if code == 404 && m.Fallthrough {
 			return false
 		}
 		w := &st.resp
 		if code != 0 {
 			_ = w.sendError(code)
+			return true
+		}
+		if dir && !bytes.HasSuffix(raw, []byte("/")) && !bytes.HasPrefix(raw, []byte("//")) {
+			// relative links in the index resolve against the directory
+			_ = w.Redirect(string(raw)+"/"+queryPart(req), 301)
 			return true
 		}
 		f, err := os.Open(name)
@@ -309,9 +320,18 @@ func (p *Protocol) serveStatic(st *conn) bool {
 	return false
 }
 
+// queryPart is "?query" when the request has one.
+func queryPart(req *Request) string {
+	if !req.hasQuery {
+		return ""
+	}
+	return "?" + string(req.RawQuery())
+}
+
 // resolve maps the encoded path below the prefix to a file inside Root. It
-// returns a status when the path is refused or the file is missing.
-func (m *Static) resolve(rel []byte) (string, int) {
+// returns a status when the path is refused or the file is missing, and
+// whether the path named a directory (and the file is its index).
+func (m *Static) resolve(rel []byte) (name string, code int, dir bool) {
 	m.once.Do(func() {
 		m.realRoot, m.rootErr = filepath.EvalSymlinks(m.Root)
 		if m.rootErr == nil {
@@ -319,26 +339,27 @@ func (m *Static) resolve(rel []byte) (string, int) {
 		}
 	})
 	if m.rootErr != nil {
-		return "", 404
+		return "", 404, false
 	}
 	dec, err := url.PathUnescape(string(rel))
 	if err != nil {
-		return "", 400
+		return "", 400, false
 	}
 	if strings.ContainsAny(dec, "\\\x00") || strings.ContainsAny(string(rel), "\\") {
-		return "", 403
+		return "", 403, false
 	}
 	for _, seg := range strings.Split(dec, "/") {
 		if seg == ".." {
-			return "", 403
+			return "", 403, false
 		}
 	}
-	name := filepath.Join(m.realRoot, filepath.FromSlash(dec))
+	name = filepath.Join(m.realRoot, filepath.FromSlash(dec))
 	fi, err := os.Stat(name)
 	if err != nil {
-		return "", statusForOpenError(err)
+		return "", statusForOpenError(err), false
 	}
-	if fi.IsDir() {
+	dir = fi.IsDir()
+	if dir {
 		index := m.Index
 		if index == "" {
 			index = "index.html"
@@ -347,10 +368,10 @@ func (m *Static) resolve(rel []byte) (string, int) {
 	}
 	real, err := filepath.EvalSymlinks(name)
 	if err != nil {
-		return "", statusForOpenError(err)
+		return "", statusForOpenError(err), false
 	}
 	if real != m.realRoot && !strings.HasPrefix(real, m.realRoot+string(filepath.Separator)) {
-		return "", 403 // a link that leads out of the root
+		return "", 403, false // a link that leads out of the root
 	}
-	return real, 0
+	return real, 0, dir
 }
