@@ -131,7 +131,7 @@ func TestChatProtocol(t *testing.T) {
 
 // TestChatBrowser runs testdata/e2e/chat.mjs: two headless Chromium pages
 // join, talk and one leaves. It needs node, /usr/bin/chromium (or CHROMIUM)
-// and `npm ci` in testdata/e2e. The screenshot goes to $ARTIFACTS (default:
+// and `npm ci` in testdata/e2e. The screenshot goes to $GOES_ARTIFACTS (default:
 // the test's temporary directory).
 func TestChatBrowser(t *testing.T) {
 	if testing.Short() {
@@ -152,7 +152,7 @@ func TestChatBrowser(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
 		t.Skipf("playwright-core missing: run `npm ci` in %s; browser test skipped", dir)
 	}
-	out := os.Getenv("ARTIFACTS")
+	out := os.Getenv("GOES_ARTIFACTS")
 	if out == "" {
 		out = t.TempDir()
 	}
