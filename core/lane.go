@@ -24,6 +24,7 @@ const (
 	evBufferFull uint8 = iota + 1
 	evBufferDrain
 	evError
+	evGoodbye // the server stops: the protocol's goodbye, then Close
 )
 
 // post queues ev for the lane.
@@ -79,6 +80,16 @@ func (c *TCPConnection) runEvent(ev laneEvent) {
 		c.call("OnBufferDrain", either(c.OnBufferDrain, g.OnBufferDrain))
 	case evError:
 		c.callError(ev.code, ev.msg)
+	case evGoodbye:
+		if gb, ok := c.Protocol.(Goodbyer); ok {
+			func() {
+				defer c.recoverCallback("Protocol.Goodbye")
+				if b := gb.Goodbye(c); len(b) > 0 {
+					c.SendBytes(b, true)
+				}
+			}()
+		}
+		c.Close("")
 	}
 }
 

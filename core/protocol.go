@@ -68,7 +68,8 @@ type ConnCloser interface {
 // Goodbyer is implemented by protocols that have their own way to tell a peer
 // that the server is going away (a WebSocket close frame, "Connection: close").
 // Goodbye returns the raw bytes to send before a stopping server closes c; it
-// may return nil.
+// may return nil. It runs on the connection's lane, after the callback in
+// progress.
 type Goodbyer interface {
 	Goodbye(c Connection) []byte
 }

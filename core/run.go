@@ -209,15 +209,19 @@ func (g *Goer) stop(grace time.Duration) {
 	}
 }
 
-// closeAll closes every connection, with the protocol's goodbye.
+// closeAll closes every connection. A protocol's goodbye is said on the
+// connection's lane, where it cannot cut into a handshake or a message
+// being answered.
 func (g *Goer) closeAll() {
 	g.Connections.Range(func(_ int, c *TCPConnection) bool {
-		if gb, ok := c.Protocol.(Goodbyer); ok {
-			if b := gb.Goodbye(c); len(b) > 0 {
-				c.SendBytes(b, true)
-			}
+		c.mu.Lock()
+		_, goodbye := c.Protocol.(Goodbyer)
+		c.mu.Unlock()
+		if goodbye {
+			c.post(laneEvent{kind: evGoodbye})
+		} else {
+			c.Close("")
 		}
-		c.Close("")
 		return true
 	})
 }
