@@ -196,25 +196,40 @@ func (s *Stream) Open() {
 
 // Received hands bytes read from the socket to the state machine, which
 // frames them and runs OnMessage for each message. b is not kept. It
-// returns false when the engine should stop reading: the connection is
-// closing, or it is paused (then the engine calls WaitResume).
+// returns false when the engine must call WaitResume before reading on:
+// the connection is closing or paused, or it was paused and resumed while
+// the bytes were framed, so that buffered messages may wait for delivery.
 func (s *Stream) Received(b []byte) bool {
 	c := s.c
 	c.bytesRead.Add(int64(len(b)))
 	c.goer.stats.BytesRead.Add(int64(len(b)))
 	c.lastActive.Store(time.Now().UnixNano())
+	return c.deliverPass(b)
+}
+
+// deliverPass frames b (after what is buffered) on the lane. It reports
+// true only when no pause began meanwhile and none is in force: a pause
+// that a callback on the lane (OnBufferDrain, say) or another goroutine
+// lifted again before this returns may have left whole messages buffered,
+// and they must not wait for the peer's next bytes.
+func (c *TCPConnection) deliverPass(b []byte) bool {
+	gen := c.pauses.Load()
 	c.laneMu.Lock()
 	c.received(b)
 	c.unlockLane()
-	return !c.closing() && !c.paused.Load()
+	return !c.closing() && !c.paused.Load() && c.pauses.Load() == gen
 }
 
-// Paused reports whether the engine should wait before reading more.
+// Paused reports whether the connection is paused now. Engines call
+// WaitResume whenever Received returns false rather than asking Paused: a
+// pause may have ended in between with messages still buffered.
 func (s *Stream) Paused() bool { return s.c.paused.Load() }
 
 // WaitResume blocks while the connection is paused, delivering the
 // messages already buffered whenever it is resumed, until it is resumed
 // with nothing pending. It returns false if the connection is closing.
+// It returns at once when the connection is neither paused nor closing
+// and nothing buffered is deliverable.
 func (s *Stream) WaitResume() bool {
 	c := s.c
 	for {
@@ -228,11 +243,8 @@ func (s *Stream) WaitResume() bool {
 		if c.closing() {
 			return false
 		}
-		c.laneMu.Lock()
-		c.received(nil)
-		c.unlockLane()
-		if !c.paused.Load() {
-			return !c.closing()
+		if c.deliverPass(nil) {
+			return true
 		}
 	}
 }

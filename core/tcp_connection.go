@@ -63,6 +63,7 @@ type TCPConnection struct {
 	pkgLen  int
 	maxPkg  int
 	paused  atomic.Bool
+	pauses  atomic.Uint32 // counts PauseRecv calls that paused
 	resumed chan struct{} // closed and replaced by ResumeRecv
 
 	// send side, guarded by mu
@@ -481,6 +482,7 @@ func (c *TCPConnection) PauseRecv() {
 	c.mu.Lock()
 	if !c.paused.Load() {
 		c.resumed = make(chan struct{})
+		c.pauses.Add(1)
 		c.paused.Store(true)
 	}
 	c.mu.Unlock()

@@ -403,7 +403,7 @@ func (c *econn) dispatch() {
 		c.pending, c.spare = c.spare, nil
 		c.mu.Unlock()
 
-		if !c.s.Received(data.b) && c.s.Paused() {
+		if !c.s.Received(data.b) {
 			c.s.WaitResume()
 		}
 

@@ -248,7 +248,7 @@ func serveStream(s *core.Stream, r interface{ Read([]byte) (int, error) }) {
 	buf := make([]byte, ReadBufferSize)
 	for {
 		n, err := r.Read(buf)
-		if n > 0 && !s.Received(buf[:n]) && s.Paused() {
+		if n > 0 && !s.Received(buf[:n]) {
 			s.WaitResume() // delivers what is buffered until no longer paused
 		}
 		if err != nil {
