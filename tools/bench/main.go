@@ -212,7 +212,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		sec.aggregate()
 		sections = append(sections, sec)
 	}
-	rep := report{Machine: machine.String(), Settings: cfg.settings(), Sections: sections}
+	rep := report{Machine: machine.String(), Settings: cfg.settings(), Sections: sections,
+		Command: strings.TrimSpace("go run ./tools/bench " + strings.Join(args, " "))}
 	md := rep.markdown()
 	fmt.Fprint(stdout, "\n", md)
 	if cfg.out != "" {

@@ -27,6 +27,7 @@ type section struct {
 type report struct {
 	Machine  string
 	Settings string
+	Command  string // how to reproduce the run
 	Sections []section
 }
 
@@ -81,6 +82,9 @@ func (s *section) primary() (f func(*row) float64, unit string, higherBetter boo
 func (rep report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Machine: %s.\n\nSettings: %s. Ratios (×) compare with the best peer in the same table: above 1 means more (throughput: faster; costs: more expensive). CPU is the server process's user+sys time.\n", rep.Machine, rep.Settings)
+	if rep.Command != "" {
+		fmt.Fprintf(&b, "\nReproduce: `%s`\n", rep.Command)
+	}
 	for i := range rep.Sections {
 		s := &rep.Sections[i]
 		fmt.Fprintf(&b, "\n### %s\n\n", s.Shape.Title)

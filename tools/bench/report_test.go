@@ -34,7 +34,7 @@ func testReport() report {
 	}
 	load.aggregate()
 	idle.aggregate()
-	return report{Machine: "2 × AMD EPYC <test> & co; shared", Settings: "3s per load run", Sections: []section{load, idle}}
+	return report{Machine: "2 × AMD EPYC <test> & co; shared", Settings: "3s per load run", Command: "go run ./tools/bench -runs 3", Sections: []section{load, idle}}
 }
 
 func TestAggregate(t *testing.T) {
@@ -52,6 +52,7 @@ func TestMarkdown(t *testing.T) {
 	md := testReport().markdown()
 	wants := []string{
 		"Machine: 2 × AMD EPYC <test> & co; shared.",
+		"Reproduce: `go run ./tools/bench -runs 3`",
 		"### TCP echo, 100 connections × 1 KiB",
 		// goes: 80k against the best peer's 40k, CPU 10 against 20, RSS 10 MB against 5 MB.
 		"| **goes** | 80.0k | 2.00× | 1.2 ms | 3 ms | 10.00 | 0.50× | 0.80 | 10.0 MB | 2.00× |",
