@@ -29,11 +29,11 @@ func main() {
 	}()
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	killAllChildren()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
 		os.Exit(1)
 	}
 }
