@@ -366,6 +366,10 @@ func (c *TCPConnection) keep(data []byte, off int) {
 		} else {
 			c.recv = c.recv[:0]
 		}
+	case cap(c.recv) > keepBufferCap && len(rest) <= cap(c.recv)/4:
+		// A buffer grown for a big package is not kept for the few bytes
+		// of the next one: an idle connection would pin it.
+		c.recv = append([]byte(nil), rest...)
 	case len(c.recv) > 0 && &data[0] == &c.recv[0]:
 		c.recv = c.recv[:copy(c.recv, rest)]
 	default:
