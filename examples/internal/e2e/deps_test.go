@@ -1,0 +1,40 @@
+package e2e
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// A program links only what it imports: the text server carries no HTTP
+// or WebSocket code and no gobwas module, the chat carries both.
+func TestBinaryCarriesOnlyWhatItImports(t *testing.T) {
+	for _, tc := range []struct {
+		example string
+		must    []string
+		mustNot []string
+	}{
+		{"text", []string{"goes/core", "goes/protocol/text", "goes/transport/tcp"},
+			[]string{"goes/protocol/http", "goes/protocol/websocket", "gobwas", "transport/udp"}},
+		{"chat", []string{"goes/protocol/websocket", "github.com/gobwas/ws"}, nil},
+	} {
+		t.Run(tc.example, func(t *testing.T) {
+			bin := build(t, tc.example)
+			out, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
+			if err != nil {
+				t.Fatalf("go version -m: %v\n%s", err, out)
+			}
+			deps := string(out)
+			for _, m := range tc.must {
+				if !strings.Contains(deps, m) {
+					t.Errorf("%s lacks %s:\n%s", tc.example, m, deps)
+				}
+			}
+			for _, m := range tc.mustNot {
+				if strings.Contains(deps, m) {
+					t.Errorf("%s carries %s:\n%s", tc.example, m, deps)
+				}
+			}
+		})
+	}
+}
