@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 	"time"
 )
@@ -251,12 +252,16 @@ func (s *Stream) WaitResume() bool {
 
 // Closed ends the connection after the engine's reading stopped with err
 // (io.EOF when the peer closed): the socket is closed, the connection leaves
-// the store, and OnClose runs once.
+// the store, and OnClose runs once. After io.EOF the socket must still take
+// writes: what is queued is flushed first, bounded by CloseTimeout.
 func (s *Stream) Closed(err error) {
 	c := s.c
 	g := c.goer
 	if err != nil && !isClosedError(err) && !c.closing() {
 		c.post(laneEvent{kind: evError, code: ErrCodeIO, msg: err.Error()})
+	}
+	if errors.Is(err, io.EOF) {
+		c.flushAfterEOF()
 	}
 	c.Destroy()
 	c.mu.Lock()

@@ -68,14 +68,15 @@ type TCPConnection struct {
 
 	// send side, guarded by mu
 	mu        sync.Mutex
-	out       []byte     // queued, not yet handed to the socket
-	spare     []byte     // the other half of the double buffer
-	inflight  int        // bytes being written by the flusher
-	streams   []*outPart // SendFrom readers and the bytes queued behind them
-	writing   bool       // a flusher goroutine runs
-	full      bool       // OnBufferFull fired; OnBufferDrain pending
-	state     int32      // connOpen, connClosing, connClosed
-	shut      bool       // the write side was shut down
+	out       []byte        // queued, not yet handed to the socket
+	spare     []byte        // the other half of the double buffer
+	inflight  int           // bytes being written by the flusher
+	streams   []*outPart    // SendFrom readers and the bytes queued behind them
+	writing   bool          // a flusher goroutine runs
+	full      bool          // OnBufferFull fired; OnBufferDrain pending
+	state     int32         // connOpen, connClosing, connClosed
+	shut      bool          // the write side was shut down
+	drained   chan struct{} // closed when the queue empties or the socket is destroyed
 	closeTask timer.TaskID
 	maxSend   atomic.Int64
 
@@ -360,6 +361,39 @@ func (c *TCPConnection) afterDrainLocked() {
 	if c.state == connClosing {
 		c.shutdownLocked()
 	}
+	c.signalDrainedLocked()
+}
+
+// signalDrainedLocked releases a Closed waiting for the queue to empty.
+func (c *TCPConnection) signalDrainedLocked() {
+	if c.drained != nil {
+		close(c.drained)
+		c.drained = nil
+	}
+}
+
+// flushAfterEOF runs when the peer has finished sending: what the handlers
+// queued in answer still goes out (a peer may half-close after its request
+// and read on), bounded by CloseTimeout, and the connection then closes like
+// Close("").
+func (c *TCPConnection) flushAfterEOF() {
+	c.Close("")
+	c.mu.Lock()
+	if c.state == connClosed || (!c.writing && len(c.out) == 0 && len(c.streams) == 0) {
+		c.mu.Unlock()
+		return
+	}
+	if c.drained == nil {
+		c.drained = make(chan struct{})
+	}
+	ch := c.drained
+	c.mu.Unlock()
+	t := time.NewTimer(c.goer.CloseTimeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
 }
 
 // shutdownLocked ends a flushed connection: half-close so that the peer
@@ -450,6 +484,7 @@ func (c *TCPConnection) Destroy() {
 	c.out, c.spare, c.inflight = nil, nil, 0
 	streams := c.streams
 	c.streams = nil
+	c.signalDrainedLocked()
 	c.mu.Unlock()
 	for _, p := range streams {
 		if cl, ok := p.r.(io.Closer); ok {

@@ -211,9 +211,11 @@ type econn struct {
 	fdMu   sync.RWMutex // Lock to close fd; RLock to use it
 	closed bool
 
-	evMu    sync.Mutex // the interest mask
-	reading bool
-	wantOut bool
+	evMu     sync.Mutex // the interest mask
+	reading  bool
+	wantOut  bool
+	peerDone bool // the peer's EOF was read: never read again
+	detached bool // removed from the loop's epoll set before the close
 
 	wready chan struct{} // EPOLLOUT seen
 	done   chan struct{} // fd closed
@@ -290,6 +292,11 @@ func (c *econn) readable(l *eloop, events uint32) {
 		}
 		return
 	}
+	if c.detachIfDone() {
+		c.fdMu.RUnlock()
+		c.wakeWriter() // a writer waiting for room finds out the socket failed
+		return
+	}
 	n, err := syscall.Read(c.fd, l.buf)
 	c.fdMu.RUnlock()
 	switch {
@@ -301,7 +308,7 @@ func (c *econn) readable(l *eloop, events uint32) {
 		}
 	case err == syscall.EINTR:
 	case n == 0 && err == nil:
-		c.ended(io.EOF)
+		c.peerEOF()
 	default:
 		c.ended(os.NewSyscallError("read", err))
 	}
@@ -354,6 +361,43 @@ func (c *econn) enqueue(b []byte) {
 	if start {
 		c.eng.dispatch(c)
 	}
+}
+
+// peerEOF records the peer's EOF. Reading stops for good, but the
+// descriptor stays open: the answers to what the peer sent still go out,
+// and core closes the socket once they have (or after CloseTimeout).
+func (c *econn) peerEOF() {
+	c.evMu.Lock()
+	c.peerDone = true
+	c.updateEvents()
+	c.evMu.Unlock()
+	c.mu.Lock()
+	if c.eof == nil {
+		c.eof = io.EOF
+	}
+	start := !c.running
+	c.running = true
+	c.mu.Unlock()
+	if start {
+		c.eng.dispatch(c)
+	}
+}
+
+// detachIfDone takes a socket whose peer's EOF was read out of the loop's
+// epoll set: only a hang-up or an error can report it now, and those are
+// level-triggered, so they would spin the loop until core closes the
+// socket. fdMu is read-locked.
+func (c *econn) detachIfDone() bool {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	if !c.peerDone {
+		return false
+	}
+	if !c.detached {
+		c.detached = true
+		syscall.EpollCtl(c.loop.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	}
+	return true
 }
 
 // ended records that reading is over (EOF, an error, or a local close);
@@ -437,8 +481,11 @@ func (c *econn) isReading() bool {
 
 // updateEvents applies the interest mask; evMu is held.
 func (c *econn) updateEvents() {
+	if c.detached {
+		return
+	}
 	var mask uint32
-	if c.reading {
+	if c.reading && !c.peerDone {
 		mask |= syscall.EPOLLIN
 	}
 	if c.wantOut {
@@ -460,6 +507,10 @@ func (c *econn) writable() {
 		c.updateEvents()
 	}
 	c.evMu.Unlock()
+	c.wakeWriter()
+}
+
+func (c *econn) wakeWriter() {
 	select {
 	case c.wready <- struct{}{}:
 	default:
@@ -503,6 +554,10 @@ func (c *econn) Write(b []byte) (int, error) {
 		}
 		if n == 0 {
 			c.evMu.Lock()
+			if c.detached { // hung up: the kernel will never take more
+				c.evMu.Unlock()
+				return total, syscall.EPIPE
+			}
 			c.wantOut = true
 			c.updateEvents()
 			c.evMu.Unlock()
