@@ -159,6 +159,9 @@ func (l *eloop) run() {
 			}
 			c := l.conns[fd]
 			if c == nil {
+				// Not ours (any more): a stale registration would be
+				// reported again and again.
+				syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 				continue
 			}
 			if ev.Events&syscall.EPOLLOUT != 0 {
@@ -211,11 +214,12 @@ type econn struct {
 	fdMu   sync.RWMutex // Lock to close fd; RLock to use it
 	closed bool
 
-	evMu     sync.Mutex // the interest mask
-	reading  bool
-	wantOut  bool
-	peerDone bool // the peer's EOF was read: never read again
-	detached bool // removed from the loop's epoll set before the close
+	evMu       sync.Mutex // the interest mask
+	registered bool       // in the loop's epoll set (changes before it wait for the add)
+	reading    bool
+	wantOut    bool
+	peerDone   bool // the peer's EOF was read: never read again
+	detached   bool // removed from the loop's epoll set before the close
 
 	wready chan struct{} // EPOLLOUT seen
 	done   chan struct{} // fd closed
@@ -269,15 +273,25 @@ func (e *epollEngine) adopt(g *core.Goer, conn net.Conn) {
 	c.running = true // the dispatcher opens the connection first
 	c.mu.Unlock()
 	l.post(func() {
-		if c.isClosed() {
+		// Under fdMu, so that the number is not closed (and perhaps given
+		// to a newer socket) between the check and the add; with the mask
+		// the connection has asked for meanwhile (a writer waiting for room).
+		c.fdMu.RLock()
+		if c.closed {
+			c.fdMu.RUnlock()
+			return
+		}
+		c.evMu.Lock()
+		ev := syscall.EpollEvent{Events: c.maskLocked(), Fd: int32(fd)}
+		err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
+		c.registered = err == nil
+		c.evMu.Unlock()
+		c.fdMu.RUnlock()
+		if err != nil {
+			c.ended(os.NewSyscallError("epoll_ctl", err))
 			return
 		}
 		l.conns[fd] = c
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
-		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			delete(l.conns, fd)
-			c.ended(os.NewSyscallError("epoll_ctl", err))
-		}
 	})
 	e.dispatch(c)
 }
@@ -481,9 +495,20 @@ func (c *econn) isReading() bool {
 
 // updateEvents applies the interest mask; evMu is held.
 func (c *econn) updateEvents() {
-	if c.detached {
-		return
+	if c.detached || !c.registered {
+		return // the add (still to come) applies the mask
 	}
+	mask := c.maskLocked()
+	c.fdMu.RLock()
+	if !c.closed {
+		ev := syscall.EpollEvent{Events: mask, Fd: int32(c.fd)}
+		syscall.EpollCtl(c.loop.epfd, syscall.EPOLL_CTL_MOD, c.fd, &ev)
+	}
+	c.fdMu.RUnlock()
+}
+
+// maskLocked is the interest mask; evMu is held.
+func (c *econn) maskLocked() uint32 {
 	var mask uint32
 	if c.reading && !c.peerDone {
 		mask |= syscall.EPOLLIN
@@ -491,12 +516,7 @@ func (c *econn) updateEvents() {
 	if c.wantOut {
 		mask |= syscall.EPOLLOUT
 	}
-	c.fdMu.RLock()
-	if !c.closed {
-		ev := syscall.EpollEvent{Events: mask, Fd: int32(c.fd)}
-		syscall.EpollCtl(c.loop.epfd, syscall.EPOLL_CTL_MOD, c.fd, &ev)
-	}
-	c.fdMu.RUnlock()
+	return mask
 }
 
 // writable runs on the loop when the socket can take more.
