@@ -302,10 +302,23 @@ func (c *TCPConnection) closing() bool {
 }
 
 // received frames c.recv+b and delivers the messages; the lane is held.
-// The protocol is looked up for every package: a callback may switch it
-// (an HTTP request upgraded to WebSocket) and the bytes after the switch
-// belong to the new one.
+// When one read holds several packages (pipelined requests), the answers
+// to all but the first are written together once the batch is delivered:
+// one write instead of one per answer.
 func (c *TCPConnection) received(b []byte) {
+	c.frame(b)
+	if c.batch {
+		c.batch = false
+		c.mu.Lock()
+		c.holdWrites = false
+		c.kickLocked()
+	}
+}
+
+// frame does received's work. The protocol is looked up for every
+// package: a callback may switch it (an HTTP request upgraded to
+// WebSocket) and the bytes after the switch belong to the new one.
+func (c *TCPConnection) frame(b []byte) {
 	if c.closing() {
 		return
 	}
@@ -314,7 +327,7 @@ func (c *TCPConnection) received(b []byte) {
 		c.recv = append(c.recv, b...)
 		data = c.recv
 	}
-	off := 0
+	off, delivered := 0, 0
 	for off < len(data) && !c.paused.Load() && !c.closing() {
 		buf := data[off:]
 		p := c.Protocol
@@ -356,6 +369,13 @@ func (c *TCPConnection) received(b []byte) {
 			c.protocolFailed(err)
 			return
 		}
+		if delivered == 1 && !c.batch {
+			c.batch = true
+			c.mu.Lock()
+			c.holdWrites = true
+			c.mu.Unlock()
+		}
+		delivered++
 		c.deliver(msg)
 	}
 	c.keep(data, off)

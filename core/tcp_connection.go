@@ -60,6 +60,7 @@ type TCPConnection struct {
 	// receive side, owned by the lane holder
 	recv    []byte
 	recvLen atomic.Int64 // len(recv), for other goroutines
+	batch   bool         // several packages of one read are being delivered
 	pkgLen  int
 	maxPkg  int
 	paused  atomic.Bool
@@ -67,18 +68,21 @@ type TCPConnection struct {
 	resumed chan struct{} // closed and replaced by ResumeRecv
 
 	// send side, guarded by mu
-	mu        sync.Mutex
-	out       []byte        // queued, not yet handed to the socket
-	spare     []byte        // the other half of the double buffer
-	inflight  int           // bytes being written by the flusher
-	streams   []*outPart    // SendFrom readers and the bytes queued behind them
-	writing   bool          // a flusher goroutine runs
-	full      bool          // OnBufferFull fired; OnBufferDrain pending
-	state     int32         // connOpen, connClosing, connClosed
-	shut      bool          // the write side was shut down
-	drained   chan struct{} // closed when the queue empties or the socket is destroyed
-	closeTask timer.TaskID
-	maxSend   atomic.Int64
+	mu       sync.Mutex
+	out      []byte     // queued, not yet handed to the socket
+	spare    []byte     // the other half of the double buffer
+	inflight int        // bytes being written by the flusher
+	streams  []*outPart // SendFrom readers and the bytes queued behind them
+	writing  bool       // a flusher goroutine runs
+	full     bool       // OnBufferFull fired; OnBufferDrain pending
+	state    int32      // connOpen, connClosing, connClosed
+	shut     bool       // the write side was shut down
+	// holdWrites queues sends while a batch of packages is delivered; the
+	// lane writes them together afterwards.
+	holdWrites bool
+	drained    chan struct{} // closed when the queue empties or the socket is destroyed
+	closeTask  timer.TaskID
+	maxSend    atomic.Int64
 
 	bytesRead    atomic.Int64
 	bytesWritten atomic.Int64
@@ -244,7 +248,7 @@ func (c *TCPConnection) pendingLocked() int {
 // kickLocked writes what it can at once and leaves the rest to a flusher
 // goroutine. It unlocks c.mu.
 func (c *TCPConnection) kickLocked() {
-	if c.writing || (len(c.out) == 0 && len(c.streams) == 0) {
+	if c.writing || c.holdWrites || (len(c.out) == 0 && len(c.streams) == 0) {
 		c.mu.Unlock()
 		return
 	}
@@ -485,13 +489,13 @@ func (c *TCPConnection) Destroy() {
 	streams := c.streams
 	c.streams = nil
 	c.signalDrainedLocked()
+	c.wakeReader()
 	c.mu.Unlock()
 	for _, p := range streams {
 		if cl, ok := p.r.(io.Closer); ok {
 			cl.Close()
 		}
 	}
-	c.wakeReader()
 	c.sock.Close()
 }
 
@@ -512,10 +516,11 @@ func (c *TCPConnection) sendFailed(err error) {
 }
 
 // PauseRecv stops delivering messages (and, on most engines, reading) until
-// ResumeRecv. Safe for concurrent use.
+// ResumeRecv. A closing connection is not paused: it reads on until the
+// peer's EOF. Safe for concurrent use.
 func (c *TCPConnection) PauseRecv() {
 	c.mu.Lock()
-	if !c.paused.Load() {
+	if !c.paused.Load() && c.state == connOpen {
 		c.resumed = make(chan struct{})
 		c.pauses.Add(1)
 		c.paused.Store(true)
