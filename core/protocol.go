@@ -74,6 +74,14 @@ type Goodbyer interface {
 	Goodbye(c Connection) []byte
 }
 
+// CloseFramer is implemented by protocols that end a connection with a
+// message of their own (a WebSocket close frame). Connection.Close queues
+// the bytes CloseFrame returns after its data. It is called with the
+// connection's send lock held, like Encode: it must not call methods on c.
+type CloseFramer interface {
+	CloseFrame(c Connection) []byte
+}
+
 // ProtocolName returns p's name, "raw" for nil and the Go type for a protocol
 // without a Name method.
 func ProtocolName(p Protocol) string {

@@ -381,7 +381,7 @@ func (c *TCPConnection) signalDrainedLocked() {
 // and read on), bounded by CloseTimeout, and the connection then closes like
 // Close("").
 func (c *TCPConnection) flushAfterEOF() {
-	c.Close("")
+	c.close("", false)
 	c.mu.Lock()
 	if c.state == connClosed || (!c.writing && len(c.out) == 0 && len(c.streams) == 0) {
 		c.mu.Unlock()
@@ -444,9 +444,14 @@ func (c *TCPConnection) SendFrom(r io.Reader) error {
 }
 
 // Close implements Connection: it queues data (encoded with the protocol if
-// not empty), stops reading and closes the connection once the queue is
-// written, or after the Goer's CloseTimeout. Safe for concurrent use.
-func (c *TCPConnection) Close(data string) {
+// not empty) and the protocol's closing message (a WebSocket close frame,
+// see CloseFramer), stops reading and closes the connection once the queue
+// is written, or after the Goer's CloseTimeout. Safe for concurrent use.
+func (c *TCPConnection) Close(data string) { c.close(data, true) }
+
+// close is Close; farewell adds the protocol's closing message
+// (CloseFramer), which a peer that already left does not get.
+func (c *TCPConnection) close(data string, farewell bool) {
 	c.mu.Lock()
 	if c.state != connOpen {
 		c.mu.Unlock()
@@ -455,6 +460,11 @@ func (c *TCPConnection) Close(data string) {
 	if data != "" {
 		if _, err := c.appendLocked(nil, data, false); err != nil {
 			c.goer.logger().Warn("close data not sent", "conn", c.ID, "err", err)
+		}
+	}
+	if cf, ok := c.Protocol.(CloseFramer); ok && farewell {
+		if b := cf.CloseFrame(c); len(b) > 0 {
+			c.appendLocked(b, "", true)
 		}
 	}
 	c.beginCloseLocked()

@@ -442,19 +442,26 @@ func (st *conn) open(c core.Connection) {
 
 // goodbye returns the 1001 close frame for a stopping server.
 func (st *conn) goodbye() []byte {
+	return st.farewell(CloseGoingAway, "server going away")
+}
+
+// farewell returns the close frame (with code and reason) that ends the
+// connection, after whatever the handshake left queued; nil if a close
+// frame was sent already or the connection is not a server's open one.
+func (st *conn) farewell(code int, reason string) []byte {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if (st.phase != phaseOpen && st.phase != phaseDraining) || st.closeSent || st.client {
 		return nil
 	}
 	st.closeSent = true
-	st.recordLocked(CloseGoingAway, "server going away")
+	st.recordLocked(code, reason)
 	// While draining, the lane is still moving the messages queued during
 	// the handshake; they go out here, before the close frame, since the
 	// connection closes right after.
 	b := st.pending
 	st.pending = nil
-	return appendFrame(b, ws.OpClose, false, closePayload(CloseGoingAway, "server going away"), nil)
+	return appendFrame(b, ws.OpClose, false, closePayload(code, reason), nil)
 }
 
 // end runs when the connection is gone.

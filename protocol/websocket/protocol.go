@@ -131,6 +131,17 @@ func (p *Protocol) OnConnClose(c core.Connection) {
 	}
 }
 
+// CloseFrame implements core.CloseFramer: Close(data) on a WebSocket
+// connection sends data as a message, then a 1000 (normal closure) close
+// frame, and closes once the peer answers it or CloseTimeout passes.
+func (p *Protocol) CloseFrame(c core.Connection) []byte {
+	st, ok := c.Context().(*conn)
+	if !ok {
+		return nil
+	}
+	return st.farewell(CloseNormal, "")
+}
+
 // Goodbye implements core.Goodbyer: a stopping server sends 1001 (going
 // away) to open WebSocket connections.
 func (p *Protocol) Goodbye(c core.Connection) []byte {

@@ -439,3 +439,41 @@ func TestHTTPHandler(t *testing.T) {
 	}
 	c.Close(cws.StatusNormalClosure, "")
 }
+
+// Close(data) sends data as a message, then a 1000 close frame; OnClose
+// sees 1000.
+func TestCloseSendsCloseFrame(t *testing.T) {
+	g := core.NewGoer("127.0.0.1:0", websocket.New(), "tcp")
+	g.Logger = quietLogger()
+	closed := make(chan int, 1)
+	g.OnMessage = func(c core.Connection, data []byte) { c.Close("bye") }
+	g.OnClose = func(c core.Connection) {
+		n, _ := websocket.CloseStatus(c)
+		closed <- n
+	}
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := cws.Dial(ctx, "ws://"+g.Addr().String()+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, cws.MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	typ, msg, err := c.Read(ctx)
+	if err != nil || typ != cws.MessageText || string(msg) != "bye" {
+		t.Fatalf("got %v %q %v", typ, msg, err)
+	}
+	_, _, err = c.Read(ctx)
+	if cws.CloseStatus(err) != cws.StatusNormalClosure {
+		t.Fatalf("client saw %v, want 1000", err)
+	}
+	if code := recv(t, closed, "OnClose"); code != websocket.CloseNormal {
+		t.Fatalf("OnClose saw %d", code)
+	}
+}
