@@ -38,3 +38,34 @@ func TestResumeOnLaneDeliversBuffered(t *testing.T) {
 		}
 	}
 }
+
+// A pause asked for after Close (a callback that pauses when its output
+// is full, say) must not hold the closing connection: once the peer has
+// read the goodbye and closed, OnClose follows at once, not after
+// CloseTimeout.
+func TestPauseAfterCloseDoesNotHold(t *testing.T) {
+	closed := make(chan time.Time, 1)
+	g := core.NewGoer("127.0.0.1:0", lines{}, "tcp")
+	g.CloseTimeout = 5 * time.Second
+	g.OnMessage = func(c core.Connection, d []byte) {
+		c.Close("bye")
+		c.(*core.TCPConnection).PauseRecv()
+	}
+	g.OnClose = func(core.Connection) { closed <- time.Now() }
+	addr := start(t, g)
+	c := dial(t, addr)
+	c.Write([]byte("hi\n"))
+	if got := expectEOF(t, c); string(got) != "bye\n" {
+		t.Fatalf("got %q", got)
+	}
+	c.Close()
+	peerClosed := time.Now()
+	select {
+	case at := <-closed:
+		if el := at.Sub(peerClosed); el > time.Second {
+			t.Fatalf("OnClose %v after the peer closed", el)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("no OnClose")
+	}
+}
