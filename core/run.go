@@ -179,7 +179,11 @@ func (g *Goer) stop(grace time.Duration) {
 			c.Destroy()
 			return true
 		})
-		g.conns.Wait()
+		// The sockets are closed; what is left is a callback that does
+		// not return. Stop does not wait for it forever.
+		if !g.waitConns(DefaultCloseTimeout) {
+			g.logger().Error("connections still busy in a callback; stopping without them", "goer", g.name(), "open", g.open.Load())
+		}
 	}
 	if f, ok := ln.(Finisher); ok {
 		f.Finish()

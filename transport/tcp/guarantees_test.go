@@ -301,6 +301,7 @@ func TestMaxPackageSize(t *testing.T) {
 			closed := make(chan struct{})
 			g := core.NewGoer("127.0.0.1:0", tc.proto, "tcp")
 			g.MaxPackageSize = 64 << 10
+			g.CloseTimeout = time.Second // the test peer never closes
 			g.OnError = func(_ core.Connection, code int, _ string) { codes <- code }
 			g.OnClose = func(core.Connection) { close(closed) }
 			g.OnMessage = func(core.Connection, []byte) { t.Error("no message expected") }
