@@ -98,6 +98,11 @@ func hooksFor(goers []*Goer) daemon.Hooks {
 			}
 			wg.Wait()
 		},
+		StopAccepting: func() {
+			for _, g := range goers {
+				g.StopAccepting()
+			}
+		},
 		OnReload: func() {
 			for _, g := range goers {
 				if g.OnReload != nil {

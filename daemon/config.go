@@ -90,6 +90,11 @@ type Hooks struct {
 	// and not at all after a SIGINT or SIGTERM during the stop; then it
 	// returns ErrStopTimeout while Stop may still run. Required.
 	Stop func(graceful bool, timeout time.Duration)
+	// StopAccepting makes the old process stop accepting once the new one
+	// is ready, before reload reports success, so that every connection
+	// made after a successful reload reaches the new code. Open connections
+	// are served on. Optional (Stop closes the listeners anyway).
+	StopAccepting func()
 	// OnReload runs in the old process once the new one is ready, before
 	// Stop. Optional.
 	OnReload func()

@@ -300,6 +300,9 @@ func (s *server) reload(exe, dir string, sigs <-chan os.Signal) (*successor, res
 		s.listenControl(controlPath(s.cfg.PidFile))
 		return childFailed(fmt.Sprintf("did not take over: %v", err))
 	}
+	if s.hooks.StopAccepting != nil {
+		s.hooks.StopAccepting()
+	}
 	return succ, response{OK: true, Pid: newPid, Output: out.String()}
 }
 

@@ -217,13 +217,14 @@ func main() {
 		StartTimeout:    10 * time.Second,
 	}
 	err := daemon.Run(cfg, daemon.Hooks{
-		Listen:      s.listen,
-		Serve:       s.serve,
-		Files:       s.files,
-		Stop:        s.stop,
-		OnReload:    func() { event("reload " + strconv.Itoa(os.Getpid())) },
-		Status:      s.status,
-		Connections: s.connections,
+		Listen:        s.listen,
+		Serve:         s.serve,
+		Files:         s.files,
+		Stop:          s.stop,
+		StopAccepting: func() { s.ln.Close() },
+		OnReload:      func() { event("reload " + strconv.Itoa(os.Getpid())) },
+		Status:        s.status,
+		Connections:   s.connections,
 	})
 	os.Exit(daemon.ExitCode(err))
 }
