@@ -221,8 +221,7 @@ type econn struct {
 	peerDone   bool // the peer's EOF was read: never read again
 	detached   bool // removed from the loop's epoll set before the close
 
-	wready chan struct{} // EPOLLOUT seen
-	done   chan struct{} // fd closed
+	wready chan struct{} // EPOLLOUT seen, or closed; made by the first writer that waits
 
 	mu      sync.Mutex // the dispatcher's queue
 	pending *rbuf      // bytes read, not yet delivered; nil when idle
@@ -261,8 +260,7 @@ func (e *epollEngine) adopt(g *core.Goer, conn net.Conn) {
 		return
 	}
 	l := e.loops[int(e.next.Add(1))%len(e.loops)]
-	c := &econn{fd: fd, eng: e, loop: l, local: local, remote: remote, reading: true,
-		wready: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &econn{fd: fd, eng: e, loop: l, local: local, remote: remote, reading: true}
 	s, err := g.Accept(c)
 	if err != nil {
 		c.closeFD()
@@ -531,9 +529,14 @@ func (c *econn) writable() {
 }
 
 func (c *econn) wakeWriter() {
-	select {
-	case c.wready <- struct{}{}:
-	default:
+	c.evMu.Lock()
+	ch := c.wready
+	c.evMu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -578,14 +581,18 @@ func (c *econn) Write(b []byte) (int, error) {
 				c.evMu.Unlock()
 				return total, syscall.EPIPE
 			}
+			if c.isClosed() { // closeFD wakes only a writer already waiting
+				c.evMu.Unlock()
+				return total, net.ErrClosed
+			}
+			if c.wready == nil {
+				c.wready = make(chan struct{}, 1)
+			}
+			ch := c.wready
 			c.wantOut = true
 			c.updateEvents()
 			c.evMu.Unlock()
-			select {
-			case <-c.wready:
-			case <-c.done:
-				return total, net.ErrClosed
-			}
+			<-ch // EPOLLOUT or closeFD; TryWrite tells which
 		}
 	}
 	return total, nil
@@ -617,8 +624,8 @@ func (c *econn) closeFD() {
 	fd, l := c.fd, c.loop
 	syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	syscall.Close(fd)
-	close(c.done)
 	c.fdMu.Unlock()
+	c.wakeWriter()
 	// The loop forgets the connection, unless the descriptor's number
 	// already belongs to a newer one.
 	l.post(func() {
