@@ -202,6 +202,8 @@ func TestStoreBroadcast(t *testing.T) {
 	}
 	addr := start(t, g)
 	a := dial(t, addr)
+	// a is announced to nobody; b is announced to a once a is in the store.
+	waitFor(t, "a in the store", func() bool { return g.Connections.Len() == 1 })
 	b := dial(t, addr)
 	ra := bufio.NewReader(a)
 	got := readLine(t, ra)
