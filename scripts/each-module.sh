@@ -53,5 +53,6 @@ for m in $mods; do
 done
 
 echo
-echo "modules: $passed passed, $failed failed ($flaky flaky)"
+echo "flaky steps (failed once, then passed): $flaky"
+echo "modules: $passed passed, $failed failed"
 exit $fail
