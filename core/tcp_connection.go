@@ -96,6 +96,7 @@ type ctxBox struct{ v any }
 type outPart struct {
 	r     io.Reader
 	after []byte
+	busy  bool // the flusher is reading r (with the lock released)
 }
 
 const (
@@ -335,9 +336,18 @@ func (c *TCPConnection) pullStreamLocked() bool {
 			buf = make([]byte, 0, streamChunk)
 		}
 		c.inflight = 0
+		p.busy = true
 		c.mu.Unlock()
 		n, err := io.ReadFull(p.r, buf[:streamChunk])
 		c.mu.Lock()
+		p.busy = false
+		if c.state == connClosed { // destroyed meanwhile: the reader is ours to close
+			if cl, ok := p.r.(io.Closer); ok {
+				cl.Close()
+			}
+			p.r = nil
+			return false
+		}
 		c.out = buf[:n]
 		if err != nil { // io.EOF, io.ErrUnexpectedEOF or a real failure: the stream ends
 			if cl, ok := p.r.(io.Closer); ok {
@@ -358,7 +368,7 @@ func (c *TCPConnection) afterDrainLocked() {
 	if cap(c.out) > keepBufferCap {
 		c.out = nil
 	}
-	if c.full {
+	if c.full && c.state != connClosed { // a destroyed queue was dropped, not drained
 		c.full = false
 		c.post(laneEvent{kind: evBufferDrain})
 	}
@@ -496,15 +506,19 @@ func (c *TCPConnection) Destroy() {
 	}
 	c.state = connClosed
 	c.out, c.spare, c.inflight = nil, nil, 0
-	streams := c.streams
+	var closers []io.Closer
+	for _, p := range c.streams {
+		// A reader the flusher is reading is closed by the flusher.
+		if cl, ok := p.r.(io.Closer); ok && !p.busy {
+			closers = append(closers, cl)
+		}
+	}
 	c.streams = nil
 	c.signalDrainedLocked()
 	c.wakeReader()
 	c.mu.Unlock()
-	for _, p := range streams {
-		if cl, ok := p.r.(io.Closer); ok {
-			cl.Close()
-		}
+	for _, cl := range closers {
+		cl.Close()
 	}
 	c.sock.Close()
 }

@@ -475,3 +475,45 @@ func TestSetProtocolMidStream(t *testing.T) {
 		t.Fatalf("reply %q %v", reply, err)
 	}
 }
+
+// slowReader blocks in Read until released and counts its Close calls.
+type slowReader struct {
+	started chan struct{}
+	release chan struct{}
+	closes  atomic.Int32
+	once    sync.Once
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	r.once.Do(func() { close(r.started) })
+	<-r.release
+	return 0, io.EOF
+}
+
+func (r *slowReader) Close() error {
+	r.closes.Add(1)
+	return nil
+}
+
+// A connection destroyed while its writer reads a SendFrom reader closes
+// that reader exactly once.
+func TestSendFromDestroyedWhileReading(t *testing.T) {
+	r := &slowReader{started: make(chan struct{}), release: make(chan struct{})}
+	conns := make(chan *core.TCPConnection, 1)
+	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
+	g.OnConnect = func(c core.Connection) { conns <- c.(*core.TCPConnection) }
+	addr := start(t, g)
+	dial(t, addr)
+	c := <-conns
+	if err := c.SendFrom(r); err != nil {
+		t.Fatal(err)
+	}
+	<-r.started
+	c.Destroy()
+	close(r.release)
+	waitFor(t, "the reader to be closed", func() bool { return r.closes.Load() >= 1 })
+	time.Sleep(50 * time.Millisecond)
+	if n := r.closes.Load(); n != 1 {
+		t.Fatalf("reader closed %d times", n)
+	}
+}
