@@ -111,7 +111,6 @@ type Goer struct {
 	state    int32 // goerIdle, goerRunning, goerStopping, goerStopped
 	listener Listener
 	done     chan struct{}
-	serveErr error
 	sweepID  timer.TaskID
 	conns    sync.WaitGroup
 

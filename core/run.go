@@ -76,7 +76,6 @@ func (g *Goer) serve() {
 	go func() {
 		defer close(g.served)
 		if err := ln.Serve(); err != nil {
-			g.serveErr = err
 			g.logger().Error("serve failed", "goer", g.name(), "err", err)
 		}
 	}()
@@ -245,12 +244,6 @@ func (g *Goer) waitConns(d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
-}
-
-func (g *Goer) stopping() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.state >= goerStopping
 }
 
 // sweepIdle closes connections that read nothing for IdleTimeout.
