@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/shunhui19/goes/core"
@@ -45,5 +46,44 @@ func BenchmarkHello(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		f.resetOutput()
 		f.feed(helloReq)
+	}
+}
+
+// wrkReq is what wrk sends for "/": the request line and Host only.
+var wrkReq = []byte("GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n")
+
+// benchHandler answers like tools/bench's goes HTTP server.
+func benchHandler(c core.Connection, _ []byte) {
+	RequestOf(c).Response().ContentType("text/plain").SendString("Hello, World!")
+}
+
+// BenchmarkHelloKeepAlive is one keep-alive request per read, answered
+// like tools/bench does; the protocol's CPU without the kernel's.
+func BenchmarkHelloKeepAlive(b *testing.B) {
+	f := newFake(New(), benchHandler)
+	f.feed(wrkReq)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f.resetOutput()
+		f.feed(wrkReq)
+	}
+}
+
+// BenchmarkHelloPipelined16 feeds batches of 16 pipelined requests in one
+// read, as wrk's pipeline script sends them; ns/op is per request.
+func BenchmarkHelloPipelined16(b *testing.B) {
+	const depth = 16
+	batch := bytes.Repeat(wrkReq, depth)
+	f := newFake(New(), benchHandler)
+	f.feed(batch)
+	if f.msgs != depth || f.failErr != nil {
+		b.Fatalf("msgs %d err %v", f.msgs, f.failErr)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += depth {
+		f.resetOutput()
+		f.feed(batch)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/shunhui19/goes/core"
 )
@@ -35,7 +36,11 @@ func newFake(p core.Protocol, h func(c core.Connection, data []byte)) *fakeConn 
 	return &fakeConn{p: p, onMessage: h}
 }
 
-func (f *fakeConn) Send(data string, raw bool) error { return f.SendBytes([]byte(data), raw) }
+// Send passes the string's bytes without a copy, as core does: Encode
+// neither keeps nor changes them.
+func (f *fakeConn) Send(data string, raw bool) error {
+	return f.SendBytes(unsafe.Slice(unsafe.StringData(data), len(data)), raw)
+}
 
 func (f *fakeConn) SendBytes(data []byte, raw bool) error {
 	f.mu.Lock()
