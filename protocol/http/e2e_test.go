@@ -1000,6 +1000,51 @@ func TestHeaderTimeoutFromAccept(t *testing.T) {
 	}
 }
 
+// TestHeaderTimeoutLaterHead: on a kept-alive connection, a request head
+// that does not complete (a partial head, or empty lines dripping in) is
+// closed HeaderTimeout after its first byte, long before the keep-alive
+// timeout.
+func TestHeaderTimeoutLaterHead(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	addr := serve(t, &http.Protocol{HeaderTimeout: timeout, KeepAliveTimeout: 20 * time.Second}, hello)
+	tests := []struct {
+		name  string
+		drips []string
+	}{
+		{"partial head", []string{"GET / HTTP/1.1\r\nHost: h\r\n"}},
+		{"empty lines", []string{"\r\n", "\r\n", "\r\n", "\r\n", "\r\n", "\r\n", "\r\n", "\r\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := rawConn(t, addr)
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+			br := bufio.NewReader(c)
+			resp, err := nethttp.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readAll(t, resp)
+			start := time.Now()
+			go func() {
+				for _, d := range tt.drips {
+					if _, err := io.WriteString(c, d); err != nil {
+						return
+					}
+					time.Sleep(timeout / 3)
+				}
+			}()
+			b, err := io.ReadAll(br)
+			d := time.Since(start)
+			if err != nil || len(b) != 0 {
+				t.Fatalf("read %q, %v", b, err)
+			}
+			if d < timeout || d > timeout+2*time.Second {
+				t.Fatalf("closed after %v, want about %v", d, timeout)
+			}
+		})
+	}
+}
+
 // loopbackClient is a keep-alive client that allocates nothing per request:
 // it learns the answer's size from the first one (the Date header has a
 // fixed width) and then reads exactly that many bytes.

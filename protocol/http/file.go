@@ -113,7 +113,7 @@ func (w *Response) sendOpenFile(f *os.File, fi fs.FileInfo, name string) error {
 		f.Close()
 		return err
 	}
-	head := w.appendHead(w.scratch[:0], length, false, closing)
+	head := w.appendHead(w.scratch[:0], monoNow(), length, false, closing)
 	w.scratch = head
 	if err := st.c.SendBytes(head, true); err != nil {
 		f.Close()

@@ -132,13 +132,14 @@ func (p *Protocol) Input(c core.Connection, buf []byte) (int, error) {
 				return 0, nil // receiving is paused until the previous response is out
 			}
 			st.started = true
-			if st.opened {
-				st.opened = false // the deadline set at accept still runs
-			} else {
-				st.setDeadline(p.headerTimeoutDur())
-			}
+			st.timed = st.opened // the deadline set at accept still runs
+			st.opened = false
 		}
-		return st.scanHead(buf)
+		n, err := st.scanHead(buf)
+		if n == 0 && err == nil {
+			st.timeHead()
+		}
+		return n, err
 	case phaseBody:
 		return int(min(int64(len(buf)), st.bodyLeft)), nil
 	case phaseChunkSize:
@@ -161,6 +162,7 @@ func (p *Protocol) Decode(c core.Connection, pkg []byte) ([]byte, error) {
 	switch st.phase {
 	case phaseHead:
 		if isBlankLine(pkg) {
+			st.timeHead()
 			return nil, core.ErrSkip // empty lines before a request line are ignored
 		}
 		return st.decodeHead(pkg)
@@ -216,11 +218,12 @@ func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
 		return dst, err
 	}
 	closing := st.closingLocked()
-	dst = w.appendHead(dst, int64(len(data)), false, closing)
+	now := monoNow()
+	dst = w.appendHead(dst, now, int64(len(data)), false, closing)
 	if w.bodyAllowed() {
 		dst = append(dst, data...)
 	}
-	resume := st.completeLocked()
+	resume := st.completeLocked(now)
 	st.mu.Unlock()
 	if resume {
 		go st.resume() // not here: the send lock is held
@@ -298,7 +301,7 @@ func (p *Protocol) ensureSweeper(g *core.Goer) {
 
 // sweep closes g's connections whose deadline passed.
 func (p *Protocol) sweep(g *core.Goer) {
-	now := time.Now().UnixNano()
+	now := monoNow()
 	g.Connections.Range(func(_ int, c *core.TCPConnection) bool {
 		if st, ok := c.Context().(*conn); ok && st.p == p {
 			if d := st.deadline.Load(); d != 0 && now > d {

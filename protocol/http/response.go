@@ -161,9 +161,10 @@ func statusHasBody(code int) bool {
 	return code >= 200 && code != 204 && code != 304
 }
 
-// appendHead writes the status line and headers. contentLength < 0 writes
-// none (a body ended by closing); chunked writes Transfer-Encoding.
-func (w *Response) appendHead(dst []byte, contentLength int64, chunked, closing bool) []byte {
+// appendHead writes the status line and headers at now (monoNow).
+// contentLength < 0 writes none (a body ended by closing); chunked writes
+// Transfer-Encoding.
+func (w *Response) appendHead(dst []byte, now, contentLength int64, chunked, closing bool) []byte {
 	p := w.st.p
 	code := w.code()
 	dst = appendStatusLine(dst, code)
@@ -174,7 +175,7 @@ func (w *Response) appendHead(dst []byte, contentLength int64, chunked, closing 
 	}
 	if !w.has("Date") {
 		dst = append(dst, "Date: "...)
-		dst = p.appendDate(dst)
+		dst = p.appendDate(dst, now)
 		dst = append(dst, "\r\n"...)
 	}
 	if statusHasBody(code) && !w.has("Content-Type") {
@@ -219,16 +220,20 @@ func (p *Protocol) serverName() string {
 
 // dateStamp is the Date header of one second.
 type dateStamp struct {
-	sec int64
-	b   []byte
+	until int64 // monoNow at which the second ends
+	b     []byte
 }
 
-// appendDate appends the current HTTP date, formatted at most once a second.
-func (p *Protocol) appendDate(dst []byte) []byte {
-	now := time.Now()
+// appendDate appends the HTTP date at mono (monoNow). The wall clock is
+// read and formatted once a second.
+func (p *Protocol) appendDate(dst []byte, mono int64) []byte {
 	s := p.date.Load()
-	if s == nil || s.sec != now.Unix() {
-		s = &dateStamp{sec: now.Unix(), b: now.UTC().AppendFormat(make([]byte, 0, len(TimeFormat)), TimeFormat)}
+	if s == nil || mono >= s.until {
+		now := time.Now()
+		s = &dateStamp{
+			until: int64(now.Sub(monoBase)) + int64(time.Second) - int64(now.Nanosecond()),
+			b:     now.UTC().AppendFormat(make([]byte, 0, len(TimeFormat)), TimeFormat),
+		}
 		p.date.Store(s)
 	}
 	return append(dst, s.b...)
@@ -253,7 +258,7 @@ func appendErrorResponse(dst []byte, p *Protocol, code int, reason string) []byt
 	dst = append(dst, "Server: "...)
 	dst = append(dst, p.serverName()...)
 	dst = append(dst, "\r\nDate: "...)
-	dst = p.appendDate(dst)
+	dst = p.appendDate(dst, monoNow())
 	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	dst = append(dst, "\r\nConnection: close\r\n\r\n"...)

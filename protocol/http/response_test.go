@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shunhui19/goes/core"
 )
@@ -91,5 +92,25 @@ func TestBuilderHeadersWithSend(t *testing.T) {
 	}
 	if strings.Contains(out, "999") {
 		t.Error("user Content-Length written")
+	}
+}
+
+// TestDateHeader: the Date formatted once a second from the monotonic
+// clock is the wall clock's second, and it moves on with it.
+func TestDateHeader(t *testing.T) {
+	p := New()
+	check := func() {
+		before := time.Now().UTC().Truncate(time.Second)
+		got, err := time.Parse(TimeFormat, string(p.appendDate(nil, monoNow())))
+		after := time.Now().UTC()
+		if err != nil || got.Before(before) || got.After(after) {
+			t.Fatalf("Date %v (%v) not within [%v, %v]", got, err, before, after)
+		}
+	}
+	check()
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	check()
+	for i := 0; i < 100; i++ {
+		check()
 	}
 }

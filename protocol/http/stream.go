@@ -40,7 +40,7 @@ func (st *conn) abortRaw() {
 // connection once it is flushed.
 func (st *conn) finishRaw(closing bool) {
 	st.mu.Lock()
-	resume := st.completeLocked()
+	resume := st.completeLocked(monoNow())
 	st.mu.Unlock()
 	if resume {
 		st.resume()
@@ -85,9 +85,9 @@ func (w *Response) Stream() (*Stream, error) {
 	}
 	var head []byte
 	if s.chunked && statusHasBody(w.code()) {
-		head = w.appendHead(w.scratch[:0], -1, true, s.closing)
+		head = w.appendHead(w.scratch[:0], monoNow(), -1, true, s.closing)
 	} else {
-		head = w.appendHead(w.scratch[:0], -1, false, s.closing)
+		head = w.appendHead(w.scratch[:0], monoNow(), -1, false, s.closing)
 	}
 	w.scratch = head
 	if err := st.c.SendBytes(head, true); err != nil {
