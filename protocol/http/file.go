@@ -57,7 +57,7 @@ func statusForOpenError(err error) int {
 
 // sendError answers code with a short text body.
 func (w *Response) sendError(code int) error {
-	w.headers = w.headers[:0]
+	w.clearHeaders()
 	w.err = nil
 	return w.Status(code).Header("Content-Type", "text/plain; charset=utf-8").
 		SendString(strconv.Itoa(code) + " " + StatusText(code) + "\n")
@@ -73,7 +73,7 @@ func (w *Response) sendOpenFile(f *os.File, fi fs.FileInfo, name string) error {
 	req := &st.req
 	size, mod := fi.Size(), fi.ModTime()
 	etag := fileETag(fi)
-	if !w.has("Content-Type") {
+	if !w.hasKind(kindContentType) {
 		ct := mime.TypeByExtension(filepath.Ext(name))
 		if ct == "" {
 			ct = "application/octet-stream"

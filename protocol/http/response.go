@@ -22,17 +22,96 @@ type Response struct {
 	st      *conn
 	status  int
 	headers []kv
+	kinds   uint16 // bit k set: a header of kind k is among headers
 	err     error
 	scratch []byte
 }
 
-type kv struct{ name, value string }
+type kv struct {
+	name, value string
+	kind        uint8
+}
+
+// Kinds of the response headers the protocol writes or reads itself, told
+// apart once when a header is added rather than at every response.
+const (
+	kindOther uint8 = iota
+	kindServer
+	kindDate
+	kindContentType
+	kindContentLength
+	kindTransferEncoding
+	kindConnection
+	kindCacheControl
+)
+
+// managedKinds are written by the protocol only, whatever was set.
+const managedKinds = 1<<kindContentLength | 1<<kindTransferEncoding | 1<<kindConnection
+
+// headerKind returns the kind of the header name (any case).
+func headerKind(name string) uint8 {
+	switch len(name) {
+	case 4:
+		if asciiEqualFold(name, "Date") {
+			return kindDate
+		}
+	case 6:
+		if asciiEqualFold(name, "Server") {
+			return kindServer
+		}
+	case 10:
+		if asciiEqualFold(name, "Connection") {
+			return kindConnection
+		}
+	case 12:
+		if asciiEqualFold(name, "Content-Type") {
+			return kindContentType
+		}
+	case 13:
+		if asciiEqualFold(name, "Cache-Control") {
+			return kindCacheControl
+		}
+	case 14:
+		if asciiEqualFold(name, "Content-Length") {
+			return kindContentLength
+		}
+	case 17:
+		if asciiEqualFold(name, "Transfer-Encoding") {
+			return kindTransferEncoding
+		}
+	}
+	return kindOther
+}
+
+// asciiEqualFold compares ASCII case-insensitively.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *Response) clearHeaders() {
+	w.headers = w.headers[:0]
+	w.kinds = 0
+}
 
 func (w *Response) reset() {
-	h := w.headers[:0]
+	h := w.headers
 	if cap(h) > 64 {
 		h = nil
 	}
+	clear(h) // no strings of the last response are kept alive
+	h = h[:0]
 	s := w.scratch[:0]
 	if cap(s) > 4<<10 {
 		s = nil
@@ -60,22 +139,56 @@ func (w *Response) Header(name, value string) *Response {
 
 // AddHeader adds a value for the header name, keeping earlier ones.
 func (w *Response) AddHeader(name, value string) *Response {
-	if !isToken([]byte(name)) || strings.ContainsAny(value, "\r\n\x00") {
+	if !isTokenString(name) || !validHeaderValue(value) {
 		w.fail(ErrBadHeader)
 		return w
 	}
-	w.headers = append(w.headers, kv{name, value})
+	w.add(name, value)
 	return w
+}
+
+func (w *Response) add(name, value string) {
+	k := headerKind(name)
+	w.headers = append(w.headers, kv{name, value, k})
+	w.kinds |= 1 << k
+}
+
+func isTokenString(s string) bool {
+	if len(s) == 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tchar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue refuses what would end the header or the head early.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // DelHeader removes the header name.
 func (w *Response) DelHeader(name string) *Response {
+	if k := headerKind(name); k != kindOther && !w.hasKind(k) {
+		return w // the common case: Header of one not set yet
+	}
 	out := w.headers[:0]
+	w.kinds = 0
 	for _, h := range w.headers {
 		if !strings.EqualFold(h.name, name) {
 			out = append(out, h)
+			w.kinds |= 1 << h.kind
 		}
 	}
+	clear(w.headers[len(out):])
 	w.headers = out
 	return w
 }
@@ -101,7 +214,7 @@ func (w *Response) SetCookie(ck Cookie) *Response {
 		w.fail(err)
 		return w
 	}
-	w.headers = append(w.headers, kv{"Set-Cookie", v})
+	w.add("Set-Cookie", v)
 	return w
 }
 
@@ -128,22 +241,18 @@ func (w *Response) Redirect(location string, code int) error {
 
 // wantsClose reports whether the user set "Connection: close".
 func (w *Response) wantsClose() bool {
+	if !w.hasKind(kindConnection) {
+		return false
+	}
 	for _, h := range w.headers {
-		if strings.EqualFold(h.name, "Connection") && strings.Contains(strings.ToLower(h.value), "close") {
+		if h.kind == kindConnection && strings.Contains(strings.ToLower(h.value), "close") {
 			return true
 		}
 	}
 	return false
 }
 
-func (w *Response) has(name string) bool {
-	for _, h := range w.headers {
-		if strings.EqualFold(h.name, name) {
-			return true
-		}
-	}
-	return false
-}
+func (w *Response) hasKind(k uint8) bool { return w.kinds&(1<<k) != 0 }
 
 func (w *Response) code() int {
 	if w.status == 0 {
@@ -168,17 +277,17 @@ func (w *Response) appendHead(dst []byte, now, contentLength int64, chunked, clo
 	p := w.st.p
 	code := w.code()
 	dst = appendStatusLine(dst, code)
-	if !w.has("Server") {
+	if !w.hasKind(kindServer) {
 		dst = append(dst, "Server: "...)
 		dst = append(dst, p.serverName()...)
 		dst = append(dst, "\r\n"...)
 	}
-	if !w.has("Date") {
+	if !w.hasKind(kindDate) {
 		dst = append(dst, "Date: "...)
 		dst = p.appendDate(dst, now)
 		dst = append(dst, "\r\n"...)
 	}
-	if statusHasBody(code) && !w.has("Content-Type") {
+	if statusHasBody(code) && !w.hasKind(kindContentType) {
 		dst = append(dst, "Content-Type: text/html; charset=utf-8\r\n"...)
 	}
 	switch {
@@ -195,7 +304,7 @@ func (w *Response) appendHead(dst []byte, now, contentLength int64, chunked, clo
 		dst = append(dst, "Connection: keep-alive\r\n"...)
 	}
 	for _, h := range w.headers {
-		if managedHeader(h.name) {
+		if managedKinds&(1<<h.kind) != 0 {
 			continue
 		}
 		dst = append(dst, h.name...)
@@ -204,11 +313,6 @@ func (w *Response) appendHead(dst []byte, now, contentLength int64, chunked, clo
 		dst = append(dst, "\r\n"...)
 	}
 	return append(dst, "\r\n"...)
-}
-
-func managedHeader(name string) bool {
-	return strings.EqualFold(name, "Content-Length") || strings.EqualFold(name, "Transfer-Encoding") ||
-		strings.EqualFold(name, "Connection")
 }
 
 func (p *Protocol) serverName() string {

@@ -114,3 +114,49 @@ func TestDateHeader(t *testing.T) {
 		check()
 	}
 }
+
+// TestResponseHeaderKinds: headers the protocol writes itself are found
+// in any case, replaced, deleted and managed as the user set them.
+func TestResponseHeaderKinds(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(w *Response)
+		want []string // substrings of the head
+		not  []string
+	}{
+		{"defaults", func(w *Response) {}, []string{"\r\nServer: goes\r\n", "\r\nDate: ", "\r\nContent-Type: text/html"}, nil},
+		{"own server", func(w *Response) { w.Header("server", "x") }, []string{"\r\nserver: x\r\n"}, []string{"Server: goes"}},
+		{"deleted server", func(w *Response) { w.Header("Server", "x").DelHeader("SERVER") }, []string{"\r\nServer: goes\r\n"}, []string{": x\r\n"}},
+		{"own date", func(w *Response) { w.AddHeader("DATE", "d") }, []string{"\r\nDATE: d\r\n"}, []string{"\r\nDate: "}},
+		{"content type", func(w *Response) { w.ContentType("a/b").ContentType("text/plain") }, []string{"\r\nContent-Type: text/plain\r\n"}, []string{"a/b", "text/html"}},
+		{"managed", func(w *Response) { w.Header("content-length", "99").Header("Transfer-Encoding", "gzip") }, []string{"\r\nContent-Length: 2\r\n"}, []string{"99", "gzip"}},
+		{"close", func(w *Response) { w.Header("connection", "Close") }, []string{"\r\nConnection: close\r\n"}, []string{"keep-alive", "connection: Close"}},
+		{"other kept", func(w *Response) {
+			w.AddHeader("X-A", "1").AddHeader("x-a", "2").Header("Server", "s").DelHeader("X-B")
+		}, []string{"\r\nX-A: 1\r\nx-a: 2\r\n", "\r\nServer: s\r\n"}, nil},
+		{"other deleted", func(w *Response) { w.AddHeader("X-A", "1").Header("Date", "d").DelHeader("x-a") }, []string{"\r\nDate: d\r\n"}, []string{"X-A"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(New(), func(c core.Connection, _ []byte) {
+				w := ResponseOf(c)
+				tt.set(w)
+				if err := w.SendString("ok"); err != nil {
+					t.Fatal(err)
+				}
+			})
+			f.feed([]byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
+			out := string(f.output())
+			for _, s := range tt.want {
+				if !strings.Contains(out, s) {
+					t.Errorf("%q lacks %q", out, s)
+				}
+			}
+			for _, s := range tt.not {
+				if strings.Contains(out, s) {
+					t.Errorf("%q has %q", out, s)
+				}
+			}
+		})
+	}
+}

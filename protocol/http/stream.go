@@ -253,7 +253,7 @@ type EventStream struct {
 // EventStream starts a Server-Sent Events response.
 func (w *Response) EventStream() (*EventStream, error) {
 	w.Header("Content-Type", "text/event-stream; charset=utf-8")
-	if !w.has("Cache-Control") {
+	if !w.hasKind(kindCacheControl) {
 		w.Header("Cache-Control", "no-cache")
 	}
 	s, err := w.Stream()
