@@ -72,6 +72,7 @@ type TCPConnection struct {
 	out      []byte     // queued, not yet handed to the socket
 	spare    []byte     // the other half of the double buffer
 	inflight int        // bytes being written by the flusher
+	streamed int        // of out+inflight, bytes read from a SendFrom reader
 	streams  []*outPart // SendFrom readers and the bytes queued behind them
 	writing  bool       // a flusher goroutine runs
 	full     bool       // OnBufferFull fired; OnBufferDrain pending
@@ -237,9 +238,12 @@ func (c *TCPConnection) appendLocked(b []byte, s string, raw bool) (closeAfter b
 	return err != nil, nil
 }
 
-// pendingLocked is the number of bytes accepted and not yet written.
+// pendingLocked is the number of bytes accepted and not yet written. The
+// chunk being pulled from a SendFrom reader does not count: it is the
+// writer's read-ahead (streamChunk at most), not data the user queued, and
+// must not refuse what is sent behind the stream.
 func (c *TCPConnection) pendingLocked() int {
-	n := len(c.out) + c.inflight
+	n := len(c.out) + c.inflight - c.streamed
 	for _, p := range c.streams {
 		n += len(p.after)
 	}
@@ -303,7 +307,7 @@ func (c *TCPConnection) flush() {
 		}
 
 		c.mu.Lock()
-		c.inflight = 0
+		c.inflight, c.streamed = 0, 0
 		if cap(buf) <= keepBufferCap {
 			c.spare = buf[:0]
 		}
@@ -327,6 +331,7 @@ func (c *TCPConnection) pullStreamLocked() bool {
 		p := c.streams[0]
 		if p.r == nil {
 			c.out, p.after = p.after, nil
+			c.streamed = 0
 			c.streams = c.streams[1:]
 			continue
 		}
@@ -349,6 +354,7 @@ func (c *TCPConnection) pullStreamLocked() bool {
 			return false
 		}
 		c.out = buf[:n]
+		c.streamed = n
 		if err != nil { // io.EOF, io.ErrUnexpectedEOF or a real failure: the stream ends
 			if cl, ok := p.r.(io.Closer); ok {
 				cl.Close()
@@ -505,7 +511,7 @@ func (c *TCPConnection) Destroy() {
 		return
 	}
 	c.state = connClosed
-	c.out, c.spare, c.inflight = nil, nil, 0
+	c.out, c.spare, c.inflight, c.streamed = nil, nil, 0, 0
 	var closers []io.Closer
 	for _, p := range c.streams {
 		// A reader the flusher is reading is closed by the flusher.

@@ -282,6 +282,38 @@ func TestSendFrom(t *testing.T) {
 	}
 }
 
+// What is sent behind a stream is queued while the writer holds a chunk of
+// the stream that the peer has not taken yet: the read-ahead is not the
+// user's queue, and must not make Send report a full buffer.
+func TestSendBehindStalledStream(t *testing.T) {
+	const size = 8 << 20
+	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
+	g.MaxSendBufferSize = 64 << 10
+	sent := make(chan error, 1)
+	g.OnMessage = func(c core.Connection, d []byte) {
+		tc := c.(*core.TCPConnection)
+		if err := tc.SendFrom(io.LimitReader(zeros{}, size)); err != nil {
+			t.Error(err)
+		}
+		go func() {
+			time.Sleep(200 * time.Millisecond) // the peer reads nothing: the writer holds a chunk
+			err := tc.Send("END", true)
+			tc.Close("")
+			sent <- err
+		}()
+	}
+	addr := start(t, g)
+	c := dial(t, addr)
+	c.Write([]byte("go"))
+	if err := <-sent; err != nil {
+		t.Fatalf("send behind the stream: %v", err)
+	}
+	got := expectEOF(t, c)
+	if len(got) != size+3 || string(got[size:]) != "END" {
+		t.Fatalf("got %d bytes ending %q", len(got), got[max(0, len(got)-3):])
+	}
+}
+
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) {
