@@ -39,14 +39,15 @@ type conn struct {
 	c core.Connection
 
 	// parser, lane only
-	phase    uint8
-	started  bool // bytes of the next request arrived
-	timed    bool // the header deadline of the request started runs
-	opened   bool // the header deadline runs since the accept
-	scanned  int  // head bytes already scanned without finding its end
-	lines    int  // header lines among them
-	bodyLeft int64
-	req      Request
+	phase      uint8
+	started    bool    // bytes of the next request arrived
+	timed      bool    // the header deadline of the request started runs
+	opened     bool    // the header deadline runs since the accept
+	scanned    int     // bytes of a head or trailer scanned without finding its end
+	ends       []int32 // the end of each line scanned, in the head or trailer
+	scannedLen int     // the length of the head or trailer found last
+	bodyLeft   int64
+	req        Request
 
 	// response side
 	mu      sync.Mutex
@@ -234,57 +235,84 @@ func isBlankLine(b []byte) bool {
 	return (len(b) == 1 && b[0] == '\n') || (len(b) == 2 && b[0] == '\r' && b[1] == '\n')
 }
 
-// scanHead finds the end of the request head in buf, resuming where the
-// last call stopped, and enforces the head limits.
-func (st *conn) scanHead(buf []byte) (int, error) {
+// section is what scanFields looks for: a request head (the request
+// line, then header fields) or the trailer section of a chunked body.
+type section struct {
+	startLine bool // the first line is the request line
+	tooLarge  string
+	tooMany   string
+}
+
+var (
+	headSection    = section{startLine: true, tooLarge: "request header fields too large", tooMany: "too many header fields"}
+	trailerSection = section{tooLarge: "trailer fields too large", tooMany: "too many trailer fields"}
+)
+
+// scanFields finds the blank line that ends section s in buf, resuming
+// where the last call stopped, and enforces the limits. It keeps the end
+// of every line before the blank one in st.ends, so that the decoder does
+// not look for them again. A head that is only a blank line (one before a
+// request line) ends at once.
+func (st *conn) scanFields(buf []byte, s *section) (int, error) {
 	p := st.p
 	i := st.scanned
+	if i == 0 {
+		st.ends = st.ends[:0]
+	}
 	for {
 		j := bytes.IndexByte(buf[i:], '\n')
 		if j < 0 {
 			st.scanned = i
-			if i == 0 && len(buf) > p.maxRequestLine() {
+			if s.startLine && i == 0 && len(buf) > p.maxRequestLine() {
 				return 0, st.reject(414, "request line too long")
 			}
 			if len(buf) > p.maxHeaderBytes() {
-				return 0, st.reject(431, "request header fields too large")
+				return 0, st.reject(431, s.tooLarge)
 			}
 			return 0, nil
 		}
 		end := i + j + 1
-		if i == 0 {
+		fields := len(st.ends) + 1 // with this line
+		if s.startLine {
+			fields--
+		}
+		switch {
+		case fields == 0: // the request line
 			if j > p.maxRequestLine() {
 				return 0, st.reject(414, "request line too long")
 			}
-			if isBlankLine(buf[:end]) {
-				return end, nil
-			}
-		} else {
-			if end > p.maxHeaderBytes() {
-				return 0, st.reject(431, "request header fields too large")
-			}
-			if isBlankLine(buf[i:end]) {
-				st.scanned, st.lines = 0, 0
-				return end, nil
-			}
-			st.lines++
-			if st.lines > p.maxHeaders() {
-				return 0, st.reject(431, "too many header fields")
-			}
+		case end > p.maxHeaderBytes():
+			return 0, st.reject(431, s.tooLarge)
 		}
+		if isBlankLine(buf[i:end]) {
+			st.scanned, st.scannedLen = 0, end
+			return end, nil
+		}
+		if fields > p.maxHeaders() {
+			return 0, st.reject(431, s.tooMany)
+		}
+		st.ends = append(st.ends, int32(end))
 		i = end
 	}
+}
+
+// lineEnds returns the line ends scanFields found in pkg.
+func (st *conn) lineEnds(pkg []byte) ([]int32, bool) {
+	return st.ends, st.scannedLen == len(pkg)
 }
 
 // decodeHead parses a complete request head.
 func (st *conn) decodeHead(pkg []byte) ([]byte, error) {
 	p := st.p
-	st.scanned, st.lines = 0, 0
+	ends, ok := st.lineEnds(pkg)
+	if !ok {
+		return nil, protoErr(500, "bad parser state")
+	}
 	req := &st.req
 	req.release()
 	req.reset()
 	req.raw = append(req.raw[:0], pkg...)
-	if status, reason := req.parseHead(p); status != 0 {
+	if status, reason := req.parseHead(p, ends); status != 0 {
 		return nil, st.reject(status, reason)
 	}
 	switch {
@@ -394,41 +422,14 @@ func (st *conn) decodeChunkSize(pkg []byte) ([]byte, error) {
 	return nil, core.ErrSkip
 }
 
-// scanTrailer finds the end of the trailer section (maybe just CRLF).
-func (st *conn) scanTrailer(buf []byte) (int, error) {
-	p := st.p
-	i := st.scanned
-	for {
-		j := bytes.IndexByte(buf[i:], '\n')
-		if j < 0 {
-			st.scanned = i
-			if len(buf) > p.maxHeaderBytes() {
-				return 0, st.reject(431, "trailer fields too large")
-			}
-			return 0, nil
-		}
-		end := i + j + 1
-		if end > p.maxHeaderBytes() {
-			return 0, st.reject(431, "trailer fields too large")
-		}
-		if isBlankLine(buf[i:end]) {
-			st.scanned, st.lines = 0, 0
-			return end, nil
-		}
-		st.lines++
-		if st.lines > p.maxHeaders() {
-			return 0, st.reject(431, "too many trailer fields")
-		}
-		i = end
-	}
-}
-
 func (st *conn) decodeTrailer(pkg []byte) ([]byte, error) {
-	st.scanned, st.lines = 0, 0
+	ends, ok := st.lineEnds(pkg)
+	if !ok {
+		return nil, protoErr(500, "bad parser state")
+	}
 	req := &st.req
 	req.trailerRaw = append(req.trailerRaw[:0], pkg...)
-	var ok bool
-	req.trailers, ok = parseFields(req.trailerRaw, 0, req.trailers[:0])
+	req.trailers, ok = parseFields(req.trailerRaw, 0, ends, req.trailers[:0])
 	if !ok {
 		return nil, st.reject(400, "malformed trailer field")
 	}

@@ -37,36 +37,34 @@ func isToken(b []byte) bool {
 	return true
 }
 
-// lineAt returns the line starting at pos (without CRLF or LF) and the
-// position after it.
-func lineAt(raw []byte, pos int) (line []byte, next int) {
-	j := bytes.IndexByte(raw[pos:], '\n')
-	if j < 0 {
-		return raw[pos:], len(raw)
-	}
-	line = raw[pos : pos+j]
+// lineTo returns the line of raw from start to end (past its LF), without
+// its CRLF or LF.
+func lineTo(raw []byte, start int, end int32) []byte {
+	line := raw[start : end-1]
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
-	return line, pos + j + 1
+	return line
 }
 
-// parseFields parses header lines of raw from pos up to the blank line,
-// appending to dst.
-func parseFields(raw []byte, pos int, dst []field) ([]field, bool) {
-	for pos < len(raw) {
-		start := pos
-		line, next := lineAt(raw, pos)
-		pos = next
-		if len(line) == 0 {
-			break
+// parseFields parses the header lines of raw that start at start and end
+// at ends (found by scanFields), appending to dst.
+func parseFields(raw []byte, start int, ends []int32, dst []field) ([]field, bool) {
+	for _, end := range ends {
+		line := lineTo(raw, start, end)
+		// The name is a token up to the colon: this also refuses obsolete
+		// line folding (a leading space) and whitespace before the colon.
+		colon := -1
+		for k, c := range line {
+			if !tchar[c] {
+				if c == ':' && k > 0 {
+					colon = k
+				}
+				break
+			}
 		}
-		if line[0] == ' ' || line[0] == '\t' {
-			return dst, false // obsolete line folding
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isToken(line[:colon]) {
-			return dst, false // also rejects whitespace before the colon
+		if colon < 0 {
+			return dst, false
 		}
 		vs, ve := colon+1, len(line)
 		for vs < ve && (line[vs] == ' ' || line[vs] == '\t') {
@@ -84,6 +82,7 @@ func parseFields(raw []byte, pos int, dst []field) ([]field, bool) {
 			name:  span{int32(start), int32(start + colon)},
 			value: span{int32(start + vs), int32(start + ve)},
 		})
+		start = int(end)
 	}
 	return dst, true
 }
@@ -114,12 +113,16 @@ func internMethod(b []byte) string {
 	return string(b)
 }
 
-// parseHead parses r.raw: the request line and the header fields, then the
-// fields that frame the message. It returns a status (400, 414, 417, 431,
-// 501, 505) and a reason when the request must be refused.
-func (r *Request) parseHead(p *Protocol) (int, string) {
+// parseHead parses r.raw, whose lines end at ends (found by scanFields):
+// the request line and the header fields, then the fields that frame the
+// message. It returns a status (400, 414, 417, 431, 501, 505) and a reason
+// when the request must be refused.
+func (r *Request) parseHead(p *Protocol, ends []int32) (int, string) {
 	raw := r.raw
-	line, next := lineAt(raw, 0)
+	if len(ends) == 0 {
+		return 400, "malformed request line"
+	}
+	line, next := lineTo(raw, 0, ends[0]), int(ends[0])
 	sp1 := bytes.IndexByte(line, ' ')
 	sp2 := bytes.LastIndexByte(line, ' ')
 	if sp1 <= 0 || sp2 == sp1 {
@@ -157,7 +160,7 @@ func (r *Request) parseHead(p *Protocol) (int, string) {
 	}
 
 	var ok bool
-	r.fields, ok = parseFields(raw, next, r.fields[:0])
+	r.fields, ok = parseFields(raw, next, ends[1:], r.fields[:0])
 	if !ok {
 		return 400, "malformed header field"
 	}

@@ -135,7 +135,7 @@ func (p *Protocol) Input(c core.Connection, buf []byte) (int, error) {
 			st.timed = st.opened // the deadline set at accept still runs
 			st.opened = false
 		}
-		n, err := st.scanHead(buf)
+		n, err := st.scanFields(buf, &headSection)
 		if n == 0 && err == nil {
 			st.timeHead()
 		}
@@ -149,7 +149,7 @@ func (p *Protocol) Input(c core.Connection, buf []byte) (int, error) {
 	case phaseChunkEnd:
 		return 2, nil // the CRLF after the chunk data
 	case phaseTrailer:
-		return st.scanTrailer(buf)
+		return st.scanFields(buf, &trailerSection)
 	}
 	return 0, protoErr(500, "bad parser state")
 }
