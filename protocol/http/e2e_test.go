@@ -967,36 +967,45 @@ func TestStreamDrain(t *testing.T) {
 func TestHeaderTimeoutFromAccept(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	addr := serve(t, &http.Protocol{HeaderTimeout: timeout}, hello)
+	var byByte []string
+	for _, b := range "GET / HTTP/1.1\r\n" {
+		byByte = append(byByte, string(b))
+	}
 	tests := []struct {
 		name  string
-		drips bool
+		drips []string
 	}{
-		{"silent", false},
-		{"a byte now and then", true},
+		{"silent", nil},
+		{"a byte now and then", byByte},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
 			c := rawConn(t, addr)
-			if tt.drips {
-				go func() {
-					for _, b := range []byte("GET / HTTP/1.1\r\n") {
-						if _, err := c.Write([]byte{b}); err != nil {
-							return
-						}
-						time.Sleep(timeout / 3)
-					}
-				}()
-			}
-			b, err := io.ReadAll(c)
-			d := time.Since(start)
-			if err != nil || len(b) != 0 {
-				t.Fatalf("read %q, %v", b, err)
-			}
-			if d < timeout || d > timeout+2*time.Second {
-				t.Fatalf("closed after %v, want about %v", d, timeout)
-			}
+			expectHeaderTimeout(t, c, c, start, timeout, tt.drips)
 		})
+	}
+}
+
+// expectHeaderTimeout writes drips to c, timeout/3 apart, and expects r
+// (c's reader) to end without a byte timeout after start.
+func expectHeaderTimeout(t *testing.T, c net.Conn, r io.Reader, start time.Time, timeout time.Duration, drips []string) {
+	t.Helper()
+	go func() {
+		for _, d := range drips {
+			if _, err := io.WriteString(c, d); err != nil {
+				return
+			}
+			time.Sleep(timeout / 3)
+		}
+	}()
+	b, err := io.ReadAll(r)
+	d := time.Since(start)
+	if err != nil || len(b) != 0 {
+		t.Fatalf("read %q, %v", b, err)
+	}
+	if d < timeout || d > timeout+2*time.Second {
+		t.Fatalf("closed after %v, want about %v", d, timeout)
 	}
 }
 
@@ -1024,23 +1033,7 @@ func TestHeaderTimeoutLaterHead(t *testing.T) {
 				t.Fatal(err)
 			}
 			readAll(t, resp)
-			start := time.Now()
-			go func() {
-				for _, d := range tt.drips {
-					if _, err := io.WriteString(c, d); err != nil {
-						return
-					}
-					time.Sleep(timeout / 3)
-				}
-			}()
-			b, err := io.ReadAll(br)
-			d := time.Since(start)
-			if err != nil || len(b) != 0 {
-				t.Fatalf("read %q, %v", b, err)
-			}
-			if d < timeout || d > timeout+2*time.Second {
-				t.Fatalf("closed after %v, want about %v", d, timeout)
-			}
+			expectHeaderTimeout(t, c, br, time.Now(), timeout, tt.drips)
 		})
 	}
 }
