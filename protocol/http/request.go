@@ -193,7 +193,7 @@ func (r *Request) Trailer(name string) string {
 
 func lookup(raw []byte, fields []field, name string) []byte {
 	for _, f := range fields {
-		if equalFoldString(f.name.of(raw), name) {
+		if equalFold(f.name.of(raw), name) {
 			return f.value.of(raw)
 		}
 	}
@@ -203,19 +203,19 @@ func lookup(raw []byte, fields []field, name string) []byte {
 func lookupAll(raw []byte, fields []field, name string) []string {
 	var out []string
 	for _, f := range fields {
-		if equalFoldString(f.name.of(raw), name) {
+		if equalFold(f.name.of(raw), name) {
 			out = append(out, string(f.value.of(raw)))
 		}
 	}
 	return out
 }
 
-// equalFoldString compares ASCII case-insensitively.
-func equalFoldString(b []byte, s string) bool {
+// equalFold compares ASCII case-insensitively.
+func equalFold[B ~[]byte | ~string](b B, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
-	for i := range b {
+	for i := 0; i < len(b); i++ {
 		x, y := b[i], s[i]
 		if x == y {
 			continue
@@ -252,7 +252,7 @@ func (r *Request) Cookies() []Cookie {
 
 func (r *Request) eachCookie(f func(name, value []byte) bool) {
 	for _, h := range r.fields {
-		if !equalFoldString(h.name.of(r.raw), "Cookie") {
+		if !equalFold(h.name.of(r.raw), "Cookie") {
 			continue
 		}
 		v := h.value.of(r.raw)

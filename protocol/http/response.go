@@ -48,56 +48,28 @@ const (
 // managedKinds are written by the protocol only, whatever was set.
 const managedKinds = 1<<kindContentLength | 1<<kindTransferEncoding | 1<<kindConnection
 
+// kindByLen holds the names of the kinds, which all differ in length.
+var kindByLen = [...]struct {
+	name string
+	kind uint8
+}{
+	4:  {"Date", kindDate},
+	6:  {"Server", kindServer},
+	10: {"Connection", kindConnection},
+	12: {"Content-Type", kindContentType},
+	13: {"Cache-Control", kindCacheControl},
+	14: {"Content-Length", kindContentLength},
+	17: {"Transfer-Encoding", kindTransferEncoding},
+}
+
 // headerKind returns the kind of the header name (any case).
 func headerKind(name string) uint8 {
-	switch len(name) {
-	case 4:
-		if asciiEqualFold(name, "Date") {
-			return kindDate
-		}
-	case 6:
-		if asciiEqualFold(name, "Server") {
-			return kindServer
-		}
-	case 10:
-		if asciiEqualFold(name, "Connection") {
-			return kindConnection
-		}
-	case 12:
-		if asciiEqualFold(name, "Content-Type") {
-			return kindContentType
-		}
-	case 13:
-		if asciiEqualFold(name, "Cache-Control") {
-			return kindCacheControl
-		}
-	case 14:
-		if asciiEqualFold(name, "Content-Length") {
-			return kindContentLength
-		}
-	case 17:
-		if asciiEqualFold(name, "Transfer-Encoding") {
-			return kindTransferEncoding
+	if len(name) < len(kindByLen) {
+		if k := kindByLen[len(name)]; k.kind != kindOther && equalFold(name, k.name) {
+			return k.kind
 		}
 	}
 	return kindOther
-}
-
-// asciiEqualFold compares ASCII case-insensitively.
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == y {
-			continue
-		}
-		if x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z' {
-			return false
-		}
-	}
-	return true
 }
 
 func (w *Response) clearHeaders() {
