@@ -51,7 +51,7 @@ type conn struct {
 
 	// response side
 	mu      sync.Mutex
-	pending bool // a request was delivered and awaits its response
+	pending atomic.Bool // a request was delivered and awaits its response; set under mu
 	busy    bool // a raw response (file, stream) is being sent
 	waiting bool // receiving is paused until the pending response is out
 	resp    Response
@@ -107,8 +107,11 @@ func (st *conn) timeHead() {
 // awaitTurn reports whether a new request may be parsed: the previous one
 // has been answered. If not, it pauses receiving; the response resumes it.
 func (st *conn) awaitTurn() bool {
+	if !st.pending.Load() {
+		return true // only the lane, which runs this, makes a request pending
+	}
 	st.mu.Lock()
-	if !st.pending {
+	if !st.pending.Load() {
 		st.mu.Unlock()
 		return true
 	}
@@ -122,7 +125,7 @@ func (st *conn) awaitTurn() bool {
 	st.setDeadline(st.p.responseTimeoutDur())
 	pz.PauseRecv()
 	st.mu.Lock()
-	pending := st.pending
+	pending := st.pending.Load()
 	if !pending {
 		st.waiting = false
 	}
@@ -144,7 +147,7 @@ func (st *conn) resume() {
 // completeLocked marks the pending response as sent at now (monoNow); it
 // reports whether receiving must be resumed. st.mu is held.
 func (st *conn) completeLocked(now int64) (resume bool) {
-	st.pending = false
+	st.pending.Store(false)
 	st.busy = false
 	st.stream = nil
 	st.deadline.Store(now + int64(st.p.keepAliveDur()))
@@ -212,9 +215,9 @@ func (st *conn) deliver() ([]byte, error) {
 	st.started = false
 	st.deadline.Store(0)
 	st.mu.Lock()
-	st.pending = true
 	st.busy = false
 	st.resp.reset()
+	st.pending.Store(true)
 	st.mu.Unlock()
 	if st.p.serveStatic(st) {
 		return nil, core.ErrSkip

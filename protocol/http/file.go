@@ -255,15 +255,21 @@ type Static struct {
 func (p *Protocol) ServeDir(prefix, root string) *Static {
 	s := &Static{Prefix: prefix, Root: root}
 	p.mu.Lock()
-	p.mounts = append(p.mounts, s)
+	var mounts []*Static
+	if old := p.mounts.Load(); old != nil {
+		mounts = append(mounts, *old...)
+	}
+	mounts = append(mounts, s)
+	p.mounts.Store(&mounts)
 	p.mu.Unlock()
 	return s
 }
 
 func (p *Protocol) mountsSnapshot() []*Static {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.mounts
+	if m := p.mounts.Load(); m != nil {
+		return *m
+	}
+	return nil
 }
 
 // serveStatic answers the request from a static mount; it reports whether

@@ -61,7 +61,7 @@ type Protocol struct {
 	ServerName string
 
 	mu     sync.Mutex
-	mounts []*Static
+	mounts atomic.Pointer[[]*Static] // replaced, never changed, under mu
 	sweeps map[*core.Goer]*timer.Timer
 	date   atomic.Pointer[dateStamp]
 }
@@ -206,7 +206,7 @@ func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
 		return dst, ErrNoRequest
 	}
 	st.mu.Lock()
-	if !st.pending || st.busy {
+	if !st.pending.Load() || st.busy {
 		st.mu.Unlock()
 		return dst, ErrNoRequest
 	}

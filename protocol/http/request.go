@@ -73,10 +73,7 @@ func RequestOf(c core.Connection) *Request {
 	if !ok {
 		return nil
 	}
-	st.mu.Lock()
-	pending := st.pending
-	st.mu.Unlock()
-	if !pending {
+	if !st.pending.Load() {
 		return nil
 	}
 	return &st.req

@@ -17,7 +17,7 @@ import (
 func (st *conn) beginRaw() (closing bool, err error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.pending || st.busy {
+	if !st.pending.Load() || st.busy {
 		return false, ErrNoRequest
 	}
 	if err := st.resp.err; err != nil {
