@@ -105,22 +105,31 @@ func (w *Response) Status(code int) *Response {
 // Content-Length, Transfer-Encoding and Connection: close are managed by the
 // protocol; a "Connection: close" set here makes the response the last one.
 func (w *Response) Header(name, value string) *Response {
-	w.DelHeader(name)
-	return w.AddHeader(name, value)
+	return w.set(name, headerKind(name), value)
+}
+
+// set replaces the headers name, of kind k, with value.
+func (w *Response) set(name string, k uint8, value string) *Response {
+	w.del(name, k)
+	return w.addKind(name, k, value)
 }
 
 // AddHeader adds a value for the header name, keeping earlier ones.
 func (w *Response) AddHeader(name, value string) *Response {
-	if !isTokenString(name) || !validHeaderValue(value) {
+	return w.addKind(name, headerKind(name), value)
+}
+
+func (w *Response) addKind(name string, k uint8, value string) *Response {
+	// A name of a kind other than kindOther matched a token.
+	if (k == kindOther && !isTokenString(name)) || !validHeaderValue(value) {
 		w.fail(ErrBadHeader)
 		return w
 	}
-	w.add(name, value)
+	w.add(name, k, value)
 	return w
 }
 
-func (w *Response) add(name, value string) {
-	k := headerKind(name)
+func (w *Response) add(name string, k uint8, value string) {
 	w.headers = append(w.headers, kv{name, value, k})
 	w.kinds |= 1 << k
 }
@@ -149,8 +158,14 @@ func validHeaderValue(v string) bool {
 
 // DelHeader removes the header name.
 func (w *Response) DelHeader(name string) *Response {
-	if k := headerKind(name); k != kindOther && !w.hasKind(k) {
-		return w // the common case: Header of one not set yet
+	w.del(name, headerKind(name))
+	return w
+}
+
+// del removes the headers name, of kind k.
+func (w *Response) del(name string, k uint8) {
+	if k != kindOther && !w.hasKind(k) {
+		return // the common case: Header of one not set yet
 	}
 	out := w.headers[:0]
 	w.kinds = 0
@@ -162,7 +177,6 @@ func (w *Response) DelHeader(name string) *Response {
 	}
 	clear(w.headers[len(out):])
 	w.headers = out
-	return w
 }
 
 // GetHeader returns the first value set for the header name, or "".
@@ -176,7 +190,9 @@ func (w *Response) GetHeader(name string) string {
 }
 
 // ContentType sets the Content-Type header.
-func (w *Response) ContentType(v string) *Response { return w.Header("Content-Type", v) }
+func (w *Response) ContentType(v string) *Response {
+	return w.set("Content-Type", kindContentType, v)
+}
 
 // SetCookie adds a Set-Cookie header for ck. An invalid cookie makes the
 // response fail with ErrBadHeader.
@@ -186,7 +202,7 @@ func (w *Response) SetCookie(ck Cookie) *Response {
 		w.fail(err)
 		return w
 	}
-	w.add("Set-Cookie", v)
+	w.add("Set-Cookie", kindOther, v)
 	return w
 }
 
