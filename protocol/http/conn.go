@@ -52,8 +52,8 @@ type conn struct {
 	// response side
 	mu      sync.Mutex
 	pending atomic.Bool // a request was delivered and awaits its response; set under mu
-	busy    bool // a raw response (file, stream) is being sent
-	waiting bool // receiving is paused until the pending response is out
+	busy    bool        // a raw response (file, stream) is being sent
+	waiting bool        // receiving is paused until the pending response is out
 	resp    Response
 	stream  *Stream       // the streamed response in progress, told of drains
 	drainCh chan struct{} // closed at the next drain or at close; made by a waiting writer
