@@ -50,12 +50,30 @@ type Request struct {
 // maxKeptBody is the body buffer size kept for the next request.
 const maxKeptBody = 64 << 10
 
+// reset makes r ready for the next request, keeping its buffers. It sets
+// field by field what a request may have set: most of a Request is parsed
+// on first use only, and rewriting all of it for every request costs.
 func (r *Request) reset() {
-	st, raw, fields, trailerRaw, trailers, body := r.st, r.raw[:0], r.fields[:0], r.trailerRaw[:0], r.trailers[:0], r.body[:0]
-	if cap(body) > maxKeptBody {
-		body = nil
+	r.raw = r.raw[:0]
+	r.method = ""
+	r.target, r.path, r.query, r.host = span{}, span{}, span{}, span{}
+	r.hasQuery = false
+	r.minor = 0
+	r.fields = r.fields[:0]
+	r.trailerRaw = r.trailerRaw[:0]
+	r.trailers = r.trailers[:0]
+	if cap(r.body) > maxKeptBody {
+		r.body = nil
+	} else {
+		r.body = r.body[:0]
 	}
-	*r = Request{st: st, raw: raw, fields: fields, trailerRaw: trailerRaw, trailers: trailers, body: body, contentLength: -1}
+	r.contentLength = -1
+	r.chunked, r.afterChunked, r.keepAlive, r.expectContinue = false, false, false, false
+	if r.queryValues != nil || r.formDone || r.mformDone {
+		r.queryValues = nil
+		r.form, r.formErr, r.formDone = nil, nil, false
+		r.mform, r.mformErr, r.mformDone = nil, nil, false
+	}
 }
 
 // release removes the temporary files of the request's multipart form.

@@ -77,18 +77,25 @@ func (w *Response) clearHeaders() {
 	w.kinds = 0
 }
 
+// reset makes w ready for the next request, keeping its buffers.
 func (w *Response) reset() {
-	h := w.headers
-	if cap(h) > 64 {
-		h = nil
+	w.status = 0
+	switch {
+	case cap(w.headers) > 64:
+		w.headers = nil
+	case len(w.headers) > 0:
+		clear(w.headers) // no strings of the last response are kept alive
+		w.headers = w.headers[:0]
 	}
-	clear(h) // no strings of the last response are kept alive
-	h = h[:0]
-	s := w.scratch[:0]
-	if cap(s) > 4<<10 {
-		s = nil
+	w.kinds = 0
+	if w.err != nil {
+		w.err = nil
 	}
-	*w = Response{st: w.st, headers: h, scratch: s}
+	if cap(w.scratch) > 4<<10 {
+		w.scratch = nil
+	} else {
+		w.scratch = w.scratch[:0]
+	}
 }
 
 // Status sets the status code (200 when never set).
