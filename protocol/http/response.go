@@ -269,18 +269,16 @@ func statusHasBody(code int) bool {
 // contentLength < 0 writes none (a body ended by closing); chunked writes
 // Transfer-Encoding.
 func (w *Response) appendHead(dst []byte, now, contentLength int64, chunked, closing bool) []byte {
-	p := w.st.p
 	code := w.code()
 	dst = appendStatusLine(dst, code)
-	if !w.hasKind(kindServer) {
-		dst = append(dst, "Server: "...)
-		dst = append(dst, p.serverName()...)
-		dst = append(dst, "\r\n"...)
-	}
-	if !w.hasKind(kindDate) {
-		dst = append(dst, "Date: "...)
-		dst = p.appendDate(dst, now)
-		dst = append(dst, "\r\n"...)
+	s := w.st.p.stamp(now)
+	switch w.kinds & (1<<kindServer | 1<<kindDate) {
+	case 0:
+		dst = append(dst, s.head...)
+	case 1 << kindServer:
+		dst = append(dst, s.head[s.dateAt:]...)
+	case 1 << kindDate:
+		dst = append(dst, s.head[:s.dateAt]...)
 	}
 	if statusHasBody(code) && !w.hasKind(kindContentType) {
 		dst = append(dst, "Content-Type: text/html; charset=utf-8\r\n"...)
@@ -289,9 +287,7 @@ func (w *Response) appendHead(dst []byte, now, contentLength int64, chunked, clo
 	case chunked:
 		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
 	case contentLength >= 0 && code >= 200 && code != 204 && code != 304:
-		dst = append(dst, "Content-Length: "...)
-		dst = strconv.AppendInt(dst, contentLength, 10)
-		dst = append(dst, "\r\n"...)
+		dst = appendContentLength(dst, contentLength)
 	}
 	if closing {
 		dst = append(dst, "Connection: close\r\n"...)
@@ -317,30 +313,68 @@ func (p *Protocol) serverName() string {
 	return DefaultServerName
 }
 
-// dateStamp is the Date header of one second.
+// dateStamp holds the Server and Date header lines of one second.
 type dateStamp struct {
-	until int64 // monoNow at which the second ends
-	b     []byte
+	until  int64  // monoNow at which the second ends
+	server string // the server name head was made with
+	head   []byte // "Server: NAME\r\nDate: DATE\r\n"
+	dateAt int    // where the Date line starts in head
 }
 
-// appendDate appends the HTTP date at mono (monoNow). The wall clock is
-// read and formatted once a second.
-func (p *Protocol) appendDate(dst []byte, mono int64) []byte {
+// stamp returns the Server and Date lines at mono (monoNow). The wall
+// clock is read and formatted once a second.
+func (p *Protocol) stamp(mono int64) *dateStamp {
 	s := p.date.Load()
-	if s == nil || mono >= s.until {
+	if s == nil || mono >= s.until || s.server != p.serverName() {
 		now := time.Now()
 		s = &dateStamp{
-			until: int64(now.Sub(monoBase)) + int64(time.Second) - int64(now.Nanosecond()),
-			b:     now.UTC().AppendFormat(make([]byte, 0, len(TimeFormat)), TimeFormat),
+			until:  int64(now.Sub(monoBase)) + int64(time.Second) - int64(now.Nanosecond()),
+			server: p.serverName(),
 		}
+		s.head = append(append(append(s.head, "Server: "...), s.server...), "\r\n"...)
+		s.dateAt = len(s.head)
+		s.head = append(s.head, "Date: "...)
+		s.head = now.UTC().AppendFormat(s.head, TimeFormat)
+		s.head = append(s.head, "\r\n"...)
 		p.date.Store(s)
 	}
-	return append(dst, s.b...)
+	return s
 }
+
+// appendContentLength appends the Content-Length line in one piece.
+func appendContentLength(dst []byte, n int64) []byte {
+	const prefix = "Content-Length: "
+	var b [len(prefix) + 20 + 2]byte
+	i := len(b) - 2
+	b[i], b[i+1] = '\r', '\n'
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	i -= len(prefix)
+	copy(b[i:], prefix)
+	return append(dst, b[i:]...)
+}
+
+// statusLines holds the status lines of the codes with a known reason.
+var statusLines = func() map[int]string {
+	m := make(map[int]string, len(statusText))
+	for code, text := range statusText {
+		m[code] = "HTTP/1.1 " + strconv.Itoa(code) + " " + text + "\r\n"
+	}
+	return m
+}()
 
 func appendStatusLine(dst []byte, code int) []byte {
 	if code == 200 {
 		return append(dst, "HTTP/1.1 200 OK\r\n"...)
+	}
+	if line, ok := statusLines[code]; ok {
+		return append(dst, line...)
 	}
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(code), 10)
@@ -354,13 +388,10 @@ func appendStatusLine(dst []byte, code int) []byte {
 func appendErrorResponse(dst []byte, p *Protocol, code int, reason string) []byte {
 	body := strconv.Itoa(code) + " " + StatusText(code) + ": " + reason + "\n"
 	dst = appendStatusLine(dst, code)
-	dst = append(dst, "Server: "...)
-	dst = append(dst, p.serverName()...)
-	dst = append(dst, "\r\nDate: "...)
-	dst = p.appendDate(dst, monoNow())
-	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
-	dst = strconv.AppendInt(dst, int64(len(body)), 10)
-	dst = append(dst, "\r\nConnection: close\r\n\r\n"...)
+	dst = append(dst, p.stamp(monoNow()).head...)
+	dst = append(dst, "Content-Type: text/plain; charset=utf-8\r\n"...)
+	dst = appendContentLength(dst, int64(len(body)))
+	dst = append(dst, "Connection: close\r\n\r\n"...)
 	return append(dst, body...)
 }
 

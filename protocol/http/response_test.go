@@ -2,6 +2,7 @@ package http
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,11 @@ func TestDateHeader(t *testing.T) {
 	p := New()
 	check := func() {
 		before := time.Now().UTC().Truncate(time.Second)
-		got, err := time.Parse(TimeFormat, string(p.appendDate(nil, monoNow())))
+		s := p.stamp(monoNow())
+		if !strings.HasPrefix(string(s.head), "Server: goes\r\nDate: ") || string(s.head[:s.dateAt]) != "Server: goes\r\n" {
+			t.Fatalf("stamp %q, Date at %d", s.head, s.dateAt)
+		}
+		got, err := time.Parse(TimeFormat, strings.TrimSuffix(string(s.head[s.dateAt+len("Date: "):]), "\r\n"))
 		after := time.Now().UTC()
 		if err != nil || got.Before(before) || got.After(after) {
 			t.Fatalf("Date %v (%v) not within [%v, %v]", got, err, before, after)
@@ -158,5 +163,25 @@ func TestResponseHeaderKinds(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAppendContentLength(t *testing.T) {
+	for _, n := range []int64{0, 7, 13, 100, 65535, 1<<63 - 1} {
+		want := "Content-Length: " + strconv.FormatInt(n, 10) + "\r\n"
+		if got := string(appendContentLength([]byte("x"), n)); got != "x"+want {
+			t.Errorf("%d: %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestStatusLines: every status line, known reason or not, is
+// "HTTP/1.1 CODE REASON".
+func TestStatusLines(t *testing.T) {
+	for code := 100; code <= 999; code++ {
+		want := "HTTP/1.1 " + strconv.Itoa(code) + " " + StatusText(code) + "\r\n"
+		if got := string(appendStatusLine(nil, code)); got != want {
+			t.Fatalf("%d: %q, want %q", code, got, want)
+		}
 	}
 }
