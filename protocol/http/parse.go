@@ -1,6 +1,9 @@
 package http
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // span is raw[a:b] of the buffer it belongs to.
 type span struct{ a, b int32 }
@@ -25,6 +28,22 @@ var tchar = func() (t [256]bool) {
 	return t
 }()
 
+// Classes of the bytes of a request target.
+const (
+	targetPlain uint8 = iota
+	targetBad         // a control byte or a space
+	targetMark        // '?' or '#'
+)
+
+var targetByte = func() (t [256]uint8) {
+	for c := 0; c <= ' '; c++ {
+		t[c] = targetBad
+	}
+	t[0x7f] = targetBad
+	t['?'], t['#'] = targetMark, targetMark
+	return t
+}()
+
 func isToken(b []byte) bool {
 	if len(b) == 0 {
 		return false
@@ -45,6 +64,34 @@ func lineTo(raw []byte, start int, end int32) []byte {
 		line = line[:len(line)-1]
 	}
 	return line
+}
+
+// validFieldValue refuses control bytes other than HT. It tests eight
+// bytes at a time for one below 0x20 or equal to 0x7f, and looks at the
+// bytes one by one only where it finds one (usually an HT).
+func validFieldValue(v []byte) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for len(v) >= 8 {
+		x := binary.LittleEndian.Uint64(v)
+		y := x ^ 0x7f*ones
+		if ((x-0x20*ones)&^x|(y-ones)&^y)&highs != 0 && !validFieldBytes(v[:8]) {
+			return false
+		}
+		v = v[8:]
+	}
+	return validFieldBytes(v)
+}
+
+func validFieldBytes(v []byte) bool {
+	for _, c := range v {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // parseFields parses the header lines of raw that start at start and end
@@ -73,10 +120,8 @@ func parseFields(raw []byte, start int, ends []int32, dst []field) ([]field, boo
 		for ve > vs && (line[ve-1] == ' ' || line[ve-1] == '\t') {
 			ve--
 		}
-		for _, c := range line[vs:ve] {
-			if (c < 0x20 && c != '\t') || c == 0x7f {
-				return dst, false
-			}
+		if !validFieldValue(line[vs:ve]) {
+			return dst, false
 		}
 		dst = append(dst, field{
 			name:  span{int32(start), int32(start + colon)},
@@ -123,22 +168,41 @@ func (r *Request) parseHead(p *Protocol, ends []int32) (int, string) {
 		return 400, "malformed request line"
 	}
 	line, next := lineTo(raw, 0, ends[0]), int(ends[0])
-	sp1 := bytes.IndexByte(line, ' ')
+	sp1 := -1 // the space after the method, a token
+	for k, c := range line {
+		if !tchar[c] {
+			if c == ' ' {
+				sp1 = k
+			}
+			break
+		}
+	}
 	sp2 := bytes.LastIndexByte(line, ' ')
-	if sp1 <= 0 || sp2 == sp1 {
+	if sp1 <= 0 { // no space, or something else than a token before it
+		if first := bytes.IndexByte(line, ' '); first > 0 && sp2 != first {
+			return 400, "malformed method"
+		}
 		return 400, "malformed request line"
 	}
-	if !isToken(line[:sp1]) {
-		return 400, "malformed method"
+	if sp2 == sp1 {
+		return 400, "malformed request line"
 	}
 	r.method = internMethod(line[:sp1])
 	target := line[sp1+1 : sp2]
 	if len(target) == 0 {
 		return 400, "empty request target"
 	}
-	for _, c := range target {
-		if c <= ' ' || c == 0x7f {
-			return 400, "malformed request target"
+	query, fragment := -1, -1 // the first '?' and '#' in target
+	for k, c := range target {
+		if t := targetByte[c]; t != targetPlain {
+			switch {
+			case t == targetBad:
+				return 400, "malformed request target"
+			case c == '?' && query < 0:
+				query = k
+			case c == '#' && fragment < 0:
+				fragment = k
+			}
 		}
 	}
 	r.target = span{int32(sp1 + 1), int32(sp2)}
@@ -155,7 +219,9 @@ func (r *Request) parseHead(p *Protocol, ends []int32) (int, string) {
 	default:
 		return 400, "malformed HTTP version"
 	}
-	if status, reason := r.splitTarget(target, sp1+1); status != 0 {
+	if target[0] == '/' { // origin form, the usual one
+		r.splitOrigin(sp1+1, len(target), query, fragment)
+	} else if status, reason := r.splitTarget(target, sp1+1); status != 0 {
 		return status, reason
 	}
 
@@ -203,19 +269,24 @@ func (r *Request) splitTarget(t []byte, off int) (int, string) {
 		r.path = span{int32(off), int32(off)} // authority form: no path
 		return 0, ""
 	}
-	end := len(t)
-	if h := bytes.IndexByte(t, '#'); h >= 0 {
-		end = h
-	}
-	q := bytes.IndexByte(t[:end], '?')
-	if q < 0 {
-		r.path = span{int32(off), int32(off + end)}
-		return 0, ""
-	}
-	r.path = span{int32(off), int32(off + q)}
-	r.query = span{int32(off + q + 1), int32(off + end)}
-	r.hasQuery = true
+	r.splitOrigin(off, len(t), bytes.IndexByte(t, '?'), bytes.IndexByte(t, '#'))
 	return 0, ""
+}
+
+// splitOrigin sets the path and query of a target of n bytes at off in
+// raw, given the first '?' and '#' in it (-1: none).
+func (r *Request) splitOrigin(off, n, query, fragment int) {
+	end := n
+	if fragment >= 0 {
+		end = fragment
+	}
+	if query < 0 || query > end {
+		r.path = span{int32(off), int32(off + end)}
+		return
+	}
+	r.path = span{int32(off), int32(off + query)}
+	r.query = span{int32(off + query + 1), int32(off + end)}
+	r.hasQuery = true
 }
 
 func hasSchemePrefix(t []byte) bool {
@@ -232,19 +303,19 @@ func (r *Request) frame() (int, string) {
 		name, value := f.name.of(raw), f.value.of(raw)
 		switch len(name) {
 		case 4:
-			if bytes.EqualFold(name, []byte("host")) {
+			if equalFold(name, "host") {
 				hosts++
 				r.host = f.value
 			}
 		case 6:
-			if bytes.EqualFold(name, []byte("expect")) {
-				if !bytes.EqualFold(value, []byte("100-continue")) {
+			if equalFold(name, "expect") {
+				if !equalFold(value, "100-continue") {
 					return 417, "unsupported expectation"
 				}
 				r.expectContinue = true
 			}
 		case 10:
-			if bytes.EqualFold(name, []byte("connection")) {
+			if equalFold(name, "connection") {
 				eachToken(value, func(tok []byte) {
 					switch {
 					case bytes.EqualFold(tok, []byte("close")):
@@ -255,7 +326,7 @@ func (r *Request) frame() (int, string) {
 				})
 			}
 		case 14:
-			if bytes.EqualFold(name, []byte("content-length")) {
+			if equalFold(name, "content-length") {
 				n, ok := parseContentLength(value)
 				if !ok {
 					return 400, "malformed Content-Length"
@@ -266,7 +337,7 @@ func (r *Request) frame() (int, string) {
 				r.contentLength = n
 			}
 		case 17:
-			if bytes.EqualFold(name, []byte("transfer-encoding")) {
+			if equalFold(name, "transfer-encoding") {
 				te = true
 				status, reason := r.transferCoding(value)
 				if status != 0 {

@@ -245,3 +245,23 @@ func TestRequestOfOutsideRequest(t *testing.T) {
 		t.Fatalf("Send with no request: %v", err)
 	}
 }
+
+// TestValidFieldValue: the eight-bytes-at-a-time check agrees with the
+// byte loop for every byte value at every place of short and long values.
+func TestValidFieldValue(t *testing.T) {
+	for n := 1; n <= 20; n++ {
+		for at := 0; at < n; at++ {
+			for c := 0; c < 256; c++ {
+				v := bytes.Repeat([]byte{'a'}, n)
+				v[at] = byte(c)
+				if got, want := validFieldValue(v), validFieldBytes(v); got != want {
+					t.Fatalf("%q: %v, want %v", v, got, want)
+				}
+				v[n-1] = '\t' // an HT elsewhere does not hide a bad byte
+				if got, want := validFieldValue(v), validFieldBytes(v); got != want {
+					t.Fatalf("%q: %v, want %v", v, got, want)
+				}
+			}
+		}
+	}
+}
