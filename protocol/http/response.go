@@ -270,15 +270,20 @@ func statusHasBody(code int) bool {
 // Transfer-Encoding.
 func (w *Response) appendHead(dst []byte, now, contentLength int64, chunked, closing bool) []byte {
 	code := w.code()
-	dst = appendStatusLine(dst, code)
 	s := w.st.p.stamp(now)
-	switch w.kinds & (1<<kindServer | 1<<kindDate) {
-	case 0:
-		dst = append(dst, s.head...)
-	case 1 << kindServer:
-		dst = append(dst, s.head[s.dateAt:]...)
-	case 1 << kindDate:
-		dst = append(dst, s.head[:s.dateAt]...)
+	own := w.kinds & (1<<kindServer | 1<<kindDate)
+	if code == 200 && own == 0 {
+		dst = append(dst, s.ok...)
+	} else {
+		dst = appendStatusLine(dst, code)
+		switch own {
+		case 0:
+			dst = append(dst, s.head...)
+		case 1 << kindServer:
+			dst = append(dst, s.head[s.dateAt:]...)
+		case 1 << kindDate:
+			dst = append(dst, s.head[:s.dateAt]...)
+		}
 	}
 	if statusHasBody(code) && !w.hasKind(kindContentType) {
 		dst = append(dst, "Content-Type: text/html; charset=utf-8\r\n"...)
@@ -317,9 +322,12 @@ func (p *Protocol) serverName() string {
 type dateStamp struct {
 	until  int64  // monoNow at which the second ends
 	server string // the server name head was made with
+	ok     []byte // "HTTP/1.1 200 OK\r\n", then head
 	head   []byte // "Server: NAME\r\nDate: DATE\r\n"
 	dateAt int    // where the Date line starts in head
 }
+
+const statusOK = "HTTP/1.1 200 OK\r\n"
 
 // stamp returns the Server and Date lines at mono (monoNow). The wall
 // clock is read and formatted once a second.
@@ -331,11 +339,12 @@ func (p *Protocol) stamp(mono int64) *dateStamp {
 			until:  int64(now.Sub(monoBase)) + int64(time.Second) - int64(now.Nanosecond()),
 			server: p.serverName(),
 		}
-		s.head = append(append(append(s.head, "Server: "...), s.server...), "\r\n"...)
-		s.dateAt = len(s.head)
-		s.head = append(s.head, "Date: "...)
-		s.head = now.UTC().AppendFormat(s.head, TimeFormat)
-		s.head = append(s.head, "\r\n"...)
+		b := append(append(append([]byte(statusOK), "Server: "...), s.server...), "\r\n"...)
+		s.dateAt = len(b) - len(statusOK)
+		b = append(b, "Date: "...)
+		b = now.UTC().AppendFormat(b, TimeFormat)
+		s.ok = append(b, "\r\n"...)
+		s.head = s.ok[len(statusOK):]
 		p.date.Store(s)
 	}
 	return s
@@ -343,21 +352,23 @@ func (p *Protocol) stamp(mono int64) *dateStamp {
 
 // appendContentLength appends the Content-Length line in one piece.
 func appendContentLength(dst []byte, n int64) []byte {
-	const prefix = "Content-Length: "
-	var b [len(prefix) + 20 + 2]byte
-	i := len(b) - 2
-	b[i], b[i+1] = '\r', '\n'
-	for {
-		i--
+	const prefix = len("Content-Length: ")
+	if n < 0 || n >= 1e9 {
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, n, 10)
+		return append(dst, "\r\n"...)
+	}
+	b := [prefix + 9 + 2]byte{'C', 'o', 'n', 't', 'e', 'n', 't', '-', 'L', 'e', 'n', 'g', 't', 'h', ':', ' '}
+	end := prefix + 1
+	for v := n; v >= 10; v /= 10 {
+		end++
+	}
+	for i := end - 1; i >= prefix; i-- {
 		b[i] = byte('0' + n%10)
 		n /= 10
-		if n == 0 {
-			break
-		}
 	}
-	i -= len(prefix)
-	copy(b[i:], prefix)
-	return append(dst, b[i:]...)
+	b[end], b[end+1] = '\r', '\n'
+	return append(dst, b[:end+2]...)
 }
 
 // statusLines holds the status lines of the codes with a known reason.
@@ -371,7 +382,7 @@ var statusLines = func() map[int]string {
 
 func appendStatusLine(dst []byte, code int) []byte {
 	if code == 200 {
-		return append(dst, "HTTP/1.1 200 OK\r\n"...)
+		return append(dst, statusOK...)
 	}
 	if line, ok := statusLines[code]; ok {
 		return append(dst, line...)

@@ -167,7 +167,7 @@ func TestResponseHeaderKinds(t *testing.T) {
 }
 
 func TestAppendContentLength(t *testing.T) {
-	for _, n := range []int64{0, 7, 13, 100, 65535, 1<<63 - 1} {
+	for _, n := range []int64{0, 7, 9, 10, 13, 99, 100, 65535, 999999999, 1e9, 1<<63 - 1, -1} {
 		want := "Content-Length: " + strconv.FormatInt(n, 10) + "\r\n"
 		if got := string(appendContentLength([]byte("x"), n)); got != "x"+want {
 			t.Errorf("%d: %q, want %q", n, got, want)
