@@ -8,19 +8,34 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/shunhui19/goes/core"
 )
 
 // The epoll engine. A few event loops (GOMAXPROCS of them) own every
 // socket: each waits in epoll (level-triggered) and reads ready sockets
-// into its one read buffer. Messages must still reach the handlers without
-// ever letting a handler block a loop, so a loop hands the bytes it read to
-// the connection's dispatcher: a goroutine that exists only while the
-// connection has bytes to handle. It runs the connection's callbacks in
-// order (core's lane), then ends. An idle connection therefore holds no
-// goroutine and no read buffer: only its descriptor, its state in core and
-// a map entry in its loop.
+// into its read buffer.
+//
+// How messages reach the handlers: the loop runs them itself. It hands the
+// bytes it just read to core (Stream.Received), which frames them and runs
+// the connection's callbacks on the loop's goroutine, without a copy and
+// without waking another goroutine; that is what makes a loop fast. A
+// handler may block, though (a database call), and that must not stall the
+// other connections of its loop. So the loop marks itself busy while user
+// code runs, and a watchdog looks at the loops every watchTick: a loop busy
+// with the same call for blockAfter (2 ms) is handed to a new goroutine,
+// which goes on serving the loop's sockets with a read buffer of its own.
+// The goroutine that blocked finishes its connection's work when the handler
+// returns (the bytes read for that connection meanwhile wait for it, in
+// order), then ends. A blocking handler therefore delays its loop's other
+// connections by 2 to 3 ms, once, and costs one goroutine while
+// it blocks; handlers that do not block never leave the loop.
+//
+// A connection that is paused (PauseRecv) is handed to a worker goroutine
+// that waits for it to resume, and so is the end of a connection closed
+// from outside its loop. An idle connection holds no goroutine and no read
+// buffer: only its descriptor, its state in core and a map entry in its loop.
 //
 // Writes go out directly from Send when the kernel takes them; what it does
 // not take waits in core's queue, and the writer waits for EPOLLOUT.
@@ -30,24 +45,42 @@ import (
 
 const pendingHigh = 256 << 10
 
+// The watchdog looks at the loops every watchTick and hands over a loop
+// that has run the same user call for at least blockAfter: a handler that
+// waits for something. A shorter limit would also catch handlers that were
+// merely descheduled on a busy machine, and each handover costs a goroutine.
+const (
+	watchTick  = time.Millisecond
+	blockAfter = 2 * time.Millisecond
+)
+
 type epollEngine struct {
 	loops []*eloop
 	next  atomic.Uint32
-	open  sync.WaitGroup // loop and worker goroutines
+	open  sync.WaitGroup // loop, watchdog and worker goroutines
 
-	// Dispatchers are goroutines reused across connections: a goroutine
-	// done with one connection waits (up to maxIdleWorkers of them) for the
-	// next, so a request costs no goroutine start and no allocation.
+	// Workers are goroutines reused across connections: a goroutine done
+	// with one connection waits (up to maxIdleWorkers of them) for the next.
 	work chan *econn
 	idle atomic.Int32
 
-	bufMu sync.Mutex
-	free  []*rbuf
+	bufMu    sync.Mutex
+	free     []*rbuf
+	loopBufs [][]byte // read buffers of loop goroutines that ended
+
+	// the watchdog
+	quit     chan struct{}
+	parked   atomic.Bool
+	wakeWD   chan struct{}
+	handoffs atomic.Int64 // loops handed to a new goroutine
 }
 
-const maxIdleWorkers = 64
+const (
+	maxIdleWorkers = 64
+	loopBufSize    = 64 << 10
+)
 
-// dispatch has c's pending bytes delivered by an idle worker, or a new one.
+// dispatch has c's work done by an idle worker, or a new one.
 func (e *epollEngine) dispatch(c *econn) {
 	select {
 	case e.work <- c:
@@ -60,7 +93,7 @@ func (e *epollEngine) dispatch(c *econn) {
 func (e *epollEngine) worker(c *econn) {
 	defer e.open.Done()
 	for c != nil {
-		c.dispatch()
+		c.work(nil, nil)
 		if e.idle.Add(1) > maxIdleWorkers {
 			e.idle.Add(-1)
 			return
@@ -71,10 +104,18 @@ func (e *epollEngine) worker(c *econn) {
 }
 
 type eloop struct {
+	eng   *epollEngine
 	epfd  int
-	wake  int // eventfd
+	ep    *os.File        // epfd, watched by Go's poller
+	rc    syscall.RawConn // ep's
+	wake  int             // eventfd
 	conns map[int]*econn
-	buf   []byte
+	opens []*econn // registered, OnConnect still to run
+
+	// state is the loop's busy word, see enter: odd while the owner runs
+	// user code. The owner moves it from even to odd and back; the
+	// watchdog moves it from odd to even when it hands the loop over.
+	state atomic.Uint64
 
 	mu    sync.Mutex
 	tasks []func()
@@ -83,26 +124,35 @@ type eloop struct {
 
 func newEpollEngine() (*epollEngine, error) {
 	n := runtime.GOMAXPROCS(0)
-	e := &epollEngine{work: make(chan *econn)}
+	e := &epollEngine{work: make(chan *econn), quit: make(chan struct{}), wakeWD: make(chan struct{}, 1)}
 	for i := 0; i < n; i++ {
-		l, err := newLoop()
+		l, err := newLoop(e)
 		if err != nil {
-			e.shutdown()
+			for _, l := range e.loops {
+				l.close()
+			}
 			return nil, err
 		}
 		e.loops = append(e.loops, l)
 	}
 	for _, l := range e.loops {
-		e.open.Add(1)
-		go func(l *eloop) {
-			defer e.open.Done()
-			l.run()
-		}(l)
+		e.startLoop(l)
 	}
+	e.open.Add(1)
+	go e.watch()
 	return e, nil
 }
 
-func newLoop() (*eloop, error) {
+// startLoop starts a goroutine that owns l.
+func (e *epollEngine) startLoop(l *eloop) {
+	e.open.Add(1)
+	go func() {
+		defer e.open.Done()
+		l.run()
+	}()
+}
+
+func newLoop(e *epollEngine) (*eloop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -112,17 +162,32 @@ func newLoop() (*eloop, error) {
 		syscall.Close(epfd)
 		return nil, os.NewSyscallError("eventfd2", errno)
 	}
-	l := &eloop{epfd: epfd, wake: int(r), conns: map[int]*econn{}, buf: make([]byte, 64<<10)}
+	l := &eloop{eng: e, epfd: epfd, wake: int(r), conns: map[int]*econn{}}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake)}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake, &ev); err != nil {
 		syscall.Close(epfd)
 		syscall.Close(l.wake)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
+	// The loop waits in Go's poller, not in epoll_wait: an epoll
+	// descriptor is readable while it has events, so the loop's goroutine
+	// parks like any reader and holds no thread while its sockets are quiet.
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(l.wake)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	l.ep = os.NewFile(uintptr(epfd), "epoll")
+	if l.rc, err = l.ep.SyscallConn(); err != nil {
+		l.ep.Close()
+		syscall.Close(l.wake)
+		return nil, err
+	}
 	return l, nil
 }
 
-// post runs f on the loop.
+// post runs f on the loop. f must not run user code: only the loop's own
+// bookkeeping.
 func (l *eloop) post(f func()) {
 	l.mu.Lock()
 	l.tasks = append(l.tasks, f)
@@ -135,10 +200,131 @@ func (l *eloop) notify() {
 	syscall.Write(l.wake, one[:])
 }
 
-func (l *eloop) run() {
-	events := make([]syscall.EpollEvent, 256)
+// enter marks the loop busy running user code; the owner calls it and
+// passes the result to leave.
+func (l *eloop) enter() uint64 {
+	s := l.state.Load() + 1
+	l.state.Store(s)
+	if e := l.eng; e.parked.Load() && e.parked.CompareAndSwap(true, false) {
+		select {
+		case e.wakeWD <- struct{}{}:
+		default:
+		}
+	}
+	return s
+}
+
+// leave ends what enter began. false: the watchdog handed the loop to
+// another goroutine meanwhile; the caller owns it no more.
+func (l *eloop) leave(s uint64) bool {
+	return l.state.CompareAndSwap(s, s+1)
+}
+
+// watch is the watchdog: a loop found running the same user call for
+// blockAfter is handed to a new goroutine. It parks while no loop runs
+// user code for a while, so an idle server does not tick.
+func (e *epollEngine) watch() {
+	defer e.open.Done()
+	t := time.NewTicker(watchTick)
+	defer t.Stop()
+	prev := make([]uint64, len(e.loops))
+	since := make([]time.Time, len(e.loops)) // when prev was first seen
+	quiet := 0
 	for {
-		n, err := syscall.EpollWait(l.epfd, events, -1)
+		var now time.Time
+		select {
+		case now = <-t.C:
+		case <-e.quit:
+			return
+		}
+		busy := false
+		for i, l := range e.loops {
+			s := l.state.Load()
+			if s&1 == 0 {
+				prev[i] = s
+				continue
+			}
+			busy = true
+			if s != prev[i] {
+				prev[i], since[i] = s, now
+				continue
+			}
+			if now.Sub(since[i]) >= blockAfter && l.state.CompareAndSwap(s, s+1) {
+				e.handoffs.Add(1)
+				e.startLoop(l)
+			}
+		}
+		if busy {
+			quiet = 0
+			continue
+		}
+		if quiet++; quiet < 100 {
+			continue
+		}
+		quiet = 0
+		e.parked.Store(true)
+		for _, l := range e.loops {
+			if l.state.Load()&1 == 1 {
+				busy = true
+			}
+		}
+		if busy && e.parked.CompareAndSwap(true, false) {
+			continue
+		}
+		t.Stop()
+		select {
+		case <-e.wakeWD:
+		case <-e.quit:
+			return
+		}
+		t.Reset(watchTick)
+	}
+}
+
+func (e *epollEngine) getLoopBuf() []byte {
+	e.bufMu.Lock()
+	defer e.bufMu.Unlock()
+	if n := len(e.loopBufs); n > 0 {
+		b := e.loopBufs[n-1]
+		e.loopBufs = e.loopBufs[:n-1]
+		return b
+	}
+	return make([]byte, loopBufSize)
+}
+
+func (e *epollEngine) putLoopBuf(b []byte) {
+	e.bufMu.Lock()
+	if len(e.loopBufs) < len(e.loops) {
+		e.loopBufs = append(e.loopBufs, b)
+	}
+	e.bufMu.Unlock()
+}
+
+// run serves the loop until it stops or is handed to another goroutine.
+func (l *eloop) run() {
+	buf := l.eng.getLoopBuf()
+	defer l.eng.putLoopBuf(buf)
+	events := make([]syscall.EpollEvent, 256)
+	var n int
+	var err error
+	poll := func(uintptr) bool {
+		n, err = syscall.EpollWait(l.epfd, events, 0)
+		return n > 0 || (err != nil && err != syscall.EAGAIN)
+	}
+	for {
+		for len(l.opens) > 0 {
+			c := l.opens[0]
+			l.opens[0] = nil
+			l.opens = l.opens[1:]
+			if !c.work(l, nil) {
+				return
+			}
+		}
+		l.opens = nil
+		n, err = 0, nil
+		if rerr := l.rc.Read(poll); rerr != nil {
+			return // the loop's descriptor was closed
+		}
 		if err != nil {
 			if err == syscall.EINTR {
 				continue
@@ -168,7 +354,9 @@ func (l *eloop) run() {
 				c.writable()
 			}
 			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-				c.readable(l, ev.Events)
+				if !c.readable(l, buf, ev.Events) {
+					return // handed over: the new owner sees the rest again
+				}
 			}
 		}
 	}
@@ -187,12 +375,13 @@ func (l *eloop) runTasks() bool {
 }
 
 func (l *eloop) close() {
-	syscall.Close(l.epfd)
+	l.ep.Close()
 	syscall.Close(l.wake)
 }
 
 func (e *epollEngine) shutdown() {
 	close(e.work) // every connection has ended: idle workers go
+	close(e.quit)
 	for _, l := range e.loops {
 		l.mu.Lock()
 		l.stop = true
@@ -228,8 +417,9 @@ type econn struct {
 	spare   *rbuf      // the dispatcher's other buffer
 	eof     error      // set once reading ended
 	opened  bool       // OnConnect ran
-	running bool
-	stalled bool // EPOLLIN dropped because pending is high
+	running bool       // a goroutine delivers for c (its loop's owner or a worker)
+	resume  bool       // the worker must wait for a paused connection to resume
+	stalled bool       // EPOLLIN dropped because pending is high
 }
 
 // adopt moves an accepted net.Conn onto the engine: its descriptor is
@@ -267,10 +457,9 @@ func (e *epollEngine) adopt(g *core.Goer, conn net.Conn) {
 		return
 	}
 	c.s = s
-	c.mu.Lock()
-	c.running = true // the dispatcher opens the connection first
-	c.mu.Unlock()
+	c.running = true // the loop opens the connection once it is registered
 	l.post(func() {
+		l.opens = append(l.opens, c)
 		// Under fdMu, so that the number is not closed (and perhaps given
 		// to a newer socket) between the check and the add; with the mask
 		// the connection has asked for meanwhile (a writer waiting for room).
@@ -286,44 +475,45 @@ func (e *epollEngine) adopt(g *core.Goer, conn net.Conn) {
 		c.evMu.Unlock()
 		c.fdMu.RUnlock()
 		if err != nil {
-			c.ended(os.NewSyscallError("epoll_ctl", err))
+			c.ended(nil, os.NewSyscallError("epoll_ctl", err))
 			return
 		}
 		l.conns[fd] = c
 	})
-	e.dispatch(c)
 }
 
-// readable reads what the socket has; it runs on the loop.
-func (c *econn) readable(l *eloop, events uint32) {
+// readable reads what the socket has; it runs on the loop's owner, and
+// reports false when the loop was handed to another goroutine meanwhile.
+func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 	c.fdMu.RLock()
 	if c.closed {
 		c.fdMu.RUnlock()
 		if l.conns[c.fd] == c {
 			delete(l.conns, c.fd)
 		}
-		return
+		return true
 	}
 	if c.detachIfDone() {
 		c.fdMu.RUnlock()
 		c.wakeWriter() // a writer waiting for room finds out the socket failed
-		return
+		return true
 	}
-	n, err := syscall.Read(c.fd, l.buf)
+	n, err := syscall.Read(c.fd, buf)
 	c.fdMu.RUnlock()
 	switch {
 	case n > 0:
-		c.enqueue(l.buf[:n])
+		return c.received(l, buf[:n])
 	case err == syscall.EAGAIN:
 		if events&(syscall.EPOLLHUP|syscall.EPOLLERR) != 0 && !c.isReading() {
-			c.ended(io.EOF) // gone while not being read: stop the events
+			return c.ended(l, io.EOF) // gone while not being read: stop the events
 		}
 	case err == syscall.EINTR:
 	case n == 0 && err == nil:
-		c.peerEOF()
+		return c.peerEOF(l)
 	default:
-		c.ended(os.NewSyscallError("read", err))
+		return c.ended(l, os.NewSyscallError("read", err))
 	}
+	return true
 }
 
 // rbuf is a receive buffer, kept on the engine's free list between uses:
@@ -356,9 +546,16 @@ func (e *epollEngine) putRbuf(r *rbuf) {
 	e.bufMu.Unlock()
 }
 
-// enqueue hands bytes to the dispatcher, starting one if none runs.
-func (c *econn) enqueue(b []byte) {
+// received delivers bytes just read. On the loop, unless another goroutine
+// is delivering for c (a worker, or a former owner of the loop whose handler
+// blocked): the bytes then wait for it, copied, in order.
+func (c *econn) received(l *eloop, b []byte) bool {
 	c.mu.Lock()
+	if !c.running {
+		c.running = true
+		c.mu.Unlock()
+		return c.work(l, b)
+	}
 	if c.pending == nil {
 		c.pending = c.eng.getRbuf()
 	}
@@ -367,32 +564,40 @@ func (c *econn) enqueue(b []byte) {
 		c.stalled = true
 		c.setReading(false)
 	}
-	start := !c.running
-	c.running = true
 	c.mu.Unlock()
-	if start {
-		c.eng.dispatch(c)
-	}
+	return true
 }
 
 // peerEOF records the peer's EOF. Reading stops for good, but the
 // descriptor stays open: the answers to what the peer sent still go out,
 // and core closes the socket once they have (or after CloseTimeout).
-func (c *econn) peerEOF() {
+func (c *econn) peerEOF(l *eloop) bool {
 	c.evMu.Lock()
 	c.peerDone = true
 	c.updateEvents()
 	c.evMu.Unlock()
+	return c.finish(l, io.EOF)
+}
+
+// finish records that reading ended with err and has the connection end
+// once what is pending is delivered: on the loop when l is its owner, else
+// on a worker. It reports what work does.
+func (c *econn) finish(l *eloop, err error) bool {
 	c.mu.Lock()
 	if c.eof == nil {
-		c.eof = io.EOF
+		c.eof = err
 	}
 	start := !c.running
 	c.running = true
 	c.mu.Unlock()
-	if start {
-		c.eng.dispatch(c)
+	switch {
+	case !start:
+		return true
+	case l != nil:
+		return c.work(l, nil)
 	}
+	c.eng.dispatch(c)
+	return true
 }
 
 // detachIfDone takes a socket whose peer's EOF was read out of the loop's
@@ -412,28 +617,38 @@ func (c *econn) detachIfDone() bool {
 	return true
 }
 
-// ended records that reading is over (EOF, an error, or a local close);
-// the dispatcher closes the connection after delivering what is pending.
-func (c *econn) ended(err error) {
+// ended records that reading is over (an error, or a local close) and
+// closes the descriptor; l is the loop when its owner calls.
+func (c *econn) ended(l *eloop, err error) bool {
 	c.closeFD()
-	c.mu.Lock()
-	if c.eof == nil {
-		c.eof = err
-	}
-	start := !c.running
-	c.running = true
-	c.mu.Unlock()
-	if start {
-		c.eng.dispatch(c)
-	}
+	return c.finish(l, err)
 }
 
-// dispatch delivers pending bytes to core in order, on a worker
-// goroutine, until nothing is pending. The first run opens the connection.
-func (c *econn) dispatch() {
+// work delivers b (bytes just read, not kept) and then whatever is pending
+// for c, in order, until nothing is; the first run opens the connection,
+// and once reading is over the last one ends it. c.running is set, and
+// stays set for a worker that takes over.
+//
+// A worker calls it with l == nil. The owner of loop l calls it with l:
+// the loop is marked busy meanwhile, so a handler that blocks makes the
+// watchdog hand the loop to another goroutine, and work then goes on as a
+// worker and returns false (the caller no longer owns the loop). A paused
+// connection goes to a worker rather than block the loop.
+func (c *econn) work(l *eloop, b []byte) bool {
+	var tok uint64
+	if l != nil {
+		tok = l.enter()
+	}
 	if !c.opened {
 		c.opened = true
 		c.s.Open()
+	}
+	if c.resume {
+		c.resume = false
+		c.s.WaitResume()
+	}
+	if len(b) > 0 && !c.s.Received(b) && !c.waitResume(l) {
+		return l.leave(tok)
 	}
 	for {
 		c.mu.Lock()
@@ -446,7 +661,7 @@ func (c *econn) dispatch() {
 				err := c.eof
 				c.mu.Unlock()
 				c.s.Closed(err)
-				return
+				break
 			}
 			c.running = false
 			if c.stalled {
@@ -454,14 +669,12 @@ func (c *econn) dispatch() {
 				c.setReading(true)
 			}
 			c.mu.Unlock()
-			return
+			break
 		}
 		c.pending, c.spare = c.spare, nil
 		c.mu.Unlock()
 
-		if !c.s.Received(data.b) {
-			c.s.WaitResume()
-		}
+		ok := c.s.Received(data.b)
 
 		c.mu.Lock()
 		data.b = data.b[:0]
@@ -474,7 +687,26 @@ func (c *econn) dispatch() {
 			c.setReading(true)
 		}
 		c.mu.Unlock()
+		if !ok && !c.waitResume(l) {
+			break
+		}
 	}
+	return l == nil || l.leave(tok)
+}
+
+// waitResume follows a Received that returned false. A worker waits for
+// the connection to resume; the loop hands a paused connection to a
+// worker instead and reports false (c's work continues there).
+func (c *econn) waitResume(l *eloop) bool {
+	if l != nil && c.s.Paused() {
+		c.mu.Lock()
+		c.resume = true
+		c.mu.Unlock()
+		c.eng.dispatch(c)
+		return false
+	}
+	c.s.WaitResume()
+	return true
 }
 
 // setReading turns EPOLLIN on or off.
@@ -610,7 +842,7 @@ func (c *econn) CloseWrite() error {
 
 // Close implements core.Socket.
 func (c *econn) Close() error {
-	c.ended(net.ErrClosed)
+	c.ended(nil, net.ErrClosed)
 	return nil
 }
 
