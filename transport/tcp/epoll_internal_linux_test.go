@@ -5,60 +5,12 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/shunhui19/goes/core"
 )
-
-// A writer that runs out of kernel room before its loop has registered the
-// socket (a broadcast reaches the new connection through the store while
-// the loop is busy) must still be woken when the peer reads: the
-// registration carries the interest the writer asked for meanwhile.
-func TestEpollWriteBeforeRegistration(t *testing.T) {
-	const size = 16 << 20
-	answer := strings.Repeat("w", size)
-	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
-	g.Engine = "epoll"
-	g.MaxSendBufferSize = 2 * size
-	g.CloseTimeout = 200 * time.Millisecond
-	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer g.Stop()
-	eng := g.Listener().(*listener).epoll
-	busy := make(chan struct{})
-	for _, l := range eng.loops {
-		l.post(func() { <-busy })
-	}
-	c, err := net.DialTimeout("tcp", g.Addr().String(), 5*time.Second)
-	if err != nil {
-		close(busy)
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var conn *core.TCPConnection
-	for deadline := time.Now().Add(5 * time.Second); conn == nil && time.Now().Before(deadline); {
-		g.Connections.Range(func(_ int, tc *core.TCPConnection) bool { conn = tc; return false })
-		time.Sleep(time.Millisecond)
-	}
-	if conn == nil {
-		close(busy)
-		t.Fatal("the connection never reached the store")
-	}
-	if err := conn.Send(answer, true); err != nil {
-		close(busy)
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond) // the writer finds the kernel full and waits
-	close(busy)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := io.ReadFull(c, make([]byte, size))
-	if err != nil {
-		t.Fatalf("read %d of %d bytes: %v", n, size, err)
-	}
-}
 
 // A handler that blocks hands its loop to a new goroutine: the loop's other
 // connections are answered meanwhile, and what the blocked connection's
@@ -121,5 +73,59 @@ func TestEpollBlockingHandlerHandsLoopOver(t *testing.T) {
 	got := make([]byte, len("blockafter"))
 	if _, err := io.ReadFull(blocked, got); err != nil || string(got) != "blockafter" {
 		t.Fatalf("blocked connection got %q, %v", got, err)
+	}
+}
+
+// The loops accept with accept4: a connection has the addresses and the
+// socket options (no Nagle, keep-alive) it would have through Go's net
+// package, on IPv4, IPv6 and a wildcard listener.
+func TestEpollAcceptedConnection(t *testing.T) {
+	for _, tt := range []struct{ listen, dial string }{
+		{"127.0.0.1:0", "127.0.0.1"},
+		{"[::1]:0", "[::1]"},
+		{":0", "127.0.0.1"},
+	} {
+		t.Run(tt.listen, func(t *testing.T) {
+			type seen struct {
+				local, remote string
+				nodelay, keep int
+			}
+			got := make(chan seen, 1)
+			g := core.NewGoer(tt.listen, nil, "tcp")
+			g.Engine = "epoll"
+			g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+			g.OnConnect = func(c core.Connection) {
+				tc := c.(*core.TCPConnection)
+				ec := tc.Socket().(*econn)
+				nd, _ := syscall.GetsockoptInt(ec.fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+				ka, _ := syscall.GetsockoptInt(ec.fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+				got <- seen{tc.GetLocalAddress(), tc.GetRemoteAddress(), nd, ka}
+			}
+			if err := g.Start(); err != nil {
+				if strings.Contains(tt.listen, "::1") {
+					t.Skip("no IPv6 loopback:", err)
+				}
+				t.Fatal(err)
+			}
+			defer g.Stop()
+			_, port, _ := net.SplitHostPort(g.Addr().String())
+			c, err := net.DialTimeout("tcp", tt.dial+":"+port, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var s seen
+			select {
+			case s = <-got:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no OnConnect")
+			}
+			if s.remote != c.LocalAddr().String() || s.local != c.RemoteAddr().String() {
+				t.Fatalf("server sees %s -> %s, client %s -> %s", s.remote, s.local, c.LocalAddr(), c.RemoteAddr())
+			}
+			if s.nodelay != 1 || s.keep != 1 {
+				t.Fatalf("TCP_NODELAY %d, SO_KEEPALIVE %d, want both 1", s.nodelay, s.keep)
+			}
+		})
 	}
 }

@@ -1,14 +1,18 @@
 package tcp
 
 import (
+	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/shunhui19/goes/core"
 )
@@ -55,9 +59,21 @@ const (
 )
 
 type epollEngine struct {
+	g     *core.Goer
 	loops []*eloop
-	next  atomic.Uint32
 	open  sync.WaitGroup // loop, watchdog and worker goroutines
+
+	// The listening socket: a duplicate of the listener's descriptor, in
+	// every loop's epoll set (EPOLLEXCLUSIVE: one loop wakes per
+	// connection), so each loop accepts (accept4) the connections it serves.
+	lfd        int
+	laddr      net.Addr // the listener's address
+	unix       bool
+	fixedLocal bool          // laddr's IP is every connection's local address
+	unlisten   chan struct{} // closed by stopAccepting
+	unlistened sync.WaitGroup
+	stopOnce   sync.Once
+	lfdOnce    sync.Once
 
 	// Workers are goroutines reused across connections: a goroutine done
 	// with one connection waits (up to maxIdleWorkers of them) for the next.
@@ -104,13 +120,14 @@ func (e *epollEngine) worker(c *econn) {
 }
 
 type eloop struct {
-	eng   *epollEngine
-	epfd  int
-	ep    *os.File        // epfd, watched by Go's poller
-	rc    syscall.RawConn // ep's
-	wake  int             // eventfd
-	conns map[int]*econn
-	opens []*econn // registered, OnConnect still to run
+	eng        *epollEngine
+	epfd       int
+	ep         *os.File        // epfd, watched by Go's poller
+	rc         syscall.RawConn // ep's
+	wake       int             // eventfd
+	conns      map[int]*econn
+	unlistened bool          // the listening socket left this loop's set
+	backoff    time.Duration // accept's wait after a failure
 
 	// state is the loop's busy word, see enter: odd while the owner runs
 	// user code. The owner moves it from even to odd and back; the
@@ -122,25 +139,212 @@ type eloop struct {
 	stop  bool
 }
 
-func newEpollEngine() (*epollEngine, error) {
+// newEpollEngine makes the engine that serves ln's connections.
+func newEpollEngine(g *core.Goer, ln net.Listener) (*epollEngine, error) {
+	lfd, err := dupListener(ln)
+	if err != nil {
+		return nil, err
+	}
 	n := runtime.GOMAXPROCS(0)
-	e := &epollEngine{work: make(chan *econn), quit: make(chan struct{}), wakeWD: make(chan struct{}, 1)}
+	e := &epollEngine{
+		g: g, lfd: lfd, laddr: ln.Addr(), unlisten: make(chan struct{}),
+		work: make(chan *econn), quit: make(chan struct{}), wakeWD: make(chan struct{}, 1),
+	}
+	switch a := ln.Addr().(type) {
+	case *net.UnixAddr:
+		e.unix = true
+	case *net.TCPAddr:
+		e.fixedLocal = !a.IP.IsUnspecified()
+		setAcceptedOptions(lfd)
+	}
 	for i := 0; i < n; i++ {
 		l, err := newLoop(e)
+		if err == nil {
+			ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: int32(lfd)}
+			if err = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, lfd, &ev); err != nil {
+				l.close()
+				err = os.NewSyscallError("epoll_ctl", err)
+			}
+		}
 		if err != nil {
 			for _, l := range e.loops {
 				l.close()
 			}
+			syscall.Close(lfd)
 			return nil, err
 		}
 		e.loops = append(e.loops, l)
 	}
+	e.unlistened.Add(len(e.loops))
 	for _, l := range e.loops {
 		e.startLoop(l)
 	}
 	e.open.Add(1)
 	go e.watch()
 	return e, nil
+}
+
+// epollExclusive is EPOLLEXCLUSIVE (Linux 4.5), which package syscall
+// does not name.
+const epollExclusive = 1 << 28
+
+// dupListener returns a non-blocking duplicate of ln's descriptor. The
+// listener keeps its own: it is what a reload hands over.
+func dupListener(ln net.Listener) (int, error) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return -1, fmt.Errorf("goes: the epoll engine cannot serve a %T", ln)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(f uintptr) {
+		fd, derr = syscall.Dup(int(f))
+	}); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, os.NewSyscallError("dup", derr)
+	}
+	syscall.CloseOnExec(fd)
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	return fd, nil
+}
+
+// setAcceptedOptions sets, on the listening socket, the options Go's net
+// package sets on every accepted TCP connection: Linux copies a listening
+// socket's options to the sockets it accepts, so this costs no system
+// call per connection.
+func setAcceptedOptions(fd int) {
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	secs := int(KeepAlivePeriod / time.Second)
+	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, secs)
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, secs)
+}
+
+// serve waits until stopAccepting has taken the listening socket out of
+// every loop, then closes it. It is the listener's Serve.
+func (e *epollEngine) serve() error {
+	<-e.unlisten
+	e.closeListener()
+	return nil
+}
+
+// closeListener closes the listening socket once no loop watches it.
+func (e *epollEngine) closeListener() {
+	e.unlistened.Wait()
+	e.lfdOnce.Do(func() { syscall.Close(e.lfd) })
+}
+
+// stopAccepting has every loop stop accepting; serve returns once they have.
+func (e *epollEngine) stopAccepting() {
+	e.stopOnce.Do(func() {
+		for _, l := range e.loops {
+			l.post(func() {
+				if !l.unlistened {
+					l.unlistened = true
+					syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, e.lfd, nil)
+					e.unlistened.Done()
+				}
+			})
+		}
+		close(e.unlisten)
+	})
+}
+
+// accept takes the connections waiting on the listening socket, up to a
+// batch, and serves them on l; it runs on l's owner and reports false when
+// l was handed over meanwhile.
+func (l *eloop) accept() bool {
+	e := l.eng
+	for i := 0; i < 64 && !l.unlistened; i++ {
+		var rsa syscall.RawSockaddrAny
+		size := uint32(syscall.SizeofSockaddrAny)
+		r, _, errno := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(e.lfd), uintptr(unsafe.Pointer(&rsa)),
+			uintptr(unsafe.Pointer(&size)), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
+		switch errno {
+		case 0:
+		case syscall.EAGAIN:
+			return true
+		case syscall.EINTR, syscall.ECONNABORTED:
+			continue
+		default:
+			// Out of descriptors or memory: stop accepting on this loop
+			// for a while rather than spin on a listener that stays ready.
+			l.acceptBackoff(os.NewSyscallError("accept4", errno))
+			return true
+		}
+		l.backoff = 0
+		fd := int(r)
+		// Registered before core knows it: no other goroutine can close
+		// it or ask for EPOLLOUT meanwhile, and no event for it is seen
+		// before this returns (this goroutine is the loop).
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
+		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			syscall.Close(fd)
+			continue
+		}
+		c := &econn{fd: fd, loop: l, raddr: remoteOf(&rsa), registered: true, reading: true, running: true}
+		s, err := e.g.Accept(c)
+		if err != nil {
+			syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+			syscall.Close(fd)
+			continue
+		}
+		c.s = s
+		l.conns[fd] = c
+		if !c.work(l, nil) { // OnConnect
+			return false
+		}
+	}
+	return true
+}
+
+// acceptBackoff takes the listening socket out of l's epoll set and puts
+// it back after a wait that doubles while accepting keeps failing.
+func (l *eloop) acceptBackoff(err error) {
+	if l.backoff == 0 {
+		l.backoff = 5 * time.Millisecond
+	} else if l.backoff *= 2; l.backoff > time.Second {
+		l.backoff = time.Second
+	}
+	e := l.eng
+	e.g.Log().Warn("accept failed; retrying", "goer", e.g.GetName(), "err", err, "in", l.backoff)
+	syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, e.lfd, nil)
+	time.AfterFunc(l.backoff, func() {
+		l.post(func() {
+			if !l.unlistened {
+				ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: int32(e.lfd)}
+				syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, e.lfd, &ev)
+			}
+		})
+	})
+}
+
+// remoteOf is the peer's address that accept4 wrote, without allocating.
+func remoteOf(rsa *syscall.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case syscall.AF_INET:
+		sa := (*syscall.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(p[0])<<8|uint16(p[1]))
+	case syscall.AF_INET6:
+		sa := (*syscall.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		a := netip.AddrFrom16(sa.Addr).Unmap()
+		if sa.Scope_id != 0 {
+			a = a.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
+		}
+		return netip.AddrPortFrom(a, uint16(p[0])<<8|uint16(p[1]))
+	}
+	return netip.AddrPort{}
 }
 
 // startLoop starts a goroutine that owns l.
@@ -312,15 +516,6 @@ func (l *eloop) run() {
 		return n > 0 || (err != nil && err != syscall.EAGAIN)
 	}
 	for {
-		for len(l.opens) > 0 {
-			c := l.opens[0]
-			l.opens[0] = nil
-			l.opens = l.opens[1:]
-			if !c.work(l, nil) {
-				return
-			}
-		}
-		l.opens = nil
 		n, err = 0, nil
 		if rerr := l.rc.Read(poll); rerr != nil {
 			return // the loop's descriptor was closed
@@ -339,6 +534,12 @@ func (l *eloop) run() {
 				syscall.Read(l.wake, b[:])
 				if !l.runTasks() {
 					l.close()
+					return
+				}
+				continue
+			}
+			if fd == l.eng.lfd && !l.unlistened {
+				if !l.accept() {
 					return
 				}
 				continue
@@ -380,6 +581,8 @@ func (l *eloop) close() {
 }
 
 func (e *epollEngine) shutdown() {
+	e.stopAccepting()
+	e.closeListener()
 	close(e.work) // every connection has ended: idle workers go
 	close(e.quit)
 	for _, l := range e.loops {
@@ -393,12 +596,10 @@ func (e *epollEngine) shutdown() {
 
 // econn is one connection on the epoll engine: core's Socket.
 type econn struct {
-	fd     int
-	eng    *epollEngine
-	loop   *eloop
-	s      *core.Stream
-	local  net.Addr
-	remote net.Addr
+	fd    int
+	loop  *eloop
+	s     *core.Stream
+	raddr netip.AddrPort // the peer's, for TCP
 
 	fdMu   sync.RWMutex // Lock to close fd; RLock to use it
 	closed bool
@@ -420,66 +621,6 @@ type econn struct {
 	running bool       // a goroutine delivers for c (its loop's owner or a worker)
 	resume  bool       // the worker must wait for a paused connection to resume
 	stalled bool       // EPOLLIN dropped because pending is high
-}
-
-// adopt moves an accepted net.Conn onto the engine: its descriptor is
-// duplicated and the net.Conn closed, so Go's poller lets go of it.
-func (e *epollEngine) adopt(g *core.Goer, conn net.Conn) {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		conn.Close()
-		return
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		conn.Close()
-		return
-	}
-	fd := -1
-	var derr error
-	rc.Control(func(f uintptr) { fd, derr = syscall.Dup(int(f)) })
-	local, remote := conn.LocalAddr(), conn.RemoteAddr()
-	conn.Close()
-	if derr != nil || fd < 0 {
-		g.Log().Warn("epoll: cannot take the connection", "err", derr)
-		return
-	}
-	syscall.CloseOnExec(fd)
-	if err := syscall.SetNonblock(fd, true); err != nil {
-		syscall.Close(fd)
-		return
-	}
-	l := e.loops[int(e.next.Add(1))%len(e.loops)]
-	c := &econn{fd: fd, eng: e, loop: l, local: local, remote: remote, reading: true}
-	s, err := g.Accept(c)
-	if err != nil {
-		c.closeFD()
-		return
-	}
-	c.s = s
-	c.running = true // the loop opens the connection once it is registered
-	l.post(func() {
-		l.opens = append(l.opens, c)
-		// Under fdMu, so that the number is not closed (and perhaps given
-		// to a newer socket) between the check and the add; with the mask
-		// the connection has asked for meanwhile (a writer waiting for room).
-		c.fdMu.RLock()
-		if c.closed {
-			c.fdMu.RUnlock()
-			return
-		}
-		c.evMu.Lock()
-		ev := syscall.EpollEvent{Events: c.maskLocked(), Fd: int32(fd)}
-		err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
-		c.registered = err == nil
-		c.evMu.Unlock()
-		c.fdMu.RUnlock()
-		if err != nil {
-			c.ended(nil, os.NewSyscallError("epoll_ctl", err))
-			return
-		}
-		l.conns[fd] = c
-	})
 }
 
 // readable reads what the socket has; it runs on the loop's owner, and
@@ -557,7 +698,7 @@ func (c *econn) received(l *eloop, b []byte) bool {
 		return c.work(l, b)
 	}
 	if c.pending == nil {
-		c.pending = c.eng.getRbuf()
+		c.pending = c.loop.eng.getRbuf()
 	}
 	c.pending.b = append(c.pending.b, b...)
 	if len(c.pending.b) >= pendingHigh && !c.stalled {
@@ -596,7 +737,7 @@ func (c *econn) finish(l *eloop, err error) bool {
 	case l != nil:
 		return c.work(l, nil)
 	}
-	c.eng.dispatch(c)
+	c.loop.eng.dispatch(c)
 	return true
 }
 
@@ -654,8 +795,8 @@ func (c *econn) work(l *eloop, b []byte) bool {
 		c.mu.Lock()
 		data := c.pending
 		if data == nil || len(data.b) == 0 {
-			c.eng.putRbuf(data)
-			c.eng.putRbuf(c.spare)
+			c.loop.eng.putRbuf(data)
+			c.loop.eng.putRbuf(c.spare)
 			c.pending, c.spare = nil, nil
 			if c.eof != nil {
 				err := c.eof
@@ -702,7 +843,7 @@ func (c *econn) waitResume(l *eloop) bool {
 		c.mu.Lock()
 		c.resume = true
 		c.mu.Unlock()
-		c.eng.dispatch(c)
+		c.loop.eng.dispatch(c)
 		return false
 	}
 	c.s.WaitResume()
@@ -873,5 +1014,35 @@ func (c *econn) isClosed() bool {
 	return c.closed
 }
 
-func (c *econn) LocalAddr() net.Addr  { return c.local }
-func (c *econn) RemoteAddr() net.Addr { return c.remote }
+// LocalAddr implements core.Socket. It asks the kernel, unless the
+// listener's address is the answer.
+func (c *econn) LocalAddr() net.Addr {
+	e := c.loop.eng
+	if e.unix || e.fixedLocal {
+		return e.laddr
+	}
+	c.fdMu.RLock()
+	defer c.fdMu.RUnlock()
+	if !c.closed {
+		if sa, err := syscall.Getsockname(c.fd); err == nil {
+			switch sa := sa.(type) {
+			case *syscall.SockaddrInet4:
+				return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+			case *syscall.SockaddrInet6:
+				return net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port)))
+			}
+		}
+	}
+	return e.laddr
+}
+
+// RemoteAddr implements core.Socket.
+func (c *econn) RemoteAddr() net.Addr {
+	if c.loop.eng.unix {
+		return unixPeer
+	}
+	return net.TCPAddrFromAddrPort(c.raddr)
+}
+
+// unixPeer is the address of a Unix socket's peer, which has no name.
+var unixPeer = &net.UnixAddr{Net: "unix"}

@@ -13,9 +13,10 @@ import (
 // with this error at Listen.
 type epollEngine struct{}
 
-func newEpollEngine() (*epollEngine, error) {
+func newEpollEngine(*core.Goer, net.Listener) (*epollEngine, error) {
 	return nil, errors.New("goes: the epoll engine needs Linux; use the goroutine engine")
 }
 
-func (e *epollEngine) adopt(g *core.Goer, conn net.Conn) { conn.Close() }
-func (e *epollEngine) shutdown()                         {}
+func (e *epollEngine) serve() error   { return nil }
+func (e *epollEngine) stopAccepting() {}
+func (e *epollEngine) shutdown()      {}

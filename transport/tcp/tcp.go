@@ -67,7 +67,7 @@ func (Transport) Listen(g *core.Goer) (core.Listener, error) {
 		// TLS stays on the goroutine engine: the handshake and records
 		// need a reader of their own.
 		if tlsConf == nil {
-			if l.epoll, err = newEpollEngine(); err != nil {
+			if l.epoll, err = newEpollEngine(g, ln); err != nil {
 				ln.Close()
 				return nil, err
 			}
@@ -147,6 +147,9 @@ func (l *listener) File() (*os.File, error) {
 }
 
 func (l *listener) Close() error {
+	if l.epoll != nil {
+		l.epoll.stopAccepting()
+	}
 	l.mu.Lock()
 	l.closed = true
 	for c := range l.conns {
@@ -158,6 +161,10 @@ func (l *listener) Close() error {
 
 // Serve implements core.Listener.
 func (l *listener) Serve() error {
+	if l.epoll != nil {
+		// The event loops accept: see epoll_linux.go.
+		return l.epoll.serve()
+	}
 	defer l.wg.Wait()
 	var backoff time.Duration
 	for {
@@ -181,10 +188,6 @@ func (l *listener) Serve() error {
 			continue
 		}
 		backoff = 0
-		if l.epoll != nil {
-			l.epoll.adopt(l.g, conn)
-			continue
-		}
 		l.wg.Add(1)
 		go l.serve(conn)
 	}
