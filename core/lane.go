@@ -302,9 +302,9 @@ func (c *TCPConnection) closing() bool {
 }
 
 // received frames c.recv+b and delivers the messages; the lane is held.
-// When one read holds several packages (pipelined requests), the answers
-// to all but the first are written together once the batch is delivered:
-// one write instead of one per answer.
+// When one read holds more than one package (pipelined requests), the
+// answers are written together once the batch is delivered: one write
+// instead of one per answer.
 func (c *TCPConnection) received(b []byte) {
 	c.frame(b)
 	if c.batch {
@@ -327,7 +327,7 @@ func (c *TCPConnection) frame(b []byte) {
 		c.recv = append(c.recv, b...)
 		data = c.recv
 	}
-	off, delivered := 0, 0
+	off := 0
 	for off < len(data) && !c.paused.Load() && !c.closing() {
 		buf := data[off:]
 		p := c.Protocol
@@ -369,13 +369,14 @@ func (c *TCPConnection) frame(b []byte) {
 			c.protocolFailed(err)
 			return
 		}
-		if delivered == 1 && !c.batch {
+		if off < len(data) && !c.batch {
+			// More bytes follow this package: hold the answers until
+			// the packages of this read are delivered.
 			c.batch = true
 			c.mu.Lock()
 			c.holdWrites = true
 			c.mu.Unlock()
 		}
-		delivered++
 		c.deliver(msg)
 	}
 	c.keep(data, off)
