@@ -174,7 +174,7 @@ func (g *Goer) Accept(sock Socket) (*Stream, error) {
 	g.stats.Accepted.Add(1)
 	c := newTCPConnection(g, sock)
 	g.Connections.Set(c)
-	return &Stream{c: c}, nil
+	return &c.stream, nil
 }
 
 // Conn returns the connection.
@@ -343,23 +343,23 @@ func (c *TCPConnection) frame(b []byte) {
 				return
 			}
 			if n == 0 {
-				if len(buf) > c.maxPkg {
+				if len(buf) > int(c.maxPkg) {
 					c.tooLarge(len(buf))
 					return
 				}
 				break
 			}
-			if n < 0 || n > c.maxPkg {
+			if n < 0 || n > int(c.maxPkg) {
 				c.tooLarge(n)
 				return
 			}
-			c.pkgLen = n
+			c.pkgLen = int32(n)
 		}
-		if c.pkgLen > len(buf) {
+		if int(c.pkgLen) > len(buf) {
 			break
 		}
 		pkg := buf[:c.pkgLen]
-		off += c.pkgLen
+		off += int(c.pkgLen)
 		c.pkgLen = 0
 		msg, err := p.Decode(c, pkg)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strconv"
 	"sync"
@@ -46,49 +47,54 @@ type TCPConnection struct {
 
 	goer   *Goer
 	sock   Socket
-	tw     TryWriter // sock's non-blocking write, when it has one
-	local  net.Addr
-	remote net.Addr
 	ctx    atomic.Pointer[ctxBox]
+	stream Stream // the engine's handle
 
 	// lane: the callbacks of one connection run one at a time
-	laneMu   sync.Mutex
-	evMu     sync.Mutex
-	events   []laneEvent
-	laneDone bool
+	laneMu sync.Mutex
+	evMu   sync.Mutex
+	events []laneEvent
 
 	// receive side, owned by the lane holder
 	recv    []byte
-	recvLen atomic.Int64 // len(recv), for other goroutines
-	batch   bool         // several packages of one read are being delivered
-	pkgLen  int
-	maxPkg  int
-	paused  atomic.Bool
-	pauses  atomic.Uint32 // counts PauseRecv calls that paused
+	recvLen atomic.Int64  // len(recv), for other goroutines
 	resumed chan struct{} // closed and replaced by ResumeRecv
 
 	// send side, guarded by mu
-	mu       sync.Mutex
-	out      []byte     // queued, not yet handed to the socket
-	spare    []byte     // the other half of the double buffer
-	inflight int        // bytes being written by the flusher
-	streamed int        // of out+inflight, bytes read from a SendFrom reader
-	streams  []*outPart // SendFrom readers and the bytes queued behind them
-	writing  bool       // a flusher goroutine runs
-	full     bool       // OnBufferFull fired; OnBufferDrain pending
-	state    int32      // connOpen, connClosing, connClosed
-	shut     bool       // the write side was shut down
-	// holdWrites queues sends while a batch of packages is delivered; the
-	// lane writes them together afterwards.
-	holdWrites bool
-	drained    chan struct{} // closed when the queue empties or the socket is destroyed
-	closeTask  timer.TaskID
-	maxSend    atomic.Int64
+	mu        sync.Mutex
+	out       []byte        // queued, not yet handed to the socket
+	spare     []byte        // the other half of the double buffer
+	inflight  int           // bytes being written by the flusher
+	streamed  int           // of out+inflight, bytes read from a SendFrom reader
+	streams   []*outPart    // SendFrom readers and the bytes queued behind them
+	drained   chan struct{} // closed when the queue empties or the socket is destroyed
+	closeTask timer.TaskID
+	maxSend   atomic.Int64
 
 	bytesRead    atomic.Int64
 	bytesWritten atomic.Int64
 	lastActive   atomic.Int64 // unix nanoseconds of the last read
-	created      time.Time
+	created      int64        // unix nanoseconds
+
+	// The small fields, together so that they pad once.
+	pkgLen int32         // receive side: the length of the package being assembled
+	maxPkg int32         // receive side: MaxPackageSize, clamped
+	paused atomic.Bool   // receive side
+	pauses atomic.Uint32 // counts PauseRecv calls that paused
+	state  int32         // connOpen, connClosing, connClosed; mu
+	// laneDone: the lane ran its last callback (evMu).
+	laneDone bool
+	// batch: several packages of one read are being delivered (lane).
+	batch bool
+	// writing: a flusher goroutine runs (mu).
+	writing bool
+	// full: OnBufferFull fired; OnBufferDrain pending (mu).
+	full bool
+	// shut: the write side was shut down (mu).
+	shut bool
+	// holdWrites queues sends while a batch of packages is delivered; the
+	// lane writes them together afterwards (mu).
+	holdWrites bool
 }
 
 type ctxBox struct{ v any }
@@ -150,13 +156,11 @@ func newTCPConnection(g *Goer, sock Socket) *TCPConnection {
 		Connections:       g.Connections,
 		goer:              g,
 		sock:              sock,
-		local:             sock.LocalAddr(),
-		remote:            sock.RemoteAddr(),
-		created:           time.Now(),
+		created:           time.Now().UnixNano(),
 	}
-	c.tw, _ = sock.(TryWriter)
+	c.stream.c = c
 	c.syncLimits()
-	c.lastActive.Store(c.created.UnixNano())
+	c.lastActive.Store(c.created)
 	return c
 }
 
@@ -166,7 +170,7 @@ func (c *TCPConnection) syncLimits() {
 	if int64(c.MaxSendBufferSize) != c.maxSend.Load() {
 		c.maxSend.Store(int64(c.MaxSendBufferSize))
 	}
-	c.maxPkg = c.MaxPackageSize
+	c.maxPkg = int32(min(c.MaxPackageSize, math.MaxInt32))
 }
 
 // Send implements Connection. Safe for concurrent use.
@@ -257,8 +261,8 @@ func (c *TCPConnection) kickLocked() {
 		c.mu.Unlock()
 		return
 	}
-	if c.tw != nil && len(c.out) > 0 && c.state != connClosed {
-		n, err := c.tw.TryWrite(c.out)
+	if tw, ok := c.sock.(TryWriter); ok && len(c.out) > 0 && c.state != connClosed {
+		n, err := tw.TryWrite(c.out)
 		if n > 0 {
 			c.wrote(n)
 			c.out = c.out[:copy(c.out, c.out[n:])]
@@ -607,7 +611,7 @@ func (c *TCPConnection) BytesRead() int64 { return c.bytesRead.Load() }
 func (c *TCPConnection) BytesWritten() int64 { return c.bytesWritten.Load() }
 
 // Created returns when the connection was accepted.
-func (c *TCPConnection) Created() time.Time { return c.created }
+func (c *TCPConnection) Created() time.Time { return time.Unix(0, c.created) }
 
 // LastActive returns when bytes last arrived.
 func (c *TCPConnection) LastActive() time.Time { return time.Unix(0, c.lastActive.Load()) }
@@ -630,28 +634,28 @@ func (c *TCPConnection) Context() any {
 func (c *TCPConnection) SetContext(v any) { c.ctx.Store(&ctxBox{v}) }
 
 // RemoteAddr implements Connection.
-func (c *TCPConnection) RemoteAddr() net.Addr { return c.remote }
+func (c *TCPConnection) RemoteAddr() net.Addr { return c.sock.RemoteAddr() }
 
 // LocalAddr implements Connection.
-func (c *TCPConnection) LocalAddr() net.Addr { return c.local }
+func (c *TCPConnection) LocalAddr() net.Addr { return c.sock.LocalAddr() }
 
 // GetRemoteAddress implements Connection: "192.168.1.1:12345".
-func (c *TCPConnection) GetRemoteAddress() string { return addrString(c.remote) }
+func (c *TCPConnection) GetRemoteAddress() string { return addrString(c.sock.RemoteAddr()) }
 
 // GetRemoteIP implements Connection: "192.168.1.1".
-func (c *TCPConnection) GetRemoteIP() string { return addrIP(c.remote) }
+func (c *TCPConnection) GetRemoteIP() string { return addrIP(c.sock.RemoteAddr()) }
 
 // GetRemotePort implements Connection: 12345.
-func (c *TCPConnection) GetRemotePort() int { return addrPort(c.remote) }
+func (c *TCPConnection) GetRemotePort() int { return addrPort(c.sock.RemoteAddr()) }
 
 // GetLocalAddress implements Connection: "127.0.0.1:8080".
-func (c *TCPConnection) GetLocalAddress() string { return addrString(c.local) }
+func (c *TCPConnection) GetLocalAddress() string { return addrString(c.sock.LocalAddr()) }
 
 // GetLocalIP implements Connection: "127.0.0.1".
-func (c *TCPConnection) GetLocalIP() string { return addrIP(c.local) }
+func (c *TCPConnection) GetLocalIP() string { return addrIP(c.sock.LocalAddr()) }
 
 // GetLocalPort implements Connection: 8080.
-func (c *TCPConnection) GetLocalPort() int { return addrPort(c.local) }
+func (c *TCPConnection) GetLocalPort() int { return addrPort(c.sock.LocalAddr()) }
 
 func addrString(a net.Addr) string {
 	if a == nil {
