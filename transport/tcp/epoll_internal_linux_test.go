@@ -129,3 +129,50 @@ func TestEpollAcceptedConnection(t *testing.T) {
 		})
 	}
 }
+
+// The watchdog ticks only while handlers run: a server whose connections
+// are quiet does not wake every millisecond.
+func TestEpollWatchdogParksWhenQuiet(t *testing.T) {
+	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
+	g.Engine = "epoll"
+	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g.OnMessage = func(c core.Connection, d []byte) { c.SendBytes(d, false) }
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Stop() })
+	eng := g.Listener().(*listener).epoll
+	c, err := net.DialTimeout("tcp", g.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo := func() {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parked := func() bool {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if eng.parked.Load() {
+				return true
+			}
+		}
+		return false
+	}
+	echo()
+	if !parked() {
+		t.Fatal("the watchdog still ticks on a quiet server")
+	}
+	echo() // a handler runs: the watchdog wakes ...
+	if eng.parked.Load() {
+		t.Fatal("the watchdog stayed parked while a handler ran")
+	}
+	if !parked() { // ... and parks again
+		t.Fatal("the watchdog did not park again")
+	}
+}

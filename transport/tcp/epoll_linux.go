@@ -19,7 +19,11 @@ import (
 
 // The epoll engine. A few event loops (GOMAXPROCS of them) own every
 // socket: each waits in epoll (level-triggered) and reads ready sockets
-// into its read buffer.
+// into its read buffer. Every loop watches the listening socket too
+// (EPOLLEXCLUSIVE, so one loop wakes per connection) and serves the
+// connections it accepts (accept4): no net.Conn is made per connection.
+// A loop waits in Go's poller, which watches the loop's epoll descriptor,
+// so a quiet loop holds no thread.
 //
 // How messages reach the handlers: the loop runs them itself. It hands the
 // bytes it just read to core (Stream.Received), which frames them and runs
