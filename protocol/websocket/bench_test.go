@@ -1,0 +1,162 @@
+package websocket
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/gobwas/ws"
+
+	"github.com/shunhui19/goes/core"
+)
+
+// benchConn is a core.Connection that frames bytes through a protocol the
+// way core does and keeps what is sent, for benchmarks without sockets.
+type benchConn struct {
+	p   core.Protocol
+	ctx any
+
+	mu  sync.Mutex
+	out []byte
+
+	onMessage func(c core.Connection, data []byte)
+}
+
+func (f *benchConn) Send(data string, raw bool) error { return f.SendBytes([]byte(data), raw) }
+
+func (f *benchConn) SendBytes(data []byte, raw bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if raw {
+		f.out = append(f.out, data...)
+		return nil
+	}
+	out, err := f.p.Encode(f, f.out, data)
+	if err != nil {
+		return err
+	}
+	f.out = out
+	return nil
+}
+
+func (f *benchConn) Close(string)             {}
+func (f *benchConn) GetRemoteAddress() string { return "127.0.0.1:40000" }
+func (f *benchConn) GetRemoteIP() string      { return "127.0.0.1" }
+func (f *benchConn) GetRemotePort() int       { return 40000 }
+func (f *benchConn) GetLocalAddress() string  { return "127.0.0.1:8080" }
+func (f *benchConn) GetLocalIP() string       { return "127.0.0.1" }
+func (f *benchConn) GetLocalPort() int        { return 8080 }
+func (f *benchConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+}
+func (f *benchConn) LocalAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080} }
+func (f *benchConn) GetID() int          { return 1 }
+func (f *benchConn) Context() any        { return f.ctx }
+func (f *benchConn) SetContext(v any)    { f.ctx = v }
+func (f *benchConn) Goer() *core.Goer    { return nil }
+
+// feed hands b to the protocol like core's receive loop does, for input
+// that holds whole packages.
+func (f *benchConn) feed(tb testing.TB, b []byte) {
+	for len(b) > 0 {
+		n, err := f.p.Input(f, b)
+		if err != nil || n == 0 || n > len(b) {
+			tb.Fatalf("Input = %d, %v", n, err)
+		}
+		msg, err := f.p.Decode(f, b[:n])
+		b = b[n:]
+		if errors.Is(err, core.ErrSkip) {
+			continue
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		f.onMessage(f, msg)
+	}
+}
+
+const benchHandshake = "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+
+// openBenchConn returns a connection past the opening handshake.
+func openBenchConn(tb testing.TB, p *Protocol, onMessage func(c core.Connection, data []byte)) *benchConn {
+	f := &benchConn{p: p, onMessage: onMessage}
+	f.feed(tb, []byte(benchHandshake))
+	if !bytes.HasPrefix(f.out, []byte("HTTP/1.1 101 ")) {
+		tb.Fatalf("handshake answered %q", f.out)
+	}
+	f.out = f.out[:0]
+	return f
+}
+
+// maskedFrame builds a client's single-frame message.
+func maskedFrame(op byte, payload []byte) []byte {
+	m := [4]byte{1, 2, 3, 4}
+	b := appendHeader(nil, ws.OpCode(op), true, false, len(payload), &m)
+	start := len(b)
+	b = append(b, payload...)
+	for i := range b[start:] {
+		b[start+i] ^= m[i%4]
+	}
+	return b
+}
+
+// BenchmarkEcho is one 64-byte binary message in and out, as tools/bench
+// sends it, answered with SendMessage (the echo of the package doc) and
+// with Send.
+func BenchmarkEcho(b *testing.B) {
+	payload := bytes.Repeat([]byte("x"), 64)
+	in := maskedFrame(0x2, payload)
+	for _, tc := range []struct {
+		name string
+		echo func(c core.Connection, data []byte)
+	}{
+		{"SendMessage", func(c core.Connection, data []byte) { SendMessage(c, MessageTypeOf(c), data) }},
+		{"Send", func(c core.Connection, data []byte) { c.SendBytes(data, false) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			p := New()
+			p.SendType = BinaryMessage
+			f := openBenchConn(b, p, tc.echo)
+			frame := make([]byte, len(in))
+			b.ReportAllocs()
+			b.SetBytes(int64(len(payload)))
+			for i := 0; i < b.N; i++ {
+				copy(frame, in) // Decode unmasks in place
+				f.feed(b, frame)
+				if len(f.out) != len(payload)+2 {
+					b.Fatalf("echo of %d bytes", len(f.out))
+				}
+				f.out = f.out[:0]
+			}
+		})
+	}
+}
+
+// TestEchoAllocations keeps the echo of a small message free of
+// allocations.
+func TestEchoAllocations(t *testing.T) {
+	payload := bytes.Repeat([]byte("x"), 64)
+	in := maskedFrame(0x2, payload)
+	frame := make([]byte, len(in))
+	for _, tc := range []struct {
+		name string
+		echo func(c core.Connection, data []byte)
+	}{
+		{"Send", func(c core.Connection, data []byte) { c.SendBytes(data, false) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := openBenchConn(t, New(), tc.echo)
+			allocs := testing.AllocsPerRun(100, func() {
+				copy(frame, in)
+				f.feed(t, frame)
+				f.out = f.out[:0]
+			})
+			if allocs > 0 {
+				t.Fatalf("%.1f allocations per echo, want 0", allocs)
+			}
+		})
+	}
+}
