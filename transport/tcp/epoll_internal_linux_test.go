@@ -176,3 +176,61 @@ func TestEpollWatchdogParksWhenQuiet(t *testing.T) {
 		t.Fatal("the watchdog did not park again")
 	}
 }
+
+// Handlers that block on every message (a database call) switch the engine
+// to workers after a couple of handovers, rather than stall a loop at every
+// call; and they are served concurrently there.
+func TestEpollBlockingHandlersOffload(t *testing.T) {
+	const conns, rounds = 16, 20
+	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
+	g.Engine = "epoll"
+	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g.OnMessage = func(c core.Connection, d []byte) {
+		time.Sleep(5 * time.Millisecond)
+		c.SendBytes(d, false)
+	}
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Stop() })
+	eng := g.Listener().(*listener).epoll
+	errs := make(chan error, conns)
+	begin := time.Now()
+	for i := 0; i < conns; i++ {
+		go func() {
+			c, err := net.DialTimeout("tcp", g.Addr().String(), 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			b := make([]byte, 1)
+			for r := 0; r < rounds; r++ {
+				if _, err := c.Write([]byte("x")); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := io.ReadFull(c, b); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < conns; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(begin)
+	// One at a time per loop, 320 calls of 5 ms would take 800 ms or more.
+	if n := eng.handoffs.Load(); n > conns*rounds/4 {
+		t.Fatalf("%d handovers for %d blocking calls: the loops did not hand the calls to workers", n, conns*rounds)
+	}
+	if !eng.offloading() {
+		t.Fatal("not offloading while handlers block")
+	}
+	t.Logf("%d blocking calls in %v, %d handovers", conns*rounds, took, eng.handoffs.Load())
+}

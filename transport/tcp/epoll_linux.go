@@ -40,6 +40,12 @@ import (
 // connections by 2 to 3 ms, once, and costs one goroutine while
 // it blocks; handlers that do not block never leave the loop.
 //
+// Handlers that keep blocking would stall a loop at every call, so two
+// handovers within offloadWindow switch the engine to workers: a loop then
+// copies the bytes it read and hands them to a worker goroutine (reused
+// across connections) that runs the handlers, until no handler has blocked
+// for offloadHold.
+//
 // A connection that is paused (PauseRecv) is handed to a worker goroutine
 // that waits for it to resume, and so is the end of a connection closed
 // from outside its loop. An idle connection holds no goroutine and no read
@@ -93,6 +99,44 @@ type epollEngine struct {
 	parked   atomic.Bool
 	wakeWD   chan struct{}
 	handoffs atomic.Int64 // loops handed to a new goroutine
+	lastOff  time.Time    // the watchdog's last handover
+
+	// offloadUntil (monotonic nanoseconds, 0: off) is set while handlers
+	// keep blocking: the loops then hand messages to workers instead of
+	// running them, so that not every blocking call stalls a loop.
+	offloadUntil atomic.Int64
+}
+
+// Offloading: two handovers within offloadWindow switch the loops to
+// workers; a worker whose work blocked for blockAfter keeps them there for
+// offloadHold more.
+const (
+	offloadWindow = 100 * time.Millisecond
+	offloadHold   = time.Second
+)
+
+// monoBase anchors the engine's monotonic clock.
+var monoBase = time.Now()
+
+func mono() int64 { return int64(time.Since(monoBase)) }
+
+// offloading reports whether messages go to workers now; it costs a load
+// only, unless handlers blocked recently.
+func (e *epollEngine) offloading() bool {
+	u := e.offloadUntil.Load()
+	if u == 0 {
+		return false
+	}
+	if mono() < u {
+		return true
+	}
+	e.offloadUntil.CompareAndSwap(u, 0)
+	return false
+}
+
+// offload keeps the loops handing messages to workers for offloadHold.
+func (e *epollEngine) offload() {
+	e.offloadUntil.Store(mono() + int64(offloadHold))
 }
 
 const (
@@ -113,7 +157,15 @@ func (e *epollEngine) dispatch(c *econn) {
 func (e *epollEngine) worker(c *econn) {
 	defer e.open.Done()
 	for c != nil {
-		c.work(nil, nil)
+		if e.offloadUntil.Load() != 0 {
+			start := mono()
+			c.work(nil, nil)
+			if mono()-start >= int64(blockAfter) {
+				e.offload() // handlers still block
+			}
+		} else {
+			c.work(nil, nil)
+		}
 		if e.idle.Add(1) > maxIdleWorkers {
 			e.idle.Add(-1)
 			return
@@ -460,6 +512,10 @@ func (e *epollEngine) watch() {
 			if now.Sub(since[i]) >= blockAfter && l.state.CompareAndSwap(s, s+1) {
 				e.handoffs.Add(1)
 				e.startLoop(l)
+				if now.Sub(e.lastOff) < offloadWindow {
+					e.offload()
+				}
+				e.lastOff = now
 			}
 		}
 		if busy {
@@ -502,7 +558,9 @@ func (e *epollEngine) getLoopBuf() []byte {
 
 func (e *epollEngine) putLoopBuf(b []byte) {
 	e.bufMu.Lock()
-	if len(e.loopBufs) < len(e.loops) {
+	// Blocked handlers hold the buffers of the loops they were handed
+	// from: keep enough for the handovers to come.
+	if len(e.loopBufs) < maxIdleWorkers {
 		e.loopBufs = append(e.loopBufs, b)
 	}
 	e.bufMu.Unlock()
@@ -698,8 +756,15 @@ func (c *econn) received(l *eloop, b []byte) bool {
 	c.mu.Lock()
 	if !c.running {
 		c.running = true
+		if !l.eng.offloading() {
+			c.mu.Unlock()
+			return c.work(l, b)
+		}
+		c.pending = c.loop.eng.getRbuf()
+		c.pending.b = append(c.pending.b, b...)
 		c.mu.Unlock()
-		return c.work(l, b)
+		l.eng.dispatch(c)
+		return true
 	}
 	if c.pending == nil {
 		c.pending = c.loop.eng.getRbuf()
