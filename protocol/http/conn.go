@@ -31,6 +31,9 @@ type pauser interface {
 }
 
 // conn is the protocol's state for one connection, kept in its Context.
+// It is all an idle keep-alive connection holds: the request being parsed
+// or answered, with its buffers, is an exchange taken from a pool when the
+// request begins and given back when its response has been sent.
 //
 // The parser fields are touched only on the connection's callback lane. The
 // fields under mu are shared with the goroutines that send responses.
@@ -38,29 +41,95 @@ type conn struct {
 	p *Protocol
 	c core.Connection
 
-	// parser, lane only
-	phase      uint8
-	started    bool    // bytes of the next request arrived
-	timed      bool    // the header deadline of the request started runs
-	opened     bool    // the header deadline runs since the accept
-	scanned    int     // bytes of a head or trailer scanned without finding its end
-	ends       []int32 // the end of each line scanned, in the head or trailer
-	scannedLen int     // the length of the head or trailer found last
-	bodyLeft   int64
-	req        Request
-
-	// response side
-	mu      sync.Mutex
-	pending atomic.Bool // a request was delivered and awaits its response; set under mu
-	busy    bool        // a raw response (file, stream) is being sent
-	waiting bool        // receiving is paused until the pending response is out
-	resp    Response
-	stream  *Stream       // the streamed response in progress, told of drains
-	drainCh chan struct{} // closed at the next drain or at close; made by a waiting writer
-	gone    bool          // the connection closed
+	// x is the exchange in progress, nil between requests. The lane sets it
+	// while no request is pending; it is given back, under mu, when the
+	// pending response has been sent.
+	x atomic.Pointer[exchange]
 
 	deadline atomic.Int64 // monoNow after which the sweeper closes; 0: none
-	goodbye  atomic.Bool  // the server is stopping
+
+	mu      sync.Mutex
+	pending atomic.Bool // a request was delivered and awaits its response; set under mu
+	goodbye atomic.Bool // the server is stopping
+
+	// parser, lane only
+	phase   uint8
+	started bool // bytes of the next request arrived
+	timed   bool // the header deadline of the request started runs
+	opened  bool // the header deadline runs since the accept
+	pauses  bool // c is a pauser: the lane parses nothing while a request is pending
+
+	// under mu
+	busy    bool // a raw response (file, stream) is being sent
+	waiting bool // receiving is paused until the pending response is out
+	gone    bool // the connection closed
+}
+
+// exchange is one request and its response, with the parser's buffers. A
+// connection holds one from the first byte of a request until the
+// response has been sent; in between it waits in exchangePool.
+type exchange struct {
+	req  Request
+	resp Response
+
+	// parser, lane only
+	scanned    int     // bytes of a head or trailer scanned without finding its end
+	scannedLen int     // the length of the head or trailer found last
+	bodyLeft   int64   // bytes of the body (or chunk) still to come
+	ends       []int32 // the end of each line scanned, in the head or trailer
+
+	// under the conn's mu
+	stream  *Stream       // the streamed response in progress, told of drains
+	drainCh chan struct{} // closed at the next drain or at close; made by a waiting writer
+}
+
+var exchangePool = sync.Pool{New: func() any {
+	x := &exchange{}
+	x.req.w = &x.resp
+	x.resp.r = &x.req
+	x.req.contentLength = -1
+	return x
+}}
+
+// maxKeptHead is the head buffer size an exchange keeps in the pool.
+const maxKeptHead = 4 << 10
+
+// exchange returns the exchange of the request begun, taking one from the
+// pool for a new request. Lane only, while no request is pending.
+func (st *conn) exchange() *exchange {
+	if x := st.x.Load(); x != nil {
+		return x
+	}
+	x := exchangePool.Get().(*exchange)
+	x.req.st, x.resp.st = st, st
+	st.x.Store(x)
+	return x
+}
+
+// releaseLocked gives the exchange back to the pool once its response has
+// been sent. One whose multipart form has files on disk is kept: they are
+// removed when the next request starts or the connection closes. st.mu is
+// held, and nothing but the caller uses the exchange.
+func (st *conn) releaseLocked() {
+	x := st.x.Load()
+	if x == nil || x.req.mform != nil {
+		return
+	}
+	st.x.Store(nil)
+	if x.drainCh != nil {
+		close(x.drainCh)
+		x.drainCh = nil
+	}
+	x.stream = nil
+	x.scanned, x.scannedLen, x.bodyLeft = 0, 0, 0
+	x.ends = x.ends[:0]
+	x.req.reset() // drops what the request referred to
+	if cap(x.req.raw) > maxKeptHead {
+		x.req.raw = nil
+	}
+	x.resp.reset()
+	x.req.st, x.resp.st = nil, nil
+	exchangePool.Put(x)
 }
 
 // state returns c's HTTP state, making it on the first bytes.
@@ -69,8 +138,7 @@ func (p *Protocol) state(c core.Connection) *conn {
 		return st
 	}
 	st := &conn{p: p, c: c}
-	st.req.st = st
-	st.resp.st = st
+	_, st.pauses = c.(pauser)
 	c.SetContext(st)
 	if g := c.Goer(); g != nil {
 		p.ensureSweeper(g)
@@ -147,9 +215,14 @@ func (st *conn) resume() {
 // completeLocked marks the pending response as sent at now (monoNow); it
 // reports whether receiving must be resumed. st.mu is held.
 func (st *conn) completeLocked(now int64) (resume bool) {
+	if x := st.x.Load(); x != nil {
+		x.stream = nil
+	}
+	if st.pauses {
+		st.releaseLocked() // the lane parses no other request until pending is false
+	}
 	st.pending.Store(false)
 	st.busy = false
-	st.stream = nil
 	st.deadline.Store(now + int64(st.p.keepAliveDur()))
 	resume = st.waiting
 	st.waiting = false
@@ -161,13 +234,14 @@ func (st *conn) completeLocked(now int64) (resume bool) {
 func (st *conn) drainSignal() <-chan struct{} {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.gone {
+	x := st.x.Load()
+	if st.gone || x == nil {
 		return closedCh
 	}
-	if st.drainCh == nil {
-		st.drainCh = make(chan struct{})
+	if x.drainCh == nil {
+		x.drainCh = make(chan struct{})
 	}
-	return st.drainCh
+	return x.drainCh
 }
 
 var closedCh = func() chan struct{} {
@@ -179,33 +253,45 @@ var closedCh = func() chan struct{} {
 // drained runs on the lane when a full send queue has emptied.
 func (st *conn) drained() {
 	st.mu.Lock()
-	if st.drainCh != nil {
-		close(st.drainCh)
-		st.drainCh = nil
+	var s *Stream
+	if x := st.x.Load(); x != nil {
+		if x.drainCh != nil {
+			close(x.drainCh)
+			x.drainCh = nil
+		}
+		s = x.stream
 	}
-	s := st.stream
 	st.mu.Unlock()
 	if s != nil {
 		s.drained()
 	}
 }
 
-// closed wakes writers waiting for a drain that will not come.
+// closed wakes writers waiting for a drain that will not come, removes
+// the temporary files of the last multipart form, and gives the exchange
+// back unless a handler may still hold its request. Lane only.
 func (st *conn) closed() {
 	st.mu.Lock()
 	st.gone = true
-	if st.drainCh != nil {
-		close(st.drainCh)
-		st.drainCh = nil
+	if x := st.x.Load(); x != nil {
+		x.req.release()
+		if x.drainCh != nil {
+			close(x.drainCh)
+			x.drainCh = nil
+		}
+		x.stream = nil
+		if !st.pending.Load() {
+			st.releaseLocked()
+		}
 	}
-	st.stream = nil
 	st.mu.Unlock()
 }
 
 // closingLocked reports whether the response being sent is the
 // connection's last.
 func (st *conn) closingLocked() bool {
-	return !st.req.keepAlive || st.p.DisableKeepAlive || st.goodbye.Load() || st.resp.wantsClose()
+	x := st.x.Load()
+	return !x.req.keepAlive || st.p.DisableKeepAlive || st.goodbye.Load() || x.resp.wantsClose()
 }
 
 // deliver ends the parsing of a request: the handler (or a static mount)
@@ -214,15 +300,17 @@ func (st *conn) deliver() ([]byte, error) {
 	st.phase = phaseHead
 	st.started = false
 	st.deadline.Store(0)
+	x := st.x.Load()
+	body := x.req.body // x may be given back as soon as the request is pending
 	st.mu.Lock()
 	st.busy = false
-	st.resp.reset()
+	x.resp.reset()
 	st.pending.Store(true)
 	st.mu.Unlock()
-	if st.p.serveStatic(st) {
+	if st.p.serveStatic(x) {
 		return nil, core.ErrSkip
 	}
-	return st.req.body, nil
+	return body, nil
 }
 
 // reject answers status with a short text body and returns the error that
@@ -253,19 +341,20 @@ var (
 
 // scanFields finds the blank line that ends section s in buf, resuming
 // where the last call stopped, and enforces the limits. It keeps the end
-// of every line before the blank one in st.ends, so that the decoder does
+// of every line before the blank one in x.ends, so that the decoder does
 // not look for them again. A head that is only a blank line (one before a
 // request line) ends at once.
 func (st *conn) scanFields(buf []byte, s *section) (int, error) {
 	p := st.p
-	i := st.scanned
+	x := st.exchange()
+	i := x.scanned
 	if i == 0 {
-		st.ends = st.ends[:0]
+		x.ends = x.ends[:0]
 	}
 	for {
 		j := bytes.IndexByte(buf[i:], '\n')
 		if j < 0 {
-			st.scanned = i
+			x.scanned = i
 			if s.startLine && i == 0 && len(buf) > p.maxRequestLine() {
 				return 0, st.reject(414, "request line too long")
 			}
@@ -275,7 +364,7 @@ func (st *conn) scanFields(buf []byte, s *section) (int, error) {
 			return 0, nil
 		}
 		end := i + j + 1
-		fields := len(st.ends) + 1 // with this line
+		fields := len(x.ends) + 1 // with this line
 		if s.startLine {
 			fields--
 		}
@@ -288,30 +377,31 @@ func (st *conn) scanFields(buf []byte, s *section) (int, error) {
 			return 0, st.reject(431, s.tooLarge)
 		}
 		if isBlankLine(buf[i:end]) {
-			st.scanned, st.scannedLen = 0, end
+			x.scanned, x.scannedLen = 0, end
 			return end, nil
 		}
 		if fields > p.maxHeaders() {
 			return 0, st.reject(431, s.tooMany)
 		}
-		st.ends = append(st.ends, int32(end))
+		x.ends = append(x.ends, int32(end))
 		i = end
 	}
 }
 
 // lineEnds returns the line ends scanFields found in pkg.
-func (st *conn) lineEnds(pkg []byte) ([]int32, bool) {
-	return st.ends, st.scannedLen == len(pkg)
+func (x *exchange) lineEnds(pkg []byte) ([]int32, bool) {
+	return x.ends, x.scannedLen == len(pkg)
 }
 
 // decodeHead parses a complete request head.
 func (st *conn) decodeHead(pkg []byte) ([]byte, error) {
 	p := st.p
-	ends, ok := st.lineEnds(pkg)
+	x := st.x.Load()
+	ends, ok := x.lineEnds(pkg)
 	if !ok {
 		return nil, protoErr(500, "bad parser state")
 	}
-	req := &st.req
+	req := &x.req
 	req.release()
 	req.reset()
 	req.raw = append(req.raw[:0], pkg...)
@@ -326,7 +416,7 @@ func (st *conn) decodeHead(pkg []byte) ([]byte, error) {
 			return nil, st.reject(413, "request body too large")
 		}
 		st.phase = phaseBody
-		st.bodyLeft = req.contentLength
+		x.bodyLeft = req.contentLength
 	default:
 		return st.deliver()
 	}
@@ -417,20 +507,22 @@ func (st *conn) decodeChunkSize(pkg []byte) ([]byte, error) {
 		st.phase = phaseTrailer
 		return nil, core.ErrSkip
 	}
-	if int64(len(st.req.body))+n > st.p.maxBody(st.c) {
+	x := st.x.Load()
+	if int64(len(x.req.body))+n > st.p.maxBody(st.c) {
 		return nil, st.reject(413, "request body too large")
 	}
 	st.phase = phaseChunkData
-	st.bodyLeft = n
+	x.bodyLeft = n
 	return nil, core.ErrSkip
 }
 
 func (st *conn) decodeTrailer(pkg []byte) ([]byte, error) {
-	ends, ok := st.lineEnds(pkg)
+	x := st.x.Load()
+	ends, ok := x.lineEnds(pkg)
 	if !ok {
 		return nil, protoErr(500, "bad parser state")
 	}
-	req := &st.req
+	req := &x.req
 	req.trailerRaw = append(req.trailerRaw[:0], pkg...)
 	req.trailers, ok = parseFields(req.trailerRaw, 0, ends, req.trailers[:0])
 	if !ok {

@@ -1123,21 +1123,35 @@ func TestLoopbackZeroAlloc(t *testing.T) {
 				}
 			}
 			// Whole-process counts: a stray allocation elsewhere in the
-			// runtime (a timer, the sweeper) is tolerated, one per request is not.
+			// runtime is tolerated, one per request is not: a pooled
+			// request state made anew when the loop moved to another P, and
+			// some that come once
+			// a second whatever the load (the Date stamp, timers, the
+			// sweeper), so a slow run (-race, a loaded machine) may have a
+			// few more per second it takes.
 			const n = 2000
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
+			start := time.Now()
 			for i := 0; i < n; i++ {
 				if err := lc.roundTrip(); err != nil {
 					t.Fatal(err)
 				}
 			}
+			elapsed := time.Since(start)
 			runtime.ReadMemStats(&after)
-			if allocs := after.Mallocs - before.Mallocs; allocs > n/100 {
-				t.Fatalf("%d allocations in %d requests, want 0 per request", allocs, n)
-			} else {
-				t.Logf("%d allocations in %d requests", allocs, n)
+			allocs := after.Mallocs - before.Mallocs
+			limit := uint64(n/50) + 10*uint64(elapsed/time.Second+1)
+			switch {
+			case raceEnabled:
+				// The race detector's sync.Pool drops some of what is put
+				// back: the pooled request state is made anew now and then.
+				t.Logf("%d allocations in %d requests in %v (not checked under -race)", allocs, n, elapsed)
+			case allocs > limit:
+				t.Fatalf("%d allocations in %d requests in %v (at most %d allowed), want 0 per request", allocs, n, elapsed, limit)
+			default:
+				t.Logf("%d allocations in %d requests in %v", allocs, n, elapsed)
 			}
 		})
 	}

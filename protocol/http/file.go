@@ -70,7 +70,7 @@ func fileETag(fi fs.FileInfo) string {
 
 func (w *Response) sendOpenFile(f *os.File, fi fs.FileInfo, name string) error {
 	st := w.st
-	req := &st.req
+	req := w.r
 	size, mod := fi.Size(), fi.ModTime()
 	etag := fileETag(fi)
 	if !w.hasKind(kindContentType) {
@@ -274,8 +274,8 @@ func (p *Protocol) mountsSnapshot() []*Static {
 
 // serveStatic answers the request from a static mount; it reports whether
 // it did.
-func (p *Protocol) serveStatic(st *conn) bool {
-	req := &st.req
+func (p *Protocol) serveStatic(x *exchange) bool {
+	req := &x.req
 	if req.method != "GET" && req.method != "HEAD" {
 		return false
 	}
@@ -286,7 +286,7 @@ func (p *Protocol) serveStatic(st *conn) bool {
 	raw := req.RawPath()
 	for _, m := range mounts {
 		if len(m.Prefix) > 1 && m.Prefix[len(m.Prefix)-1] == '/' && string(raw) == m.Prefix[:len(m.Prefix)-1] {
-			_ = st.resp.Redirect(m.Prefix+queryPart(req), 301) // "/static" to "/static/"
+			_ = x.resp.Redirect(m.Prefix+queryPart(req), 301) // "/static" to "/static/"
 			return true
 		}
 		if !bytes.HasPrefix(raw, []byte(m.Prefix)) {
@@ -296,7 +296,7 @@ func (p *Protocol) serveStatic(st *conn) bool {
 		if code == 404 && m.Fallthrough {
 			return false
 		}
-		w := &st.resp
+		w := &x.resp
 		if code != 0 {
 			_ = w.sendError(code)
 			return true

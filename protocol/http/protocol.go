@@ -141,11 +141,11 @@ func (p *Protocol) Input(c core.Connection, buf []byte) (int, error) {
 		}
 		return n, err
 	case phaseBody:
-		return int(min(int64(len(buf)), st.bodyLeft)), nil
+		return int(min(int64(len(buf)), st.x.Load().bodyLeft)), nil
 	case phaseChunkSize:
 		return st.scanChunkSize(buf)
 	case phaseChunkData:
-		return int(min(int64(len(buf)), st.bodyLeft)), nil
+		return int(min(int64(len(buf)), st.x.Load().bodyLeft)), nil
 	case phaseChunkEnd:
 		return 2, nil // the CRLF after the chunk data
 	case phaseTrailer:
@@ -167,9 +167,10 @@ func (p *Protocol) Decode(c core.Connection, pkg []byte) ([]byte, error) {
 		}
 		return st.decodeHead(pkg)
 	case phaseBody:
-		st.req.body = append(st.req.body, pkg...)
-		st.bodyLeft -= int64(len(pkg))
-		if st.bodyLeft > 0 {
+		x := st.x.Load()
+		x.req.body = append(x.req.body, pkg...)
+		x.bodyLeft -= int64(len(pkg))
+		if x.bodyLeft > 0 {
 			st.setDeadline(p.bodyTimeoutDur())
 			return nil, core.ErrSkip
 		}
@@ -177,10 +178,11 @@ func (p *Protocol) Decode(c core.Connection, pkg []byte) ([]byte, error) {
 	case phaseChunkSize:
 		return st.decodeChunkSize(pkg)
 	case phaseChunkData:
-		st.req.body = append(st.req.body, pkg...)
-		st.bodyLeft -= int64(len(pkg))
+		x := st.x.Load()
+		x.req.body = append(x.req.body, pkg...)
+		x.bodyLeft -= int64(len(pkg))
 		st.setDeadline(p.bodyTimeoutDur())
-		if st.bodyLeft == 0 {
+		if x.bodyLeft == 0 {
 			st.phase = phaseChunkEnd
 		}
 		return nil, core.ErrSkip
@@ -210,7 +212,7 @@ func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
 		st.mu.Unlock()
 		return dst, ErrNoRequest
 	}
-	w := &st.resp
+	w := &st.x.Load().resp
 	if w.err != nil { // nothing is sent; the builder starts afresh for another try
 		err := w.err
 		w.reset()
@@ -219,7 +221,7 @@ func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
 	}
 	closing := st.closingLocked()
 	now := monoNow()
-	dst = w.appendHead(dst, now, int64(len(data)), false, closing)
+	dst = w.appendHeadFor(dst, now, int64(len(data)), false, closing, len(data))
 	if w.bodyAllowed() {
 		dst = append(dst, data...)
 	}
@@ -255,7 +257,6 @@ func (p *Protocol) OnConnBufferDrain(c core.Connection) {
 // the connection's last multipart form.
 func (p *Protocol) OnConnClose(c core.Connection) {
 	if st, ok := c.Context().(*conn); ok {
-		st.req.release()
 		st.setDeadline(0)
 		st.closed()
 	}

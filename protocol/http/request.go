@@ -10,12 +10,14 @@ import (
 	"github.com/shunhui19/goes/core"
 )
 
-// Request is a parsed HTTP request. The protocol keeps one per connection
-// and reuses it: a Request (and everything returned as []byte) is valid
-// from OnMessage until its response has been sent. Copy what you keep
-// longer. Methods must not be called concurrently with each other.
+// Request is a parsed HTTP request. The protocol reuses Requests, for the
+// connection's next request or another connection's: a Request (and
+// everything returned as []byte, the body handed to OnMessage too) is
+// valid from OnMessage until its response has been sent. Copy what you
+// keep longer. Methods must not be called concurrently with each other.
 type Request struct {
 	st *conn
+	w  *Response // of the same exchange
 
 	raw      []byte // the head, copied out of core's buffer
 	method   string
@@ -94,7 +96,7 @@ func RequestOf(c core.Connection) *Request {
 	if !st.pending.Load() {
 		return nil
 	}
-	return &st.req
+	return &st.x.Load().req
 }
 
 // ResponseOf returns the response builder for the request c is handling,
@@ -104,11 +106,11 @@ func ResponseOf(c core.Connection) *Response {
 	if r == nil {
 		return nil
 	}
-	return &r.st.resp
+	return r.w
 }
 
 // Response returns the request's response builder.
-func (r *Request) Response() *Response { return &r.st.resp }
+func (r *Request) Response() *Response { return r.w }
 
 // Conn returns the connection the request arrived on.
 func (r *Request) Conn() core.Connection { return r.st.c }

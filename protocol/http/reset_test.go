@@ -11,22 +11,22 @@ import (
 // field, leaves nothing of the last request behind, whatever fields are
 // added later: every field but the connection and the buffers is zero.
 func TestResetClearsAll(t *testing.T) {
-	st := &conn{}
+	x := exchangePool.New().(*exchange)
 	tests := []struct {
 		name  string
 		v     any // a pointer to the struct
 		reset func()
 		keep  map[string]any // fields with a value of their own after reset
 	}{
-		{"Request", &st.req, st.req.reset, map[string]any{"contentLength": int64(-1)}},
-		{"Response", &st.resp, st.resp.reset, nil},
+		{"Request", &x.req, x.req.reset, map[string]any{"contentLength": int64(-1)}},
+		{"Response", &x.resp, x.resp.reset, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := reflect.ValueOf(tt.v).Elem()
 			for i := 0; i < v.NumField(); i++ {
 				f := v.Field(i)
-				if v.Type().Field(i).Name == "st" {
+				if linked[v.Type().Field(i).Name] {
 					continue
 				}
 				f = reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
@@ -36,7 +36,7 @@ func TestResetClearsAll(t *testing.T) {
 			for i := 0; i < v.NumField(); i++ {
 				f, name := v.Field(i), v.Type().Field(i).Name
 				switch {
-				case name == "st":
+				case linked[name]:
 				case tt.keep[name] != nil:
 					if got := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface(); got != tt.keep[name] {
 						t.Errorf("%s is %v after reset, want %v", name, got, tt.keep[name])
@@ -52,6 +52,10 @@ func TestResetClearsAll(t *testing.T) {
 		})
 	}
 }
+
+// linked are the fields that tie a Request or Response to its exchange
+// and connection; reset keeps them.
+var linked = map[string]bool{"st": true, "w": true, "r": true}
 
 // nonZero returns a value of type typ other than its zero value.
 func nonZero(t *testing.T, typ reflect.Type) reflect.Value {

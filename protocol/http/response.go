@@ -1,6 +1,7 @@
 package http
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,10 +17,10 @@ const TimeFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
 // text/html by default).
 //
 // A Response belongs to its request: use it from one goroutine, and not
-// after the response went out (the connection reuses it for the next
-// request).
+// after the response went out (it is reused for another request).
 type Response struct {
 	st      *conn
+	r       *Request // of the same exchange
 	status  int
 	headers []kv
 	kinds   uint16 // bit k set: a header of kind k is among headers
@@ -258,7 +259,7 @@ func (w *Response) code() int {
 
 // bodyAllowed reports whether the response carries its body on the wire.
 func (w *Response) bodyAllowed() bool {
-	return w.st.req.method != "HEAD" && statusHasBody(w.code())
+	return w.r.method != "HEAD" && statusHasBody(w.code())
 }
 
 func statusHasBody(code int) bool {
@@ -269,9 +270,19 @@ func statusHasBody(code int) bool {
 // contentLength < 0 writes none (a body ended by closing); chunked writes
 // Transfer-Encoding.
 func (w *Response) appendHead(dst []byte, now, contentLength int64, chunked, closing bool) []byte {
+	return w.appendHeadFor(dst, now, contentLength, chunked, closing, 0)
+}
+
+// appendHeadFor is appendHead that first makes room in dst for the head
+// and reserve more bytes (the body), so that the send queue, which the
+// connection keeps while idle, grows once and to the size it needs.
+func (w *Response) appendHeadFor(dst []byte, now, contentLength int64, chunked, closing bool, reserve int) []byte {
 	code := w.code()
 	s := w.st.p.stamp(now)
 	own := w.kinds & (1<<kindServer | 1<<kindDate)
+	if need := w.headSize(s, code) + reserve; cap(dst)-len(dst) < need {
+		dst = slices.Grow(dst, need)
+	}
 	if code == 200 && own == 0 {
 		dst = append(dst, s.ok...)
 	} else {
@@ -309,6 +320,19 @@ func (w *Response) appendHead(dst []byte, now, contentLength int64, chunked, clo
 		dst = append(dst, "\r\n"...)
 	}
 	return append(dst, "\r\n"...)
+}
+
+// headSize bounds the length of the head appendHead writes with stamp s.
+func (w *Response) headSize(s *dateStamp, code int) int {
+	n := len(s.ok) + len("Content-Type: text/html; charset=utf-8\r\n") +
+		len("Content-Length: 1000000000\r\n") + len("Connection: keep-alive\r\n\r\n")
+	if code != 200 {
+		n += 64 // a longer status line
+	}
+	for _, h := range w.headers {
+		n += len(h.name) + len(h.value) + 4
+	}
+	return n
 }
 
 func (p *Protocol) serverName() string {

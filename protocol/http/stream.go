@@ -20,8 +20,9 @@ func (st *conn) beginRaw() (closing bool, err error) {
 	if !st.pending.Load() || st.busy {
 		return false, ErrNoRequest
 	}
-	if err := st.resp.err; err != nil {
-		st.resp.reset()
+	w := &st.x.Load().resp
+	if err := w.err; err != nil {
+		w.reset()
 		return false, err
 	}
 	st.busy = true
@@ -79,7 +80,7 @@ func (w *Response) Stream() (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stream{st: st, chunked: st.req.minor == 1, noBody: !w.bodyAllowed(), closing: closing}
+	s := &Stream{st: st, chunked: w.r.minor == 1, noBody: !w.bodyAllowed(), closing: closing}
 	if !s.chunked {
 		s.closing = true
 	}
@@ -95,7 +96,9 @@ func (w *Response) Stream() (*Stream, error) {
 		return nil, err
 	}
 	st.mu.Lock()
-	st.stream = s
+	if x := st.x.Load(); x != nil && st.busy {
+		x.stream = s
+	}
 	st.mu.Unlock()
 	return s, nil
 }
