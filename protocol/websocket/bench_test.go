@@ -145,6 +145,7 @@ func TestEchoAllocations(t *testing.T) {
 		name string
 		echo func(c core.Connection, data []byte)
 	}{
+		{"SendMessage", func(c core.Connection, data []byte) { SendMessage(c, MessageTypeOf(c), data) }},
 		{"Send", func(c core.Connection, data []byte) { c.SendBytes(data, false) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

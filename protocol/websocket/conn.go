@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -16,7 +15,6 @@ import (
 	"github.com/gobwas/ws/wsflate"
 
 	"github.com/shunhui19/goes/core"
-	"github.com/shunhui19/goes/core/timer"
 )
 
 const (
@@ -27,51 +25,89 @@ const (
 	phaseFailed           // the handshake was refused
 )
 
-const keepMessageCap = 64 << 10 // message buffers up to this size are reused
+const keepMessageCap = 64 << 10 // the client's read buffer is kept up to this size
 
-// conn is one connection's WebSocket state. The read side (frame parsing,
-// the message being assembled) belongs to the connection's lane; mu guards
-// what senders on other goroutines touch.
+// conn is one connection's WebSocket state. Every open connection keeps one,
+// so it holds only what an idle connection needs (80 bytes); a message split
+// across reads, what the handshake queued and the rarer settings live in
+// structs of their own that exist only while needed. The read side (frame
+// parsing, the message being assembled) belongs to the connection's lane;
+// mu guards what senders on other goroutines touch.
 type conn struct {
-	p      *Protocol
-	client bool // frames we send are masked, frames we read must not be
+	p  *Protocol
+	mu sync.Mutex
 
 	// read side: the lane only
-	inFrame bool   // the next package is payload of fh
-	fh      header // the frame being read
-	fpos    int64  // payload bytes of fh read so far
-	ctrl    []byte // payload of a control frame
-	msgOp   ws.OpCode
-	msgComp bool
-	msg     []byte
-	last    MessageType
-	req     *http.Request
-	subp    string
-	inflate *wsflate.Reader
+	fh   header   // the frame being read
+	fpos int64    // payload bytes of fh read so far
+	part *partial // pieces of a message or control frame split across reads
 
-	// send side and shared state, guarded by mu
-	mu          sync.Mutex
-	phase       int
-	sendType    MessageType
-	deflate     bool
+	ext *extra // guarded by mu; nil for most open connections
+
+	seen      atomic.Bool // a frame arrived since the last heartbeat tick
+	pinged    atomic.Bool // a heartbeat ping is unanswered
+	closeCode uint16      // guarded by mu
+
+	client     bool // frames we send are masked, frames we read must not be
+	inFrame    bool // lane: the next package is payload of fh
+	msgComp    bool // lane: the message being read is compressed
+	msgOp      ws.OpCode
+	lastBinary bool // lane: the message handed to OnMessage is binary
+
+	// guarded by mu
+	phase      uint8
+	sendBinary bool
+	deflate    bool
+	closeSent  bool
+	ended      bool
+}
+
+// partial holds the payload read so far of a message or control frame that
+// came in several pieces. It is dropped when the frame or message is whole:
+// an idle connection keeps no read buffer.
+type partial struct {
+	msg  []byte
+	ctrl []byte
+}
+
+// extra is the state few connections need for long: messages sent before
+// the handshake completed, the chosen subprotocol, the request head kept
+// for RequestOf, the close reason.
+type extra struct {
 	pending     []byte
-	closeSent   bool
-	closeCode   int
+	subp        string
+	head        string
 	closeReason string
-	ended       bool
-	hbTimer     *timer.Timer
-	hbTask      timer.TaskID
-
-	seen   atomic.Bool // a frame arrived since the last heartbeat tick
-	pinged atomic.Bool // a heartbeat ping is unanswered
 }
 
 func newConn(p *Protocol, client bool) *conn {
-	st := &conn{p: p, client: client, sendType: p.SendType}
+	st := &conn{p: p, client: client, sendBinary: p.SendType == BinaryMessage}
 	if client {
 		st.phase = phaseOpen
 	}
 	return st
+}
+
+// extraLocked returns st.ext, making it.
+func (st *conn) extraLocked() *extra {
+	if st.ext == nil {
+		st.ext = &extra{}
+	}
+	return st.ext
+}
+
+// tidyLocked drops st.ext once it holds nothing.
+func (st *conn) tidyLocked() {
+	if e := st.ext; e != nil && len(e.pending) == 0 && e.subp == "" && e.head == "" && e.closeReason == "" {
+		st.ext = nil
+	}
+}
+
+func (st *conn) sendOpcode() ws.OpCode {
+	if st.sendBinary {
+		return ws.OpBinary
+	}
+	return ws.OpText
 }
 
 // maxMessage is the limit on one incoming message: the connection's
@@ -96,12 +132,6 @@ func logger(c core.Connection) *slog.Logger {
 	return slog.Default()
 }
 
-func (st *conn) getPhase() int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.phase
-}
-
 // input tells core how long the next package is.
 func (st *conn) input(c core.Connection, buf []byte) (int, error) {
 	switch st.phase { // only the lane writes phase
@@ -118,7 +148,7 @@ func (st *conn) input(c core.Connection, buf []byte) (int, error) {
 		}
 		return int(rest), nil
 	}
-	h, ok, code, reason := parseHeader(buf)
+	h, size, ok, code, reason := parseHeader(buf)
 	if !ok {
 		return 0, nil
 	}
@@ -128,7 +158,7 @@ func (st *conn) input(c core.Connection, buf []byte) (int, error) {
 	if code != 0 {
 		return 0, st.fail(c, code, reason)
 	}
-	return h.size, nil
+	return size, nil
 }
 
 // check validates a frame header against the connection's state.
@@ -158,7 +188,7 @@ func (st *conn) check(c core.Connection, h header) (int, string) {
 	} else if st.msgOp != 0 {
 		return CloseProtocolError, "new message before the previous one ended"
 	}
-	if int64(len(st.msg))+h.length > int64(maxMessage(c)) {
+	if int64(len(st.partMsg()))+h.length > int64(maxMessage(c)) {
 		return CloseMessageTooBig, "message too big"
 	}
 	return 0, ""
@@ -174,9 +204,11 @@ func (st *conn) decode(c core.Connection, pkg []byte) ([]byte, error) {
 	default:
 		return nil, ErrNotOpen
 	}
-	st.seen.Store(true)
+	if !st.seen.Load() {
+		st.seen.Store(true)
+	}
 	if !st.inFrame {
-		h, _, _, _ := parseHeader(pkg)
+		h, _, _, _, _ := parseHeader(pkg)
 		st.fh, st.fpos = h, 0
 		if h.op&0x8 == 0 && h.op != ws.OpContinuation {
 			st.msgOp, st.msgComp = h.op, h.rsv1
@@ -188,31 +220,55 @@ func (st *conn) decode(c core.Connection, pkg []byte) ([]byte, error) {
 		if h.op&0x8 != 0 {
 			return st.frameDone(c, nil)
 		}
-		return st.frameDone(c, st.msg)
+		return st.frameDone(c, st.partMsg())
 	}
 	h := &st.fh
-	if h.op&0x8 != 0 {
-		st.unmaskTo(&st.ctrl, pkg)
-	} else if h.fin && st.fpos == 0 && len(st.msg) == 0 && int64(len(pkg)) == h.length {
-		// a whole single-frame message in one piece: unmask it where it is
+	control := h.op&0x8 != 0
+	if st.fpos == 0 && int64(len(pkg)) == h.length && (control || h.fin && len(st.partMsg()) == 0) {
+		// A whole control frame or single-frame message in one piece:
+		// unmask it where it is, in core's buffer.
 		if h.masked {
 			ws.Cipher(pkg, h.mask, 0)
 		}
 		st.fpos = h.length
 		st.inFrame = false
 		return st.frameDone(c, pkg)
+	}
+	if st.part == nil {
+		st.part = &partial{}
+	}
+	if control {
+		st.unmaskTo(&st.part.ctrl, pkg)
 	} else {
-		st.unmaskTo(&st.msg, pkg)
+		st.unmaskTo(&st.part.msg, pkg)
 	}
 	st.fpos += int64(len(pkg))
 	if st.fpos < h.length {
 		return nil, core.ErrSkip
 	}
 	st.inFrame = false
-	if h.op&0x8 != 0 {
-		return st.frameDone(c, st.ctrl)
+	if control {
+		return st.frameDone(c, st.part.ctrl)
 	}
-	return st.frameDone(c, st.msg)
+	return st.frameDone(c, st.part.msg)
+}
+
+// partMsg returns the message assembled so far.
+func (st *conn) partMsg() []byte {
+	if st.part == nil {
+		return nil
+	}
+	return st.part.msg
+}
+
+// dropCtrl forgets a control frame's pieces once it is acted on.
+func (st *conn) dropCtrl() {
+	if st.part != nil {
+		st.part.ctrl = nil
+		if st.part.msg == nil {
+			st.part = nil
+		}
+	}
 }
 
 func (st *conn) unmaskTo(dst *[]byte, pkg []byte) {
@@ -229,30 +285,34 @@ func (st *conn) frameDone(c core.Connection, payload []byte) ([]byte, error) {
 	h := &st.fh
 	switch h.op {
 	case ws.OpPing:
-		st.ctrl = st.ctrl[:0]
 		st.sendControl(c, ws.OpPong, payload)
+		st.dropCtrl()
 		return nil, core.ErrSkip
 	case ws.OpPong:
-		st.ctrl = st.ctrl[:0]
+		st.dropCtrl()
 		st.pinged.Store(false)
 		return nil, core.ErrSkip
 	case ws.OpClose:
-		st.ctrl = st.ctrl[:0]
-		return nil, st.peerClosed(c, payload)
+		err := st.peerClosed(c, payload)
+		st.dropCtrl()
+		return nil, err
 	}
 	if !h.fin {
 		return nil, core.ErrSkip
 	}
 	op, comp := st.msgOp, st.msgComp
 	st.msgOp, st.msgComp = 0, false
-	if cap(st.msg) > keepMessageCap {
-		st.msg = nil
-	} else {
-		st.msg = st.msg[:0]
+	if st.part != nil {
+		// The message goes to OnMessage and is then garbage: a buffer kept
+		// for the next one would stay with an idle connection.
+		st.part.msg = nil
+		if st.part.ctrl == nil {
+			st.part = nil
+		}
 	}
 	if comp {
 		var err error
-		if payload, err = st.decompress(payload, maxMessage(c)); err != nil {
+		if payload, err = decompress(payload, maxMessage(c)); err != nil {
 			if errors.Is(err, errInflateLimit) {
 				return nil, st.fail(c, CloseMessageTooBig, "message too big")
 			}
@@ -263,9 +323,9 @@ func (st *conn) frameDone(c core.Connection, payload []byte) ([]byte, error) {
 		if !utf8.Valid(payload) {
 			return nil, st.fail(c, CloseInvalidPayload, "text message is not valid UTF-8")
 		}
-		st.last = TextMessage
+		st.lastBinary = false
 	} else {
-		st.last = BinaryMessage
+		st.lastBinary = true
 	}
 	if payload == nil {
 		payload = []byte{}
@@ -311,7 +371,10 @@ func (st *conn) fail(c core.Connection, code int, reason string) error {
 // recordLocked keeps the first close status seen (sent or received).
 func (st *conn) recordLocked(code int, reason string) {
 	if st.closeCode == 0 {
-		st.closeCode, st.closeReason = code, reason
+		st.closeCode = uint16(code)
+		if reason != "" {
+			st.extraLocked().closeReason = reason
+		}
 	}
 }
 
@@ -330,9 +393,7 @@ func (st *conn) sendControl(c core.Connection, op ws.OpCode, payload []byte) err
 	if len(payload) > maxControlPayload {
 		return ErrControlTooLong
 	}
-	return st.sendFrame(c, op == ws.OpClose, func(dst []byte) []byte {
-		return appendFrame(dst, op, false, payload, st.mask())
-	})
+	return st.sendFrame(c, op, payload)
 }
 
 // sendClose sends a close frame with code and reason (once) and records it.
@@ -345,9 +406,17 @@ func (st *conn) sendClose(c core.Connection, code int, reason string) error {
 	return st.sendControl(c, ws.OpClose, closePayload(code, reason))
 }
 
-// sendFrame sends the frame built by build as raw bytes, or queues it while
-// the handshake is under way. A close frame is the last one.
-func (st *conn) sendFrame(c core.Connection, isClose bool, build func(dst []byte) []byte) error {
+// frameBufs holds the buffers frames are built in before SendBytes copies
+// them.
+var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const keepFrameBufCap = 16 << 10 // frame buffers up to this size go back to frameBufs
+
+// sendFrame sends one frame carrying payload (a data message when op is
+// text or binary) as raw bytes, or queues it while the handshake is under
+// way. A close frame is the last one.
+func (st *conn) sendFrame(c core.Connection, op ws.OpCode, payload []byte) error {
+	isClose := op == ws.OpClose
 	st.mu.Lock()
 	if st.closeSent {
 		st.mu.Unlock()
@@ -358,10 +427,12 @@ func (st *conn) sendFrame(c core.Connection, isClose bool, build func(dst []byte
 		if isClose {
 			st.closeSent = true
 		}
-		before := len(st.pending)
-		st.pending = build(st.pending)
-		if len(st.pending) > orInt(st.p.MaxPendingSize, DefaultMaxPendingSize) {
-			st.pending = st.pending[:before]
+		e := st.extraLocked()
+		before := len(e.pending)
+		e.pending = st.appendFrameOf(e.pending, op, payload)
+		if len(e.pending) > orInt(st.p.MaxPendingSize, DefaultMaxPendingSize) {
+			e.pending = e.pending[:before]
+			st.tidyLocked()
 			st.mu.Unlock()
 			return ErrPendingFull
 		}
@@ -376,7 +447,23 @@ func (st *conn) sendFrame(c core.Connection, isClose bool, build func(dst []byte
 		st.closeSent = true
 	}
 	st.mu.Unlock()
-	return c.SendBytes(build(nil), true)
+	bp := frameBufs.Get().(*[]byte)
+	b := st.appendFrameOf((*bp)[:0], op, payload)
+	err := c.SendBytes(b, true) // copies b
+	if cap(b) <= keepFrameBufCap {
+		*bp = b
+		frameBufs.Put(bp)
+	}
+	return err
+}
+
+// appendFrameOf appends a control frame, or a data message compressed when
+// negotiated and worth it.
+func (st *conn) appendFrameOf(dst []byte, op ws.OpCode, payload []byte) []byte {
+	if op&0x8 != 0 {
+		return appendFrame(dst, op, false, payload, st.mask())
+	}
+	return st.appendData(dst, op, payload)
 }
 
 // encode frames data as one message of the connection's send type; core
@@ -384,7 +471,7 @@ func (st *conn) sendFrame(c core.Connection, isClose bool, build func(dst []byte
 func (st *conn) encode(dst, data []byte) ([]byte, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.appendMessageLocked(dst, st.sendType.opcode(), data)
+	return st.appendMessageLocked(dst, st.sendOpcode(), data)
 }
 
 // appendMessageLocked appends a data message to dst, or to the pending
@@ -397,10 +484,12 @@ func (st *conn) appendMessageLocked(dst []byte, op ws.OpCode, data []byte) ([]by
 	case phaseOpen:
 		return st.appendData(dst, op, data), nil
 	case phaseHandshake, phaseDraining:
-		before := len(st.pending)
-		st.pending = st.appendData(st.pending, op, data)
-		if len(st.pending) > orInt(st.p.MaxPendingSize, DefaultMaxPendingSize) {
-			st.pending = st.pending[:before]
+		e := st.extraLocked()
+		before := len(e.pending)
+		e.pending = st.appendData(e.pending, op, data)
+		if len(e.pending) > orInt(st.p.MaxPendingSize, DefaultMaxPendingSize) {
+			e.pending = e.pending[:before]
+			st.tidyLocked()
 			return dst, ErrPendingFull
 		}
 		return dst, nil
@@ -426,10 +515,14 @@ func (st *conn) open(c core.Connection) {
 	st.mu.Unlock()
 	for {
 		st.mu.Lock()
-		p := st.pending
-		st.pending = nil
+		var p []byte
+		if st.ext != nil {
+			p = st.ext.pending
+			st.ext.pending = nil
+		}
 		if len(p) == 0 {
 			st.phase = phaseOpen
+			st.tidyLocked()
 			st.mu.Unlock()
 			return
 		}
@@ -459,8 +552,11 @@ func (st *conn) farewell(code int, reason string) []byte {
 	// While draining, the lane is still moving the messages queued during
 	// the handshake; they go out here, before the close frame, since the
 	// connection closes right after.
-	b := st.pending
-	st.pending = nil
+	var b []byte
+	if st.ext != nil {
+		b = st.ext.pending
+		st.ext.pending = nil
+	}
 	return appendFrame(b, ws.OpClose, false, closePayload(code, reason), nil)
 }
 
@@ -471,14 +567,13 @@ func (st *conn) end() {
 		st.recordLocked(CloseAbnormal, "")
 	}
 	st.ended = true
-	tm, id := st.hbTimer, st.hbTask
-	st.hbTimer, st.hbTask = nil, 0
-	st.pending = nil
-	st.mu.Unlock()
-	if tm != nil {
-		tm.Del(id)
+	if st.ext != nil {
+		st.ext.pending = nil
+		st.ext.head = "" // RequestOf is for open connections
+		st.tidyLocked()
 	}
-	st.msg, st.ctrl = nil, nil
+	st.mu.Unlock()
+	st.part = nil
 }
 
 // The deflate helpers: permessage-deflate without context takeover, so each
@@ -522,17 +617,33 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (st *conn) decompress(p []byte, max int) ([]byte, error) {
-	src := bytes.NewReader(p)
-	if st.inflate == nil {
-		st.inflate = wsflate.NewReader(src, func(r io.Reader) wsflate.Decompressor {
-			return flate.NewReader(r)
-		})
-	} else {
-		st.inflate.Reset(src)
-	}
+// inflater is a flate reader that wsflate.Reader resets instead of
+// replacing.
+type inflater struct{ io.ReadCloser }
+
+func (d inflater) Reset(r io.Reader) { d.ReadCloser.(flate.Resetter).Reset(r, nil) }
+
+// inflaters holds decompressors between messages: a connection uses one only
+// while it decompresses a message.
+var inflaters = sync.Pool{New: func() any {
+	return wsflate.NewReader(noInput, func(r io.Reader) wsflate.Decompressor {
+		return inflater{flate.NewReader(r)}
+	})
+}}
+
+// noInput is what a pooled decompressor reads from: nothing, so that it
+// keeps no message alive.
+var noInput = bytes.NewReader(nil)
+
+func decompress(p []byte, max int) ([]byte, error) {
+	zr := inflaters.Get().(*wsflate.Reader)
+	defer func() {
+		zr.Reset(noInput)
+		inflaters.Put(zr)
+	}()
+	zr.Reset(bytes.NewReader(p))
 	w := &limitWriter{max: max}
-	if _, err := io.Copy(w, st.inflate); err != nil {
+	if _, err := io.Copy(w, zr); err != nil {
 		return nil, err
 	}
 	if w.buf == nil {

@@ -56,74 +56,75 @@ const (
 	bitMask           = 0x80
 )
 
-// header is one parsed frame header.
+// header is one parsed frame header. It is kept in every connection's
+// state, so it is packed into 16 bytes.
 type header struct {
+	length int64
+	mask   [4]byte
+	op     ws.OpCode
 	fin    bool
 	rsv1   bool
-	op     ws.OpCode
 	masked bool
-	mask   [4]byte
-	length int64
-	size   int // bytes the header itself takes
 }
 
-// parseHeader parses the frame header at the start of b. It returns ok=false
-// when b does not hold the whole header yet, and a close code with a reason
-// when the header can never be valid (structure only: the connection's
-// state is checked by the caller).
-func parseHeader(b []byte) (h header, ok bool, code int, reason string) {
+// parseHeader parses the frame header at the start of b and returns it
+// with its size in bytes. It returns ok=false when b does not hold the
+// whole header yet, and a close code with a reason when the header can
+// never be valid (structure only: the connection's state is checked by the
+// caller).
+func parseHeader(b []byte) (h header, size int, ok bool, code int, reason string) {
 	if len(b) < 2 {
-		return h, false, 0, ""
+		return h, 0, false, 0, ""
 	}
 	b0, b1 := b[0], b[1]
 	h.fin = b0&bitFin != 0
 	h.rsv1 = b0&bitRsv1 != 0
 	h.op = ws.OpCode(b0 & 0x0f)
 	h.masked = b1&bitMask != 0
-	h.size = 2
+	size = 2
 	n := int64(b1 & 0x7f)
 	switch n {
 	case 126:
-		h.size += 2
+		size += 2
 	case 127:
-		h.size += 8
+		size += 8
 	}
 	if h.masked {
-		h.size += 4
+		size += 4
 	}
-	if len(b) < h.size {
-		return h, false, 0, ""
+	if len(b) < size {
+		return h, size, false, 0, ""
 	}
 	if b0&(bitRsv2|bitRsv3) != 0 {
-		return h, true, CloseProtocolError, "reserved bits set"
+		return h, size, true, CloseProtocolError, "reserved bits set"
 	}
 	switch h.op {
 	case ws.OpContinuation, ws.OpText, ws.OpBinary:
 	case ws.OpClose, ws.OpPing, ws.OpPong:
 		if !h.fin {
-			return h, true, CloseProtocolError, "fragmented control frame"
+			return h, size, true, CloseProtocolError, "fragmented control frame"
 		}
 		if n > maxControlPayload {
-			return h, true, CloseProtocolError, "control frame payload over 125 bytes"
+			return h, size, true, CloseProtocolError, "control frame payload over 125 bytes"
 		}
 	default:
-		return h, true, CloseProtocolError, "reserved opcode"
+		return h, size, true, CloseProtocolError, "reserved opcode"
 	}
 	off := 2
 	switch n {
 	case 126:
 		n = int64(binary.BigEndian.Uint16(b[2:]))
 		if n < 126 {
-			return h, true, CloseProtocolError, "length not minimally encoded"
+			return h, size, true, CloseProtocolError, "length not minimally encoded"
 		}
 		off += 2
 	case 127:
 		u := binary.BigEndian.Uint64(b[2:])
 		if u>>63 != 0 {
-			return h, true, CloseProtocolError, "length has its most significant bit set"
+			return h, size, true, CloseProtocolError, "length has its most significant bit set"
 		}
 		if u <= 0xffff {
-			return h, true, CloseProtocolError, "length not minimally encoded"
+			return h, size, true, CloseProtocolError, "length not minimally encoded"
 		}
 		n = int64(u)
 		off += 8
@@ -132,7 +133,7 @@ func parseHeader(b []byte) (h header, ok bool, code int, reason string) {
 	if h.masked {
 		copy(h.mask[:], b[off:off+4])
 	}
-	return h, true, 0, ""
+	return h, size, true, 0, ""
 }
 
 // appendHeader appends a frame header for a payload of n bytes.

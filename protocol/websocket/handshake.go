@@ -78,16 +78,48 @@ func (st *conn) handshake(c core.Connection, pkg []byte) error {
 			return st.refuse(c, perr)
 		}
 	}
-	st.req, st.subp = r, h.Protocol
-	st.mu.Lock()
-	st.deflate = h.Compression
-	st.mu.Unlock()
+	head := ""
+	if st.p.KeepRequest {
+		head = string(pkg)
+	}
+	st.accepted(h, head)
 	if err := c.SendBytes(st.p.accept(r, h), true); err != nil {
 		return err
 	}
 	st.open(c)
 	st.startHeartbeat(c)
 	return core.ErrSkip
+}
+
+// accepted records the outcome of a handshake: compression, the
+// subprotocol and, with KeepRequest, the request head.
+func (st *conn) accepted(h *Handshake, head string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.deflate = h.Compression
+	if h.Protocol != "" || head != "" {
+		e := st.extraLocked()
+		e.subp, e.head = h.Protocol, head
+	}
+}
+
+// request parses the kept request head again.
+func (st *conn) request(c core.Connection) *http.Request {
+	st.mu.Lock()
+	var head string
+	if st.ext != nil {
+		head = st.ext.head
+	}
+	st.mu.Unlock()
+	if head == "" {
+		return nil
+	}
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+	if err != nil {
+		return nil
+	}
+	r.RemoteAddr = c.GetRemoteAddress()
+	return r
 }
 
 // callConnect runs the user's handshake callback; a panic refuses the
@@ -201,7 +233,7 @@ func validHeaderValue(s string) bool { return !strings.ContainsAny(s, "\r\n") }
 func (st *conn) refuse(c core.Connection, e *core.ProtocolError) error {
 	st.mu.Lock()
 	st.phase = phaseFailed
-	st.pending = nil
+	st.ext = nil
 	st.mu.Unlock()
 	body := http.StatusText(e.Status)
 	if e.Status == http.StatusForbidden || e.Status == http.StatusUnauthorized || e.Err == ErrBadHandshake {
@@ -243,7 +275,7 @@ func (st *conn) serveHTTP(c core.Connection, r *http.Request) error {
 	}
 	st.mu.Lock()
 	st.phase = phaseHTTP
-	st.pending = nil
+	st.ext = nil
 	st.mu.Unlock()
 	w := &responseWriter{header: http.Header{}}
 	func() {

@@ -1,26 +1,55 @@
 package websocket
 
 import (
+	"time"
+
 	"github.com/gobwas/ws"
 
 	"github.com/shunhui19/goes/core"
 )
 
-// startHeartbeat schedules the pings of Protocol.PingInterval.
+// startHeartbeat makes sure the pings of Protocol.PingInterval reach c.
+// One timer task per Goer sweeps all its open connections of this
+// protocol: a task per connection would cost every idle connection its own
+// timer.
 func (st *conn) startHeartbeat(c core.Connection) {
 	iv := st.p.PingInterval
 	g := c.Goer()
 	if iv <= 0 || g == nil {
 		return
 	}
-	tm := g.Timer()
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.ended {
+	st.p.sweepEvery(g, iv)
+}
+
+// sweepEvery starts the heartbeat sweep of g once.
+func (p *Protocol) sweepEvery(g *core.Goer, iv time.Duration) {
+	p.initMu.Lock()
+	defer p.initMu.Unlock()
+	if p.sweeps[g] {
 		return
 	}
-	st.hbTimer = tm
-	st.hbTask = tm.Add(iv, func(...any) { st.beat(c) }, nil, true)
+	if p.sweeps == nil {
+		p.sweeps = map[*core.Goer]bool{}
+	}
+	p.sweeps[g] = true
+	g.Timer().Add(iv, func(...any) { p.sweep(g) }, nil, true)
+}
+
+// sweep runs one heartbeat tick on g's open connections of p.
+func (p *Protocol) sweep(g *core.Goer) {
+	g.Connections.Range(func(_ int, c *core.TCPConnection) bool {
+		if st, ok := c.Context().(*conn); ok && st.p == p && st.beating() {
+			st.beat(c)
+		}
+		return true
+	})
+}
+
+// beating reports whether the heartbeat applies to st: it is open.
+func (st *conn) beating() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.phase == phaseOpen && !st.ended
 }
 
 // beat runs every PingInterval: a peer that sent nothing since the previous

@@ -59,8 +59,17 @@ type Protocol struct {
 
 	// PingInterval, when not zero, sends a ping on every open connection
 	// each interval and closes connections that sent nothing (no pong, no
-	// message) during the interval that followed a ping.
+	// message) during the interval that followed a ping. One sweep per
+	// Goer pings all its connections at once, so a new connection gets its
+	// first ping within an interval.
 	PingInterval time.Duration
+
+	// KeepRequest keeps each connection's upgrade request head so that
+	// RequestOf works after the handshake, at the cost of the head's size
+	// per open connection. Without it the request is dropped once the
+	// handshake is done: read what you need from Handshake.Request in
+	// OnWebSocketConnect (and keep it in the connection's UserData).
+	KeepRequest bool
 
 	// MaxHandshakeSize bounds the request head of the opening handshake
 	// (DefaultMaxHandshakeSize when zero); a longer one gets 431.
@@ -69,7 +78,8 @@ type Protocol struct {
 	// completes (DefaultMaxPendingSize when zero).
 	MaxPendingSize int
 
-	initMu sync.Mutex // makes the per-connection state exactly once
+	initMu sync.Mutex          // makes the per-connection state exactly once; guards sweeps
+	sweeps map[*core.Goer]bool // Goers whose heartbeat sweep runs
 }
 
 // New returns a WebSocket protocol with the defaults.

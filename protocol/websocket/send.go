@@ -31,7 +31,7 @@ func SetSendType(c core.Connection, t MessageType) error {
 		}
 	}
 	st.mu.Lock()
-	st.sendType = t
+	st.sendBinary = t == BinaryMessage
 	st.mu.Unlock()
 	return nil
 }
@@ -41,7 +41,7 @@ func SendTypeOf(c core.Connection) MessageType {
 	if st := stateOf(c); st != nil {
 		st.mu.Lock()
 		defer st.mu.Unlock()
-		if st.sendType == BinaryMessage {
+		if st.sendBinary {
 			return BinaryMessage
 		}
 	}
@@ -51,7 +51,7 @@ func SendTypeOf(c core.Connection) MessageType {
 // MessageTypeOf returns the type of the message being handled: call it
 // from OnMessage.
 func MessageTypeOf(c core.Connection) MessageType {
-	if st := stateOf(c); st != nil && st.last == BinaryMessage {
+	if st := stateOf(c); st != nil && st.lastBinary {
 		return BinaryMessage
 	}
 	return TextMessage
@@ -64,9 +64,7 @@ func SendMessage(c core.Connection, t MessageType, data []byte) error {
 	if st == nil {
 		return ErrNotOpen
 	}
-	return st.sendFrame(c, false, func(dst []byte) []byte {
-		return st.appendData(dst, t.opcode(), data)
-	})
+	return st.sendFrame(c, t.opcode(), data)
 }
 
 // SendText sends s as one text message. Safe for concurrent use.
@@ -118,14 +116,19 @@ func CloseStatus(c core.Connection) (code int, reason string) {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.closeCode, st.closeReason
+	if st.ext != nil {
+		reason = st.ext.closeReason
+	}
+	return int(st.closeCode), reason
 }
 
-// RequestOf returns the upgrade request of a WebSocket connection (path,
-// query, headers, cookies), or nil. Call it from the connection's callbacks.
+// RequestOf returns the upgrade request of an open WebSocket connection
+// (path, query, headers, cookies) when its Protocol has KeepRequest set,
+// or nil. Each call parses the kept request head anew. Call it from the
+// connection's callbacks.
 func RequestOf(c core.Connection) *http.Request {
 	if st := stateOf(c); st != nil {
-		return st.req
+		return st.request(c)
 	}
 	return nil
 }
@@ -133,7 +136,11 @@ func RequestOf(c core.Connection) *http.Request {
 // SubprotocolOf returns the subprotocol chosen in the handshake.
 func SubprotocolOf(c core.Connection) string {
 	if st := stateOf(c); st != nil {
-		return st.subp
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.ext != nil {
+			return st.ext.subp
+		}
 	}
 	return ""
 }

@@ -93,8 +93,11 @@ func (p *Protocol) Upgrade(c core.Connection, r UpgradeRequest) error {
 		c.Close("")
 		return err
 	}
-	st.req, st.subp = req, h.Protocol
-	st.deflate = h.Compression
+	head := ""
+	if p.KeepRequest {
+		head = requestHead(r)
+	}
+	st.accepted(h, head)
 	// From here the connection is WebSocket: sends queue in st until the
 	// 101 is out, and the next bytes go to p.
 	c.SetContext(st)
@@ -105,4 +108,19 @@ func (p *Protocol) Upgrade(c core.Connection, r UpgradeRequest) error {
 	st.open(c)
 	st.startHeartbeat(c)
 	return nil
+}
+
+// requestHead writes r back as a request head, for RequestOf.
+func requestHead(r UpgradeRequest) string {
+	var b strings.Builder
+	b.WriteString(r.Method() + " " + r.Target() + " " + r.Proto() + "\r\n")
+	r.VisitHeaders(func(name, value []byte) bool {
+		b.Write(name)
+		b.WriteString(": ")
+		b.Write(value)
+		b.WriteString("\r\n")
+		return true
+	})
+	b.WriteString("\r\n")
+	return b.String()
 }
