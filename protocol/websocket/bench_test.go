@@ -161,3 +161,14 @@ func TestEchoAllocations(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkHandshake is the opening handshake of a connection, answered
+// with 101: its garbage is what opening many connections at once leaves
+// for the collector.
+func BenchmarkHandshake(b *testing.B) {
+	p := New()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		openBenchConn(b, p, nil)
+	}
+}

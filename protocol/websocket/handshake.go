@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws/wsflate"
@@ -39,6 +40,23 @@ func (h *Handshake) Origin() string { return h.Request.Header.Get("Origin") }
 
 var headEnd = []byte("\r\n\r\n")
 
+// headReaders hold the buffered readers requests are parsed from: a fresh
+// one per handshake would be 4 KiB of garbage for every connection opened.
+var headReaders = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
+
+// readRequest parses the request head in pkg.
+func readRequest(pkg []byte) (*http.Request, error) {
+	br := headReaders.Get().(*bufio.Reader)
+	br.Reset(bytes.NewReader(pkg))
+	r, err := http.ReadRequest(br)
+	if err == nil && r.Body != http.NoBody {
+		return r, nil // the body reads from br: it cannot be reused
+	}
+	br.Reset(nil)
+	headReaders.Put(br)
+	return r, err
+}
+
 func (st *conn) inputHandshake(c core.Connection, buf []byte) (int, error) {
 	max := orInt(st.p.MaxHandshakeSize, DefaultMaxHandshakeSize)
 	i := bytes.Index(buf, headEnd)
@@ -57,7 +75,7 @@ func (st *conn) inputHandshake(c core.Connection, buf []byte) (int, error) {
 // handshake answers the request head in pkg: 101 and the WebSocket session,
 // a plain HTTP response, or a refusal.
 func (st *conn) handshake(c core.Connection, pkg []byte) error {
-	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(pkg)))
+	r, err := readRequest(pkg)
 	if err != nil {
 		return st.refuse(c, handshakeError(http.StatusBadRequest, "malformed request: %v", err))
 	}
@@ -114,7 +132,7 @@ func (st *conn) request(c core.Connection) *http.Request {
 	if head == "" {
 		return nil
 	}
-	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+	r, err := readRequest([]byte(head))
 	if err != nil {
 		return nil
 	}
