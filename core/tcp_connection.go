@@ -99,6 +99,34 @@ type TCPConnection struct {
 
 type ctxBox struct{ v any }
 
+// Send buffers up to keepBufferCap are shared through sendBufs between
+// connections that are sending; boxes carries the *[]byte holders, so that
+// neither a get nor a put allocates.
+var sendBufs, boxes sync.Pool
+
+func getSendBuf() []byte {
+	p, _ := sendBufs.Get().(*[]byte)
+	if p == nil {
+		return make([]byte, 0, 512)
+	}
+	b := *p
+	*p = nil
+	boxes.Put(p)
+	return b
+}
+
+func putSendBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > keepBufferCap {
+		return
+	}
+	p, _ := boxes.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
+	}
+	*p = b[:0]
+	sendBufs.Put(p)
+}
+
 // outPart is a queued reader (SendFrom) followed by the bytes sent after it.
 type outPart struct {
 	r     io.Reader
@@ -218,6 +246,8 @@ func (c *TCPConnection) appendLocked(b []byte, s string, raw bool) (closeAfter b
 	dst := &c.out
 	if n := len(c.streams); n > 0 {
 		dst = &c.streams[n-1].after
+	} else if c.out == nil {
+		c.out = getSendBuf()
 	}
 	if raw || c.Protocol == nil {
 		if b != nil {
@@ -375,9 +405,11 @@ func (c *TCPConnection) pullStreamLocked() bool {
 // afterDrainLocked runs when the queue became empty: fire OnBufferDrain and
 // finish a pending close.
 func (c *TCPConnection) afterDrainLocked() {
-	if cap(c.out) > keepBufferCap {
-		c.out = nil
-	}
+	// An idle connection holds no send buffer: small ones go back to a
+	// pool shared by every connection, big ones to the collector.
+	putSendBuf(c.out)
+	putSendBuf(c.spare)
+	c.out, c.spare = nil, nil
 	if c.full && c.state != connClosed { // a destroyed queue was dropped, not drained
 		c.full = false
 		c.post(laneEvent{kind: evBufferDrain})
