@@ -101,7 +101,7 @@ func (st *conn) handshake(c core.Connection, pkg []byte) error {
 		head = string(pkg)
 	}
 	st.accepted(h, head)
-	if err := c.SendBytes(st.p.accept(r, h), true); err != nil {
+	if err := st.p.sendAccept(c, r, h); err != nil {
 		return err
 	}
 	st.open(c)
@@ -220,28 +220,49 @@ const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // AcceptKey returns the Sec-WebSocket-Accept value for a Sec-WebSocket-Key.
 func AcceptKey(key string) string {
-	sum := sha1.Sum([]byte(key + acceptGUID))
-	return base64.StdEncoding.EncodeToString(sum[:])
+	return string(appendAcceptKey(nil, key))
 }
 
-// accept builds the 101 response.
-func (p *Protocol) accept(r *http.Request, h *Handshake) []byte {
-	var b bytes.Buffer
-	b.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
-	b.WriteString(AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
-	b.WriteString("\r\n")
+func appendAcceptKey(dst []byte, key string) []byte {
+	var buf [128]byte
+	sum := sha1.Sum(append(append(buf[:0], key...), acceptGUID...))
+	return base64.StdEncoding.AppendEncode(dst, sum[:])
+}
+
+// sendAccept sends the 101 response, built in a pooled buffer.
+func (p *Protocol) sendAccept(c core.Connection, r *http.Request, h *Handshake) error {
+	bp := frameBufs.Get().(*[]byte)
+	b := p.appendAccept((*bp)[:0], r, h)
+	err := c.SendBytes(b, true) // copies b
+	if cap(b) <= keepFrameBufCap {
+		*bp = b
+		frameBufs.Put(bp)
+	}
+	return err
+}
+
+// appendAccept appends the 101 response.
+func (p *Protocol) appendAccept(b []byte, r *http.Request, h *Handshake) []byte {
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = appendAcceptKey(b, r.Header.Get("Sec-WebSocket-Key"))
+	b = append(b, "\r\n"...)
 	if h.Protocol != "" && validHeaderValue(h.Protocol) {
-		b.WriteString("Sec-WebSocket-Protocol: " + h.Protocol + "\r\n")
+		b = append(b, "Sec-WebSocket-Protocol: "...)
+		b = append(b, h.Protocol...)
+		b = append(b, "\r\n"...)
 	}
 	if h.Compression {
-		b.WriteString("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n")
+		b = append(b, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"...)
 	}
-	for _, k := range []string{"Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions"} {
-		h.Header.Del(k)
+	if len(h.Header) > 0 {
+		for _, k := range []string{"Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions"} {
+			h.Header.Del(k)
+		}
+		w := bytes.NewBuffer(b)
+		h.Header.Write(w) // drops CR and LF from values
+		b = w.Bytes()
 	}
-	h.Header.Write(&b) // drops CR and LF from values
-	b.WriteString("\r\n")
-	return b.Bytes()
+	return append(b, "\r\n"...)
 }
 
 func validHeaderValue(s string) bool { return !strings.ContainsAny(s, "\r\n") }

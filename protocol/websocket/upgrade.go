@@ -102,7 +102,7 @@ func (p *Protocol) Upgrade(c core.Connection, r UpgradeRequest) error {
 	// 101 is out, and the next bytes go to p.
 	c.SetContext(st)
 	tc.SetProtocol(p)
-	if err := c.SendBytes(p.accept(req, h), true); err != nil {
+	if err := p.sendAccept(c, req, h); err != nil {
 		return err
 	}
 	st.open(c)
