@@ -92,3 +92,53 @@ func FuzzFrameReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHandshake feeds arbitrary request heads: the server must answer each
+// with a 101 or an HTTP error and never panic; after a 101 the connection
+// is open, after an error it is not; a kept request head parses again.
+func FuzzHandshake(f *testing.F) {
+	f.Add([]byte(fuzzHandshake), uint8(0))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), uint8(1))
+	f.Add([]byte("GET /x?y=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: a, b\r\n"+
+		"Content-Length: 3\r\n\r\n"), uint8(2))
+	f.Add([]byte("POST / HTTP/1.0\r\n\r\n"), uint8(3))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\n\r\n"), uint8(4))
+	f.Fuzz(func(t *testing.T, head []byte, split uint8) {
+		p := New()
+		p.Compression = true
+		p.Subprotocols = []string{"b"}
+		p.KeepRequest = split&1 == 1
+		c := &fakeConn{limit: 4096}
+		st := p.state(c)
+		var fr framer
+		step := int(split%16) + 1
+		var err error
+		for rest := head; len(rest) > 0 && err == nil && !c.closed; {
+			n := min(step, len(rest))
+			err = fr.feed(st, c, rest[:n], 1<<20, func([]byte) {})
+			rest = rest[n:]
+		}
+		out := c.out.Bytes()
+		switch {
+		case len(out) == 0:
+			if err == nil && bytes.Contains(head, []byte("\r\n\r\n")) && len(head) <= DefaultMaxHandshakeSize {
+				t.Fatalf("no answer to a whole head: %q", head)
+			}
+		case bytes.HasPrefix(out, []byte("HTTP/1.1 101 ")):
+			// Bytes after the head are frames and may close the connection.
+			if i := bytes.Index(head, []byte("\r\n\r\n")); i+4 == len(head) && !IsOpen(c) {
+				t.Fatal("101 sent but the connection is not open")
+			}
+			if p.KeepRequest && RequestOf(c) == nil {
+				t.Fatal("kept request does not parse again")
+			}
+		case bytes.HasPrefix(out, []byte("HTTP/1.1 4")) || bytes.HasPrefix(out, []byte("HTTP/1.1 5")):
+			if IsOpen(c) {
+				t.Fatal("refused but open")
+			}
+		default:
+			t.Fatalf("answer %q", out)
+		}
+	})
+}
