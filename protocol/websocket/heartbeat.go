@@ -6,6 +6,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/core/timer"
 )
 
 // startHeartbeat makes sure the pings of Protocol.PingInterval reach c.
@@ -21,22 +22,41 @@ func (st *conn) startHeartbeat(c core.Connection) {
 	st.p.sweepEvery(g, iv)
 }
 
-// sweepEvery starts the heartbeat sweep of g once.
+// sweepTask is a Goer's heartbeat sweep.
+type sweepTask struct {
+	tm *timer.Timer
+	id timer.TaskID
+}
+
+// sweepEvery starts the heartbeat sweep of g once for each timer g runs
+// (a restarted Goer has a new one).
 func (p *Protocol) sweepEvery(g *core.Goer, iv time.Duration) {
+	tm := g.Timer()
 	p.initMu.Lock()
 	defer p.initMu.Unlock()
-	if p.sweeps[g] {
+	if s, ok := p.sweeps[g]; ok && s.tm == tm {
 		return
 	}
 	if p.sweeps == nil {
-		p.sweeps = map[*core.Goer]bool{}
+		p.sweeps = map[*core.Goer]sweepTask{}
 	}
-	p.sweeps[g] = true
-	g.Timer().Add(iv, func(...any) { p.sweep(g) }, nil, true)
+	p.sweeps[g] = sweepTask{tm, tm.Add(iv, func(...any) { p.sweep(g, tm) }, nil, true)}
 }
 
-// sweep runs one heartbeat tick on g's open connections of p.
-func (p *Protocol) sweep(g *core.Goer) {
+// sweep runs one heartbeat tick on g's open connections of p. It ends
+// itself once g has stopped, should g's timer outlive it.
+func (p *Protocol) sweep(g *core.Goer, tm *timer.Timer) {
+	select {
+	case <-g.Done():
+		p.initMu.Lock()
+		if s, ok := p.sweeps[g]; ok && s.tm == tm {
+			tm.Del(s.id)
+			delete(p.sweeps, g)
+		}
+		p.initMu.Unlock()
+		return
+	default:
+	}
 	g.Connections.Range(func(_ int, c *core.TCPConnection) bool {
 		if st, ok := c.Context().(*conn); ok && st.p == p && st.beating() {
 			st.beat(c)

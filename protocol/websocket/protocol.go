@@ -78,8 +78,8 @@ type Protocol struct {
 	// completes (DefaultMaxPendingSize when zero).
 	MaxPendingSize int
 
-	initMu sync.Mutex          // makes the per-connection state exactly once; guards sweeps
-	sweeps map[*core.Goer]bool // Goers whose heartbeat sweep runs
+	initMu sync.Mutex               // makes the per-connection state exactly once; guards sweeps
+	sweeps map[*core.Goer]sweepTask // the heartbeat sweeps that run
 }
 
 // New returns a WebSocket protocol with the defaults.
