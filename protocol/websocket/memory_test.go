@@ -183,8 +183,7 @@ func reportHeap(t *testing.T, n int) {
 
 // maxIdleLayerHeap bounds what the WebSocket layer may add to the live
 // heap of an idle connection, over a raw TCP connection of the same engine:
-// its state (80 bytes), core's context box, and the send buffer core keeps
-// after the 101 response (larger than the echo's) come to about 180 bytes.
+// its state (80 bytes) and core's context box come to about 100 bytes.
 // Before the handshake's leftovers were dropped it was about 1500.
 const maxIdleLayerHeap = 512
 
