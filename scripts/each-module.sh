@@ -41,6 +41,9 @@ for m in $mods; do
 	step "$m: vet" bash -c "cd '$m' && go vet ./... && GOWORK=off go vet ./..."
 	if [ "$mode" = check ]; then continue; fi
 	step "$m: test -race" bash -c "cd '$m' && go test -race -count=1 -timeout 20m ./..."
+	# Allocation counts only mean something without -race (its sync.Pool
+	# drops items on purpose), so those tests run once more without it.
+	step "$m: test allocations (no -race)" bash -c "cd '$m' && go test -count=1 -run Alloc -timeout 5m ./... >/dev/null"
 	# The same suites again on the epoll engine, where connections are served.
 	case "$m" in transport/tcp | protocol/* | examples)
 		if [ "$(uname -s)" = Linux ]; then
