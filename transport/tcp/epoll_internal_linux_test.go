@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -233,4 +234,63 @@ func TestEpollBlockingHandlersOffload(t *testing.T) {
 		t.Fatal("not offloading while handlers block")
 	}
 	t.Logf("%d blocking calls in %v, %d handovers", conns*rounds, took, eng.handoffs.Load())
+}
+
+// A peer that floods a connection whose handler blocks, then resets it:
+// the hang-up, which epoll reports even while the connection is not being
+// read, must not make the loop read what the kernel still holds beyond the
+// read-ahead bound.
+func TestEpollResetAfterFloodWhileHandlerBlocks(t *testing.T) {
+	release := make(chan struct{})
+	var first sync.Once
+	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
+	g.Engine = "epoll"
+	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g.OnMessage = func(c core.Connection, d []byte) { first.Do(func() { <-release }) }
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Stop() })
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	c, err := net.DialTimeout("tcp", g.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	chunk := make([]byte, 64<<10)
+	for sent := 0; sent < 32<<20; sent += len(chunk) {
+		if _, err := c.Write(chunk); err != nil {
+			break // the server stopped reading and the kernels are full
+		}
+	}
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close() // a reset: the server's socket hangs up with bytes unread
+	time.Sleep(300 * time.Millisecond)
+	var held int
+	g.Connections.Range(func(_ int, tc *core.TCPConnection) bool {
+		ec := tc.Socket().(*econn)
+		ec.mu.Lock()
+		if ec.pending != nil {
+			held = len(ec.pending.b)
+		}
+		ec.mu.Unlock()
+		return true
+	})
+	t.Logf("%d KiB read ahead", held>>10)
+	if held > pendingHigh+loopBufSize {
+		t.Fatalf("%d KiB read ahead of a blocked handler after the peer reset", held>>10)
+	}
+	// Once the handler returns, the rest is read and the connection ends.
+	released = true
+	close(release)
+	for deadline := time.Now().Add(5 * time.Second); g.Connections.Len() > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the reset connection never closed after its handler returned")
+		}
+	}
 }

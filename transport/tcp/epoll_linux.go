@@ -79,9 +79,8 @@ type epollEngine struct {
 	lfd        int
 	laddr      net.Addr // the listener's address
 	unix       bool
-	fixedLocal bool          // laddr's IP is every connection's local address
-	unlisten   chan struct{} // closed by stopAccepting
-	unlistened sync.WaitGroup
+	fixedLocal bool           // laddr's IP is every connection's local address
+	unlistened sync.WaitGroup // a loop's count ends once it stopped accepting
 	stopOnce   sync.Once
 	lfdOnce    sync.Once
 
@@ -190,9 +189,10 @@ type eloop struct {
 	// watchdog moves it from odd to even when it hands the loop over.
 	state atomic.Uint64
 
-	mu    sync.Mutex
-	tasks []func()
-	stop  bool
+	mu     sync.Mutex
+	tasks  []func()
+	stop   bool
+	closed bool // the descriptors are closed
 }
 
 // newEpollEngine makes the engine that serves ln's connections.
@@ -203,7 +203,7 @@ func newEpollEngine(g *core.Goer, ln net.Listener) (*epollEngine, error) {
 	}
 	n := runtime.GOMAXPROCS(0)
 	e := &epollEngine{
-		g: g, lfd: lfd, laddr: ln.Addr(), unlisten: make(chan struct{}),
+		g: g, lfd: lfd, laddr: ln.Addr(),
 		work: make(chan *econn), quit: make(chan struct{}), wakeWD: make(chan struct{}, 1),
 	}
 	switch a := ln.Addr().(type) {
@@ -288,7 +288,6 @@ func setAcceptedOptions(fd int) {
 // serve waits until stopAccepting has taken the listening socket out of
 // every loop, then closes it. It is the listener's Serve.
 func (e *epollEngine) serve() error {
-	<-e.unlisten
 	e.closeListener()
 	return nil
 }
@@ -311,7 +310,6 @@ func (e *epollEngine) stopAccepting() {
 				}
 			})
 		}
-		close(e.unlisten)
 	})
 }
 
@@ -347,7 +345,7 @@ func (l *eloop) accept() bool {
 			syscall.Close(fd)
 			continue
 		}
-		c := &econn{fd: fd, loop: l, raddr: remoteOf(&rsa), registered: true, reading: true, running: true}
+		c := &econn{fd: fd, loop: l, raddr: remoteOf(&rsa), reading: true, running: true}
 		s, err := e.g.Accept(c)
 		if err != nil {
 			syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
@@ -448,14 +446,22 @@ func newLoop(e *epollEngine) (*eloop, error) {
 
 // post runs f on the loop. f must not run user code: only the loop's own
 // bookkeeping.
+// A loop that has closed drops it.
 func (l *eloop) post(f func()) {
 	l.mu.Lock()
-	l.tasks = append(l.tasks, f)
+	if !l.closed {
+		l.tasks = append(l.tasks, f)
+		l.notifyLocked()
+	}
 	l.mu.Unlock()
-	l.notify()
 }
 
-func (l *eloop) notify() {
+// notifyLocked wakes the loop; l.mu is held, so that the eventfd is not
+// closed (and its number given to another file) meanwhile.
+func (l *eloop) notifyLocked() {
+	if l.closed {
+		return
+	}
 	one := [8]byte{1}
 	syscall.Write(l.wake, one[:])
 }
@@ -638,6 +644,10 @@ func (l *eloop) runTasks() bool {
 }
 
 func (l *eloop) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.tasks = nil
+	l.mu.Unlock()
 	l.ep.Close()
 	syscall.Close(l.wake)
 }
@@ -650,8 +660,8 @@ func (e *epollEngine) shutdown() {
 	for _, l := range e.loops {
 		l.mu.Lock()
 		l.stop = true
+		l.notifyLocked()
 		l.mu.Unlock()
-		l.notify()
 	}
 	e.open.Wait()
 }
@@ -666,12 +676,12 @@ type econn struct {
 	fdMu   sync.RWMutex // Lock to close fd; RLock to use it
 	closed bool
 
-	evMu       sync.Mutex // the interest mask
-	registered bool       // in the loop's epoll set (changes before it wait for the add)
-	reading    bool
-	wantOut    bool
-	peerDone   bool // the peer's EOF was read: never read again
-	detached   bool // removed from the loop's epoll set before the close
+	evMu     sync.Mutex // the interest mask
+	reading  bool
+	wantOut  bool
+	peerDone bool // the peer's EOF was read: never read again
+	detached bool // removed from the loop's epoll set before the close
+	parked   bool // hung up while not being read: out of the set until reading resumes
 
 	wready chan struct{} // EPOLLOUT seen, or closed; made by the first writer that waits
 
@@ -701,16 +711,24 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 		c.wakeWriter() // a writer waiting for room finds out the socket failed
 		return true
 	}
+	if events&syscall.EPOLLIN == 0 && !c.isReading() {
+		// A hang-up or an error while the connection is not being read
+		// (its handler is behind, or it is paused).
+		if unread(c.fd) == 0 {
+			c.fdMu.RUnlock()
+			return c.ended(l, io.EOF) // nothing left to deliver: it is over
+		}
+		c.parkHangup()
+		c.fdMu.RUnlock()
+		c.wakeWriter()
+		return true
+	}
 	n, err := syscall.Read(c.fd, buf)
 	c.fdMu.RUnlock()
 	switch {
 	case n > 0:
 		return c.received(l, buf[:n])
-	case err == syscall.EAGAIN:
-		if events&(syscall.EPOLLHUP|syscall.EPOLLERR) != 0 && !c.isReading() {
-			return c.ended(l, io.EOF) // gone while not being read: stop the events
-		}
-	case err == syscall.EINTR:
+	case err == syscall.EAGAIN, err == syscall.EINTR:
 	case n == 0 && err == nil:
 		return c.peerEOF(l)
 	default:
@@ -782,10 +800,10 @@ func (c *econn) received(l *eloop, b []byte) bool {
 // descriptor stays open: the answers to what the peer sent still go out,
 // and core closes the socket once they have (or after CloseTimeout).
 func (c *econn) peerEOF(l *eloop) bool {
-	c.evMu.Lock()
+	c.lockEvents()
 	c.peerDone = true
 	c.updateEvents()
-	c.evMu.Unlock()
+	c.unlockEvents()
 	return c.finish(l, io.EOF)
 }
 
@@ -921,10 +939,22 @@ func (c *econn) waitResume(l *eloop) bool {
 
 // setReading turns EPOLLIN on or off.
 func (c *econn) setReading(on bool) {
-	c.evMu.Lock()
+	c.lockEvents()
 	c.reading = on
 	c.updateEvents()
+	c.unlockEvents()
+}
+
+// lockEvents takes what changing the interest mask needs, in the order
+// every path takes them: fdMu (read: the descriptor stays open), then evMu.
+func (c *econn) lockEvents() {
+	c.fdMu.RLock()
+	c.evMu.Lock()
+}
+
+func (c *econn) unlockEvents() {
 	c.evMu.Unlock()
+	c.fdMu.RUnlock()
 }
 
 func (c *econn) isReading() bool {
@@ -933,18 +963,46 @@ func (c *econn) isReading() bool {
 	return c.reading
 }
 
-// updateEvents applies the interest mask; evMu is held.
+// updateEvents applies the interest mask; lockEvents is held. A socket
+// parked after a hang-up goes back into the set once it is read again.
 func (c *econn) updateEvents() {
-	if c.detached || !c.registered {
-		return // the add (still to come) applies the mask
+	if c.detached || c.closed {
+		return
 	}
 	mask := c.maskLocked()
-	c.fdMu.RLock()
-	if !c.closed {
-		ev := syscall.EpollEvent{Events: mask, Fd: int32(c.fd)}
-		syscall.EpollCtl(c.loop.epfd, syscall.EPOLL_CTL_MOD, c.fd, &ev)
+	op := syscall.EPOLL_CTL_MOD
+	if c.parked {
+		if mask&syscall.EPOLLIN == 0 {
+			return
+		}
+		c.parked = false
+		op = syscall.EPOLL_CTL_ADD
 	}
-	c.fdMu.RUnlock()
+	ev := syscall.EpollEvent{Events: mask, Fd: int32(c.fd)}
+	syscall.EpollCtl(c.loop.epfd, op, c.fd, &ev)
+}
+
+// parkHangup takes a socket that hung up while it is not being read out of
+// the loop's epoll set: a hang-up is reported whatever the mask, and
+// reading on would take everything the kernel holds for it, past
+// pendingHigh. It goes back when reading resumes (updateEvents). fdMu is
+// read-locked.
+func (c *econn) parkHangup() {
+	c.evMu.Lock()
+	if !c.parked && !c.detached {
+		c.parked = true
+		syscall.EpollCtl(c.loop.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	}
+	c.evMu.Unlock()
+}
+
+// unread is the number of bytes the kernel holds for reading on fd.
+func unread(fd int) int {
+	var n int32
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); errno != 0 {
+		return 0
+	}
+	return int(n)
 }
 
 // maskLocked is the interest mask; evMu is held.
@@ -961,12 +1019,12 @@ func (c *econn) maskLocked() uint32 {
 
 // writable runs on the loop when the socket can take more.
 func (c *econn) writable() {
-	c.evMu.Lock()
+	c.lockEvents()
 	if c.wantOut {
 		c.wantOut = false
 		c.updateEvents()
 	}
-	c.evMu.Unlock()
+	c.unlockEvents()
 	c.wakeWriter()
 }
 
@@ -1018,13 +1076,13 @@ func (c *econn) Write(b []byte) (int, error) {
 			break
 		}
 		if n == 0 {
-			c.evMu.Lock()
-			if c.detached { // hung up: the kernel will never take more
-				c.evMu.Unlock()
+			c.lockEvents()
+			if c.detached || c.parked { // hung up: the kernel will never take more
+				c.unlockEvents()
 				return total, syscall.EPIPE
 			}
-			if c.isClosed() { // closeFD wakes only a writer already waiting
-				c.evMu.Unlock()
+			if c.closed { // closeFD wakes only a writer already waiting
+				c.unlockEvents()
 				return total, net.ErrClosed
 			}
 			if c.wready == nil {
@@ -1033,7 +1091,7 @@ func (c *econn) Write(b []byte) (int, error) {
 			ch := c.wready
 			c.wantOut = true
 			c.updateEvents()
-			c.evMu.Unlock()
+			c.unlockEvents()
 			<-ch // EPOLLOUT or closeFD; TryWrite tells which
 		}
 	}
@@ -1075,12 +1133,6 @@ func (c *econn) closeFD() {
 			delete(l.conns, fd)
 		}
 	})
-}
-
-func (c *econn) isClosed() bool {
-	c.fdMu.RLock()
-	defer c.fdMu.RUnlock()
-	return c.closed
 }
 
 // LocalAddr implements core.Socket. It asks the kernel, unless the
