@@ -295,10 +295,10 @@ func (s *Stream) Closed(err error) {
 	g.conns.Done()
 }
 
+// closing reports whether Close or Destroy has begun; it takes no lock: it
+// is asked for every package delivered.
 func (c *TCPConnection) closing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.state != connOpen
+	return c.state.Load() != connOpen
 }
 
 // received frames c.recv+b and delivers the messages; the lane is held.

@@ -81,7 +81,7 @@ type TCPConnection struct {
 	maxPkg int32         // receive side: MaxPackageSize, clamped
 	paused atomic.Bool   // receive side
 	pauses atomic.Uint32 // counts PauseRecv calls that paused
-	state  int32         // connOpen, connClosing, connClosed; mu
+	state  atomic.Int32  // connOpen, connClosing, connClosed; written under mu
 	// laneDone: the lane ran its last callback (evMu).
 	laneDone bool
 	// batch: several packages of one read are being delivered (lane).
@@ -214,7 +214,7 @@ func (c *TCPConnection) SendBytes(data []byte, raw bool) error {
 // send queues b (or s when b is nil) and starts writing it.
 func (c *TCPConnection) send(b []byte, s string, raw bool) error {
 	c.mu.Lock()
-	if c.state != connOpen {
+	if c.state.Load() != connOpen {
 		c.mu.Unlock()
 		c.sendFailed(ErrClosed)
 		return ErrClosed
@@ -291,7 +291,7 @@ func (c *TCPConnection) kickLocked() {
 		c.mu.Unlock()
 		return
 	}
-	if tw, ok := c.sock.(TryWriter); ok && len(c.out) > 0 && c.state != connClosed {
+	if tw, ok := c.sock.(TryWriter); ok && len(c.out) > 0 && c.state.Load() != connClosed {
 		n, err := tw.TryWrite(c.out)
 		if n > 0 {
 			c.wrote(n)
@@ -326,7 +326,7 @@ func (c *TCPConnection) flush() {
 		if len(c.out) == 0 && !c.pullStreamLocked() {
 			break
 		}
-		if c.state == connClosed {
+		if c.state.Load() == connClosed {
 			break
 		}
 		buf := c.out
@@ -380,7 +380,7 @@ func (c *TCPConnection) pullStreamLocked() bool {
 		n, err := io.ReadFull(p.r, buf[:streamChunk])
 		c.mu.Lock()
 		p.busy = false
-		if c.state == connClosed { // destroyed meanwhile: the reader is ours to close
+		if c.state.Load() == connClosed { // destroyed meanwhile: the reader is ours to close
 			if cl, ok := p.r.(io.Closer); ok {
 				cl.Close()
 			}
@@ -410,11 +410,11 @@ func (c *TCPConnection) afterDrainLocked() {
 	putSendBuf(c.out)
 	putSendBuf(c.spare)
 	c.out, c.spare = nil, nil
-	if c.full && c.state != connClosed { // a destroyed queue was dropped, not drained
+	if c.full && c.state.Load() != connClosed { // a destroyed queue was dropped, not drained
 		c.full = false
 		c.post(laneEvent{kind: evBufferDrain})
 	}
-	if c.state == connClosing {
+	if c.state.Load() == connClosing {
 		c.shutdownLocked()
 	}
 	c.signalDrainedLocked()
@@ -435,7 +435,7 @@ func (c *TCPConnection) signalDrainedLocked() {
 func (c *TCPConnection) flushAfterEOF() {
 	c.close("", false)
 	c.mu.Lock()
-	if c.state == connClosed || (!c.writing && len(c.out) == 0 && len(c.streams) == 0) {
+	if c.state.Load() == connClosed || (!c.writing && len(c.out) == 0 && len(c.streams) == 0) {
 		c.mu.Unlock()
 		return
 	}
@@ -483,7 +483,7 @@ func (c *TCPConnection) SetProtocol(p Protocol) {
 // ends. Raw: the protocol does not see it. Safe for concurrent use.
 func (c *TCPConnection) SendFrom(r io.Reader) error {
 	c.mu.Lock()
-	if c.state != connOpen {
+	if c.state.Load() != connOpen {
 		c.mu.Unlock()
 		if cl, ok := r.(io.Closer); ok {
 			cl.Close()
@@ -505,7 +505,7 @@ func (c *TCPConnection) Close(data string) { c.close(data, true) }
 // (CloseFramer), which a peer that already left does not get.
 func (c *TCPConnection) close(data string, farewell bool) {
 	c.mu.Lock()
-	if c.state != connOpen {
+	if c.state.Load() != connOpen {
 		c.mu.Unlock()
 		return
 	}
@@ -525,10 +525,10 @@ func (c *TCPConnection) close(data string, farewell bool) {
 
 // beginCloseLocked marks the connection closing and bounds the flush.
 func (c *TCPConnection) beginCloseLocked() {
-	if c.state != connOpen {
+	if c.state.Load() != connOpen {
 		return
 	}
-	c.state = connClosing
+	c.state.Store(connClosing)
 	c.wakeReader()
 	if t := c.goer.timer; t != nil {
 		c.closeTask = t.Add(c.goer.CloseTimeout, func(...any) { c.Destroy() }, nil, false)
@@ -542,11 +542,11 @@ func (c *TCPConnection) beginCloseLocked() {
 // OnClose follows on the connection's lane. Safe for concurrent use.
 func (c *TCPConnection) Destroy() {
 	c.mu.Lock()
-	if c.state == connClosed {
+	if c.state.Load() == connClosed {
 		c.mu.Unlock()
 		return
 	}
-	c.state = connClosed
+	c.state.Store(connClosed)
 	c.out, c.spare, c.inflight, c.streamed = nil, nil, 0, 0
 	var closers []io.Closer
 	for _, p := range c.streams {
@@ -568,7 +568,7 @@ func (c *TCPConnection) Destroy() {
 // ioFailed reports a socket error and destroys the connection.
 func (c *TCPConnection) ioFailed(err error) {
 	c.mu.Lock()
-	closed := c.state == connClosed
+	closed := c.state.Load() == connClosed
 	c.mu.Unlock()
 	if !closed && !isClosedError(err) {
 		c.post(laneEvent{kind: evError, code: ErrCodeIO, msg: err.Error()})
@@ -586,7 +586,7 @@ func (c *TCPConnection) sendFailed(err error) {
 // peer's EOF. Safe for concurrent use.
 func (c *TCPConnection) PauseRecv() {
 	c.mu.Lock()
-	if !c.paused.Load() && c.state == connOpen {
+	if !c.paused.Load() && c.state.Load() == connOpen {
 		c.resumed = make(chan struct{})
 		c.pauses.Add(1)
 		c.paused.Store(true)
@@ -616,7 +616,7 @@ func (c *TCPConnection) IsPaused() bool { return c.paused.Load() }
 func (c *TCPConnection) State() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch c.state {
+	switch c.state.Load() {
 	case connOpen:
 		return StateOpen
 	case connClosing:
