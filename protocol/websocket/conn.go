@@ -427,17 +427,9 @@ func (st *conn) sendFrame(c core.Connection, op ws.OpCode, payload []byte) error
 		if isClose {
 			st.closeSent = true
 		}
-		e := st.extraLocked()
-		before := len(e.pending)
-		e.pending = st.appendFrameOf(e.pending, op, payload)
-		if len(e.pending) > orInt(st.p.MaxPendingSize, DefaultMaxPendingSize) {
-			e.pending = e.pending[:before]
-			st.tidyLocked()
-			st.mu.Unlock()
-			return ErrPendingFull
-		}
+		err := st.pendLocked(op, payload)
 		st.mu.Unlock()
-		return nil
+		return err
 	case phaseOpen:
 	default:
 		st.mu.Unlock()
@@ -484,17 +476,23 @@ func (st *conn) appendMessageLocked(dst []byte, op ws.OpCode, data []byte) ([]by
 	case phaseOpen:
 		return st.appendData(dst, op, data), nil
 	case phaseHandshake, phaseDraining:
-		e := st.extraLocked()
-		before := len(e.pending)
-		e.pending = st.appendData(e.pending, op, data)
-		if len(e.pending) > orInt(st.p.MaxPendingSize, DefaultMaxPendingSize) {
-			e.pending = e.pending[:before]
-			st.tidyLocked()
-			return dst, ErrPendingFull
-		}
-		return dst, nil
+		return dst, st.pendLocked(op, data)
 	}
 	return dst, ErrNotOpen
+}
+
+// pendLocked queues a frame (a data message when op is text or binary)
+// while the handshake is under way, within MaxPendingSize.
+func (st *conn) pendLocked(op ws.OpCode, payload []byte) error {
+	e := st.extraLocked()
+	before := len(e.pending)
+	e.pending = st.appendFrameOf(e.pending, op, payload)
+	if len(e.pending) > orInt(st.p.MaxPendingSize, DefaultMaxPendingSize) {
+		e.pending = e.pending[:before]
+		st.tidyLocked()
+		return ErrPendingFull
+	}
+	return nil
 }
 
 // appendData appends one data frame, compressed when negotiated and worth it.
