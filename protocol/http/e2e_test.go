@@ -80,6 +80,19 @@ func rawConn(t *testing.T, addr string) net.Conn {
 	return c
 }
 
+// getRoot sends GET / on c and reads the response's head; the body is
+// left to the caller.
+func getRoot(t *testing.T, c net.Conn) (*bufio.Reader, *nethttp.Response) {
+	t.Helper()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := nethttp.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return br, resp
+}
+
 func TestManualHello(t *testing.T) {
 	var accepted atomic.Int64
 	addr := serve(t, http.NewHttpProtocol(), hello, func(g *core.Goer) {
@@ -446,12 +459,7 @@ func TestTimeouts(t *testing.T) {
 	})
 	t.Run("keep-alive idle", func(t *testing.T) {
 		c := rawConn(t, addr)
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-		br := bufio.NewReader(c)
-		resp, err := nethttp.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		br, resp := getRoot(t, c)
 		readAll(t, resp)
 		start := time.Now()
 		if _, err := br.ReadByte(); err != io.EOF {
@@ -755,12 +763,7 @@ func TestGoodbyeOnStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := rawConn(t, g.Addr().String())
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-	br := bufio.NewReader(c)
-	resp, err := nethttp.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	br, resp := getRoot(t, c)
 	readAll(t, resp)
 	g.Stop()
 	if _, err := br.ReadByte(); err != io.EOF {
@@ -1026,12 +1029,7 @@ func TestHeaderTimeoutLaterHead(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := rawConn(t, addr)
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-			br := bufio.NewReader(c)
-			resp, err := nethttp.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			br, resp := getRoot(t, c)
 			readAll(t, resp)
 			expectHeaderTimeout(t, c, br, time.Now(), timeout, tt.drips)
 		})
@@ -1177,11 +1175,7 @@ func TestProtocolSettings(t *testing.T) {
 
 	t.Run("ServerName and RemoteAddr", func(t *testing.T) {
 		c := rawConn(t, addr)
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-		resp, err := nethttp.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, resp := getRoot(t, c)
 		if body := readAll(t, resp); body != c.LocalAddr().String() || resp.Header.Get("Server") != "test-server" {
 			t.Fatalf("body %q (client %s), Server %q", body, c.LocalAddr(), resp.Header.Get("Server"))
 		}
@@ -1218,12 +1212,7 @@ func TestProtocolSettings(t *testing.T) {
 	})
 	t.Run("DisableKeepAlive", func(t *testing.T) {
 		c := rawConn(t, noKeep)
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-		br := bufio.NewReader(c)
-		resp, err := nethttp.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		br, resp := getRoot(t, c)
 		readAll(t, resp)
 		if !resp.Close {
 			t.Fatal("no Connection: close")
