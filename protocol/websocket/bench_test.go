@@ -155,7 +155,10 @@ func TestEchoAllocations(t *testing.T) {
 				f.feed(t, frame)
 				f.out = f.out[:0]
 			})
-			if allocs > 0 {
+			switch {
+			case raceEnabled: // counted without -race (make test runs Alloc tests so)
+				t.Logf("%.1f allocations per echo under -race", allocs)
+			case allocs > 0:
 				t.Fatalf("%.1f allocations per echo, want 0", allocs)
 			}
 		})
