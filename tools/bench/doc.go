@@ -15,4 +15,7 @@
 // Idle connections come from 127.0.0.2 and up (-src-addrs) so that tens of
 // thousands of them do not exhaust one address's ports; the open-files
 // limit is raised to its hard limit in the harness and in every server.
+//
+// BENCH_CPUPROFILE=/tmp/cpu makes every server process write a CPU profile
+// of its run to /tmp/cpu.<server>.<kind>.<pid>, for go tool pprof.
 package main

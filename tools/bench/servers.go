@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -214,6 +216,15 @@ func serveMain(args []string, stdout io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench serve: %s/%s: %v\n", *name, *kind, err)
 		return 1
+	}
+	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
+		// One profile per server process: the name gets the server's and
+		// the process id, so repeated runs do not overwrite each other.
+		f, err := os.Create(fmt.Sprintf("%s.%s.%s.%d", path, strings.ReplaceAll(*name, "/", "-"), *kind, os.Getpid()))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
 	}
 	w := bufio.NewWriter(stdout)
 	fmt.Fprintln(w, "ready")

@@ -4,8 +4,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -292,5 +295,126 @@ func TestEpollResetAfterFloodWhileHandlerBlocks(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the reset connection never closed after its handler returned")
 		}
+	}
+}
+
+// hog runs n processes that spin until the returned function is called
+// (or the test process dies): threads then wait for a CPU.
+func hog(t *testing.T, n int) (stop func()) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh to spin with:", err)
+	}
+	var cmds []*exec.Cmd
+	stop = func() {
+		for _, c := range cmds {
+			c.Process.Kill()
+			c.Wait()
+		}
+		cmds = nil
+	}
+	for i := 0; i < n; i++ {
+		c := exec.Command(sh, "-c", "while :; do :; done")
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := c.Start(); err != nil {
+			stop()
+			t.Fatal(err)
+		}
+		cmds = append(cmds, c)
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// starvation reads the kernel's count of runnable threads: on a machine
+// with more spinning threads than CPUs some thread waits.
+func TestStarvation(t *testing.T) {
+	if n, ok := parseLoadavg([]byte("0.52 0.58 0.59 3/467 12345\n")); !ok || n != 3 {
+		t.Fatalf("parseLoadavg: %d, %v", n, ok)
+	}
+	for _, bad := range []string{"", "0.52 0.58 0.59", "0.52 0.58 0.59 x/467 1", "0.52 0.58 0.59 3 1"} {
+		if _, ok := parseLoadavg([]byte(bad)); ok {
+			t.Fatalf("parseLoadavg(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]int{"0\n": 1, "0-1\n": 2, "0-3,8-11\n": 8, "0,2,4": 3} {
+		if n, ok := parseCPUList([]byte(in)); !ok || n != want {
+			t.Fatalf("parseCPUList(%q) = %d, %v; want %d", in, n, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "x", "3-1", "0-"} {
+		if _, ok := parseCPUList([]byte(bad)); ok {
+			t.Fatalf("parseCPUList(%q) accepted", bad)
+		}
+	}
+	st := newStarvation()
+	if st.broken {
+		t.Skip("no /proc/loadavg here")
+	}
+	hog(t, st.cpus+2)
+	starved := false
+	for try := 0; try < 100 && !starved; try++ {
+		starved = st.starved()
+		time.Sleep(time.Millisecond)
+	}
+	if !starved {
+		t.Fatalf("%d spinning threads on %d CPUs: never starved", st.cpus+2, st.cpus)
+	}
+}
+
+// A loop whose thread waits for a CPU is not handed over: on a starved
+// process quick handlers stay on their loops and the engine does not
+// switch to workers.
+func TestEpollStarvedLoopStays(t *testing.T) {
+	if newStarvation().broken {
+		t.Skip("no /proc/loadavg here")
+	}
+	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
+	g.Engine = "epoll"
+	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g.OnMessage = func(c core.Connection, d []byte) { c.SendBytes(d, false) }
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Stop() })
+	eng := g.Listener().(*listener).epoll
+	stop := hog(t, runtime.NumCPU())
+	const conns = 8
+	errs := make(chan error, conns)
+	var msgs atomic.Int64
+	for i := 0; i < conns; i++ {
+		go func() {
+			c, err := net.DialTimeout("tcp", g.Addr().String(), 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			b := make([]byte, 64)
+			for end := time.Now().Add(time.Second); time.Now().Before(end); {
+				if _, err := c.Write(b); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := io.ReadFull(c, b); err != nil {
+					errs <- err
+					return
+				}
+				msgs.Add(1)
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < conns; i++ {
+		if err := <-errs; err != nil {
+			stop()
+			t.Fatal(err)
+		}
+	}
+	stop()
+	t.Logf("%d messages, %d handovers", msgs.Load(), eng.handoffs.Load())
+	if eng.offloading() {
+		t.Fatalf("the engine switched to workers (%d handovers) for handlers that never block", eng.handoffs.Load())
 	}
 }

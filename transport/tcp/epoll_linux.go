@@ -37,14 +37,23 @@ import (
 // The goroutine that blocked finishes its connection's work when the handler
 // returns (the bytes read for that connection meanwhile wait for it, in
 // order), then ends. A blocking handler therefore delays its loop's other
-// connections by 2 to 3 ms, once, and costs one goroutine while
+// connections by a few milliseconds, once, and costs one goroutine while
 // it blocks; handlers that do not block never leave the loop.
 //
+// A loop that is merely waiting for a CPU looks the same from the outside:
+// on a busy machine the kernel may leave its thread unscheduled for a few
+// milliseconds in the middle of a quick handler. Before it hands a loop
+// over, the watchdog therefore asks the kernel whether any thread waits
+// for a CPU right now (see starvation); if so it gives the loop up to
+// starvedLimit (20 ms). A blocking handler is thus noticed after 2 to 3 ms
+// on a machine with a CPU to spare, later on one without.
+//
 // Handlers that keep blocking would stall a loop at every call, so two
-// handovers within offloadWindow switch the engine to workers: a loop then
-// copies the bytes it read and hands them to a worker goroutine (reused
-// across connections) that runs the handlers, until no handler has blocked
-// for offloadHold.
+// handovers within offloadWindow switch the engine to workers for
+// offloadHold: a loop then copies the bytes it read and hands them to a
+// worker goroutine (reused across connections) that runs the handlers.
+// When the hold ends the loops run handlers again; handlers that still
+// block are handed over twice more and switch the engine back.
 //
 // A connection that is paused (PauseRecv) is handed to a worker goroutine
 // that waits for it to resume, and so is the end of a connection closed
@@ -64,8 +73,9 @@ const pendingHigh = 256 << 10
 // waits for something. A shorter limit would also catch handlers that were
 // merely descheduled on a busy machine, and each handover costs a goroutine.
 const (
-	watchTick  = time.Millisecond
-	blockAfter = 2 * time.Millisecond
+	watchTick    = time.Millisecond
+	blockAfter   = 2 * time.Millisecond
+	starvedLimit = 20 * time.Millisecond // blockAfter while threads wait for a CPU
 )
 
 type epollEngine struct {
@@ -107,8 +117,7 @@ type epollEngine struct {
 }
 
 // Offloading: two handovers within offloadWindow switch the loops to
-// workers; a worker whose work blocked for blockAfter keeps them there for
-// offloadHold more.
+// workers for offloadHold.
 const (
 	offloadWindow = 100 * time.Millisecond
 	offloadHold   = time.Second
@@ -156,15 +165,7 @@ func (e *epollEngine) dispatch(c *econn) {
 func (e *epollEngine) worker(c *econn) {
 	defer e.open.Done()
 	for c != nil {
-		if e.offloadUntil.Load() != 0 {
-			start := mono()
-			c.work(nil, nil)
-			if mono()-start >= int64(blockAfter) {
-				e.offload() // handlers still block
-			}
-		} else {
-			c.work(nil, nil)
-		}
+		c.work(nil, nil)
 		if e.idle.Add(1) > maxIdleWorkers {
 			e.idle.Add(-1)
 			return
@@ -495,6 +496,7 @@ func (e *epollEngine) watch() {
 	defer t.Stop()
 	prev := make([]uint64, len(e.loops))
 	since := make([]time.Time, len(e.loops)) // when prev was first seen
+	st := newStarvation()
 	quiet := 0
 	for {
 		var now time.Time
@@ -515,7 +517,11 @@ func (e *epollEngine) watch() {
 				prev[i], since[i] = s, now
 				continue
 			}
-			if now.Sub(since[i]) >= blockAfter && l.state.CompareAndSwap(s, s+1) {
+			stuck := now.Sub(since[i])
+			if stuck < blockAfter || stuck < starvedLimit && st.starved() {
+				continue
+			}
+			if l.state.CompareAndSwap(s, s+1) {
 				e.handoffs.Add(1)
 				e.startLoop(l)
 				if now.Sub(e.lastOff) < offloadWindow {
