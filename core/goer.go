@@ -95,11 +95,12 @@ type Goer struct {
 	KeyFile   string
 	// ReusePort sets SO_REUSEPORT on the listening socket.
 	ReusePort bool
-	// Engine picks how stream connections are served: "goroutine" (one
-	// goroutine reads each connection; portable, TLS) or "epoll" (Linux: a
+	// Engine picks how stream connections are served: "epoll" (Linux: a
 	// few event loops own every socket, and an idle connection holds no
-	// goroutine and no buffer). Empty means the GOES_ENGINE environment
-	// variable, else "goroutine".
+	// goroutine and no buffer) or "goroutine" (one goroutine reads each
+	// connection; every platform, and TLS connections on any Goer). Empty
+	// means the GOES_ENGINE environment variable, else the transport's
+	// default: epoll on Linux, goroutine elsewhere.
 	Engine string
 
 	log      *slog.Logger

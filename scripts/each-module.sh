@@ -44,10 +44,11 @@ for m in $mods; do
 	# Allocation counts only mean something without -race (its sync.Pool
 	# drops items on purpose), so those tests run once more without it.
 	step "$m: test allocations (no -race)" bash -c "cd '$m' && go test -count=1 -run Alloc -timeout 5m ./... >/dev/null"
-	# The same suites again on the epoll engine, where connections are served.
-	case "$m" in transport/tcp | protocol/* | examples)
+	# The same suites again on the goroutine engine, where connections are
+	# served (on Linux the default is the epoll engine).
+	case "$m" in transport/tcp | protocol/* | examples | daemon)
 		if [ "$(uname -s)" = Linux ]; then
-			step "$m: test -race (epoll engine)" bash -c "cd '$m' && GOES_ENGINE=epoll go test -race -count=1 -timeout 20m ./..."
+			step "$m: test -race (goroutine engine)" bash -c "cd '$m' && GOES_ENGINE=goroutine go test -race -count=1 -timeout 20m ./..."
 		fi ;;
 	esac
 	if [ "$mode" = test ]; then

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -43,8 +44,8 @@ type impl struct {
 // goesEngines lists the engines goes is measured with, one row each; the
 // engine name is what Goer.Engine selects.
 var goesEngines = []struct{ Name, Engine string }{
-	{"goes", "goroutine"},
-	{"goes/epoll", "epoll"},
+	{"goes/epoll", "epoll"}, // the default on Linux
+	{"goes/goroutine", "goroutine"},
 }
 
 // impls is every server, goes first, then the peers by kind.
@@ -205,6 +206,9 @@ func serveMain(args []string, stdout io.Writer) int {
 		return 2
 	}
 	raiseFileLimit()
+	if os.Getenv("BENCH_MEMPROFILE") != "" {
+		runtime.MemProfileRate = 1 // every allocation, for a per-connection account
+	}
 	im, ok := findImpl(*name, *kind)
 	if !ok {
 		fmt.Fprintf(os.Stderr, "bench serve: no server %q of kind %q\n", *name, *kind)
@@ -230,6 +234,14 @@ func serveMain(args []string, stdout io.Writer) int {
 	fmt.Fprintln(w, "ready")
 	w.Flush()
 	<-sig
+	if path := os.Getenv("BENCH_MEMPROFILE"); path != "" {
+		// The heap while the connections are still open.
+		if f, err := os.Create(fmt.Sprintf("%s.%s.%s.%d", path, strings.ReplaceAll(*name, "/", "-"), *kind, os.Getpid())); err == nil {
+			runtime.GC()
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
 	done := make(chan struct{})
 	go func() { stop(); close(done) }()
 	select {

@@ -62,8 +62,10 @@ func TestSuiteSmoke(t *testing.T) {
 			t.Errorf("peer row without the 1.00× reference: %q", l)
 		}
 	}
-	if n, want := strings.Count(string(md), "| **goes** |"), len(sections); n != want {
-		t.Errorf("%d goes rows, want %d", n, want)
+	for _, e := range goesEngines {
+		if n, want := strings.Count(string(md), "| **"+e.Name+"** |"), len(sections); n != want {
+			t.Errorf("%d %s rows, want %d", n, e.Name, want)
+		}
 	}
 	svg, err := os.ReadFile(filepath.Join(dir, "bench.svg"))
 	if err != nil {

@@ -1,9 +1,19 @@
 // Package tcp is the stream transport of goes: tcp, tcp4, tcp6, unix and
-// ssl (TLS, also spelled tls), served by the goroutine engine: one goroutine
-// reads each connection and delivers its messages in order; writes go out at
-// once when the kernel takes them and otherwise on a short-lived writer
-// goroutine, so Send never waits for a slow peer. An idle connection holds
-// one goroutine and its read buffer.
+// ssl (TLS, also spelled tls), served by one of two engines (Goer.Engine):
+//
+//   - epoll (Linux, the default there): a few event loops own every socket
+//     and run the handlers on the bytes they just read; a watchdog moves a
+//     loop whose handler blocks to a new goroutine, so a blocking handler
+//     does not stall the loop's other connections. An idle connection holds
+//     no goroutine and no buffer. See epoll_linux.go for how messages reach
+//     the handlers and why.
+//   - goroutine (every platform, the default elsewhere, and TLS on any
+//     Goer): one goroutine reads each connection and delivers its messages
+//     in order. An idle connection holds one goroutine and its read buffer.
+//
+// On both, writes go out at once when the kernel takes them and otherwise
+// wait in the connection's queue for the socket to drain, so Send never
+// waits for a slow peer.
 //
 // Importing the package registers the transports:
 //

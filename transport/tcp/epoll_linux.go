@@ -68,6 +68,10 @@ import (
 
 const pendingHigh = 256 << 10
 
+// DefaultEngine serves a Goer whose Engine is empty (and GOES_ENGINE
+// unset): the epoll engine on Linux, the goroutine engine elsewhere.
+const DefaultEngine = "epoll"
+
 // The watchdog looks at the loops every watchTick and hands over a loop
 // that has run the same user call for at least blockAfter: a handler that
 // waits for something. A shorter limit would also catch handlers that were

@@ -9,6 +9,10 @@ import (
 	"github.com/shunhui19/goes/core"
 )
 
+// DefaultEngine serves a Goer whose Engine is empty (and GOES_ENGINE
+// unset): the epoll engine on Linux, the goroutine engine elsewhere.
+const DefaultEngine = "goroutine"
+
 // The epoll engine exists on Linux only; elsewhere asking for it fails
 // with this error at Listen.
 type epollEngine struct{}

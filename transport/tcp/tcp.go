@@ -61,8 +61,12 @@ func (Transport) Listen(g *core.Goer) (core.Listener, error) {
 		return nil, err
 	}
 	l := &listener{g: g, ln: ln, tls: tlsConf, conns: map[net.Conn]struct{}{}}
-	switch engine := strings.ToLower(g.Engine); engine {
-	case "", "goroutine":
+	engine := strings.ToLower(g.Engine)
+	if engine == "" {
+		engine = DefaultEngine
+	}
+	switch engine {
+	case "goroutine":
 	case "epoll":
 		// TLS stays on the goroutine engine: the handshake and records
 		// need a reader of their own.
