@@ -35,11 +35,24 @@ func (c *TCPConnection) post(ev laneEvent) {
 		c.evMu.Unlock()
 		return
 	}
-	c.events = append(c.events, ev)
+	x := c.x()
+	x.events = append(x.events, ev)
 	c.evMu.Unlock()
 	if c.laneMu.TryLock() {
 		go c.unlockLane()
 	}
+}
+
+// takeEventsLocked returns the posted events and clears them; c.evMu is
+// held.
+func (c *TCPConnection) takeEventsLocked() []laneEvent {
+	x := c.extra.Load()
+	if x == nil {
+		return nil
+	}
+	evs := x.events
+	x.events = nil
+	return evs
 }
 
 // unlockLane runs the posted events and releases the lane; it makes sure no
@@ -47,8 +60,7 @@ func (c *TCPConnection) post(ev laneEvent) {
 func (c *TCPConnection) unlockLane() {
 	for {
 		c.evMu.Lock()
-		evs := c.events
-		c.events = nil
+		evs := c.takeEventsLocked()
 		c.evMu.Unlock()
 		for _, ev := range evs {
 			c.runEvent(ev)
@@ -58,7 +70,8 @@ func (c *TCPConnection) unlockLane() {
 		}
 		c.laneMu.Unlock()
 		c.evMu.Lock()
-		empty := len(c.events) == 0
+		x := c.extra.Load()
+		empty := x == nil || len(x.events) == 0
 		c.evMu.Unlock()
 		if empty || !c.laneMu.TryLock() {
 			return
@@ -235,7 +248,11 @@ func (s *Stream) WaitResume() bool {
 	c := s.c
 	for {
 		c.mu.Lock()
-		ch, paused := c.resumed, c.paused.Load()
+		var ch chan struct{}
+		paused := c.paused.Load()
+		if paused {
+			ch = c.x().resumed
+		}
 		c.mu.Unlock()
 		if paused {
 			<-ch
@@ -265,9 +282,9 @@ func (s *Stream) Closed(err error) {
 	}
 	c.Destroy()
 	c.mu.Lock()
-	if c.closeTask != 0 && g.timer != nil {
-		g.timer.Del(c.closeTask)
-		c.closeTask = 0
+	if x := c.extra.Load(); x != nil && x.closeTask != 0 && g.timer != nil {
+		g.timer.Del(x.closeTask)
+		x.closeTask = 0
 	}
 	c.mu.Unlock()
 	g.Connections.Del(c.ID)
@@ -275,8 +292,7 @@ func (s *Stream) Closed(err error) {
 
 	c.laneMu.Lock()
 	c.evMu.Lock()
-	evs := c.events
-	c.events = nil
+	evs := c.takeEventsLocked()
 	c.laneDone = true
 	c.evMu.Unlock()
 	for _, ev := range evs {

@@ -53,23 +53,18 @@ type TCPConnection struct {
 	// lane: the callbacks of one connection run one at a time
 	laneMu sync.Mutex
 	evMu   sync.Mutex
-	events []laneEvent
 
 	// receive side, owned by the lane holder
 	recv    []byte
-	recvLen atomic.Int64  // len(recv), for other goroutines
-	resumed chan struct{} // closed and replaced by ResumeRecv
+	recvLen atomic.Int64 // len(recv), for other goroutines
 
 	// send side, guarded by mu
-	mu        sync.Mutex
-	out       []byte        // queued, not yet handed to the socket
-	spare     []byte        // the other half of the double buffer
-	inflight  int           // bytes being written by the flusher
-	streamed  int           // of out+inflight, bytes read from a SendFrom reader
-	streams   []*outPart    // SendFrom readers and the bytes queued behind them
-	drained   chan struct{} // closed when the queue empties or the socket is destroyed
-	closeTask timer.TaskID
-	maxSend   atomic.Int64
+	mu      sync.Mutex
+	out     []byte // queued, not yet handed to the socket
+	maxSend atomic.Int64
+
+	// What few connections need (see connExtra); nil until then.
+	extra atomic.Pointer[connExtra]
 
 	bytesRead    atomic.Int64
 	bytesWritten atomic.Int64
@@ -98,6 +93,51 @@ type TCPConnection struct {
 }
 
 type ctxBox struct{ v any }
+
+// connExtra is the part of a connection that most never use: the state of a
+// flusher goroutine (the kernel did not take a write at once), SendFrom
+// readers, a close in progress, a pause, and events posted to the lane. An
+// idle connection that was answered at once has none, which keeps it small;
+// the first use makes it, and it stays.
+type connExtra struct {
+	// guarded by TCPConnection.mu
+	spare     []byte        // the flusher's other half of the double buffer
+	inflight  int           // bytes being written by the flusher
+	streamed  int           // of out+inflight, bytes read from a SendFrom reader
+	streams   []*outPart    // SendFrom readers and the bytes queued behind them
+	drained   chan struct{} // closed when the queue empties or the socket is destroyed
+	closeTask timer.TaskID
+	resumed   chan struct{} // closed and replaced by ResumeRecv
+
+	// guarded by TCPConnection.evMu
+	events []laneEvent
+}
+
+// x returns c's extra part, making it on first use. Any goroutine may call
+// it; the fields are guarded as connExtra says.
+func (c *TCPConnection) x() *connExtra {
+	if x := c.extra.Load(); x != nil {
+		return x
+	}
+	x := new(connExtra)
+	if c.extra.CompareAndSwap(nil, x) {
+		return x
+	}
+	return c.extra.Load()
+}
+
+// streamsLocked returns the queued SendFrom readers; c.mu is held.
+func (c *TCPConnection) streamsLocked() []*outPart {
+	if x := c.extra.Load(); x != nil {
+		return x.streams
+	}
+	return nil
+}
+
+// idleLocked reports whether nothing is queued or being written; c.mu is held.
+func (c *TCPConnection) idleLocked() bool {
+	return !c.writing && len(c.out) == 0 && len(c.streamsLocked()) == 0
+}
 
 // Send buffers up to keepBufferCap are shared through sendBufs between
 // connections that are sending; boxes carries the *[]byte holders, so that
@@ -244,8 +284,8 @@ func (c *TCPConnection) send(b []byte, s string, raw bool) error {
 // for the connection to close after this message.
 func (c *TCPConnection) appendLocked(b []byte, s string, raw bool) (closeAfter bool, err error) {
 	dst := &c.out
-	if n := len(c.streams); n > 0 {
-		dst = &c.streams[n-1].after
+	if st := c.streamsLocked(); len(st) > 0 {
+		dst = &st[len(st)-1].after
 	} else if c.out == nil {
 		c.out = getSendBuf()
 	}
@@ -277,9 +317,12 @@ func (c *TCPConnection) appendLocked(b []byte, s string, raw bool) (closeAfter b
 // writer's read-ahead (streamChunk at most), not data the user queued, and
 // must not refuse what is sent behind the stream.
 func (c *TCPConnection) pendingLocked() int {
-	n := len(c.out) + c.inflight - c.streamed
-	for _, p := range c.streams {
-		n += len(p.after)
+	n := len(c.out)
+	if x := c.extra.Load(); x != nil {
+		n += x.inflight - x.streamed
+		for _, p := range x.streams {
+			n += len(p.after)
+		}
 	}
 	return n
 }
@@ -287,7 +330,7 @@ func (c *TCPConnection) pendingLocked() int {
 // kickLocked writes what it can at once and leaves the rest to a flusher
 // goroutine. It unlocks c.mu.
 func (c *TCPConnection) kickLocked() {
-	if c.writing || c.holdWrites || (len(c.out) == 0 && len(c.streams) == 0) {
+	if c.writing || c.holdWrites || (len(c.out) == 0 && len(c.streamsLocked()) == 0) {
 		c.mu.Unlock()
 		return
 	}
@@ -302,7 +345,7 @@ func (c *TCPConnection) kickLocked() {
 			c.ioFailed(err)
 			return
 		}
-		if len(c.out) == 0 && len(c.streams) == 0 {
+		if len(c.out) == 0 && len(c.streamsLocked()) == 0 {
 			c.afterDrainLocked()
 			c.mu.Unlock()
 			return
@@ -321,18 +364,19 @@ func (c *TCPConnection) wrote(n int) {
 // flush writes the queue until it is empty; it runs on its own goroutine so
 // that Send never waits for the peer.
 func (c *TCPConnection) flush() {
+	x := c.x()
 	c.mu.Lock()
 	for {
-		if len(c.out) == 0 && !c.pullStreamLocked() {
+		if len(c.out) == 0 && !c.pullStreamLocked(x) {
 			break
 		}
 		if c.state.Load() == connClosed {
 			break
 		}
 		buf := c.out
-		c.out = c.spare[:0]
-		c.spare = nil
-		c.inflight = len(buf)
+		c.out = x.spare[:0]
+		x.spare = nil
+		x.inflight = len(buf)
 		c.mu.Unlock()
 
 		n, err := c.sock.Write(buf)
@@ -341,9 +385,9 @@ func (c *TCPConnection) flush() {
 		}
 
 		c.mu.Lock()
-		c.inflight, c.streamed = 0, 0
+		x.inflight, x.streamed = 0, 0
 		if cap(buf) <= keepBufferCap {
-			c.spare = buf[:0]
+			x.spare = buf[:0]
 		}
 		if err != nil {
 			c.writing = false
@@ -360,21 +404,21 @@ func (c *TCPConnection) flush() {
 // pullStreamLocked moves the next bytes of the first queued reader (or what
 // was queued behind it, once it ends) into c.out. It reports whether c.out
 // now has data. It reads with c.mu unlocked.
-func (c *TCPConnection) pullStreamLocked() bool {
-	for len(c.streams) > 0 && len(c.out) == 0 {
-		p := c.streams[0]
+func (c *TCPConnection) pullStreamLocked(x *connExtra) bool {
+	for len(x.streams) > 0 && len(c.out) == 0 {
+		p := x.streams[0]
 		if p.r == nil {
 			c.out, p.after = p.after, nil
-			c.streamed = 0
-			c.streams = c.streams[1:]
+			x.streamed = 0
+			x.streams = x.streams[1:]
 			continue
 		}
-		buf := c.spare[:0]
-		c.spare = nil
+		buf := x.spare[:0]
+		x.spare = nil
 		if cap(buf) < streamChunk {
 			buf = make([]byte, 0, streamChunk)
 		}
-		c.inflight = 0
+		x.inflight = 0
 		p.busy = true
 		c.mu.Unlock()
 		n, err := io.ReadFull(p.r, buf[:streamChunk])
@@ -388,7 +432,7 @@ func (c *TCPConnection) pullStreamLocked() bool {
 			return false
 		}
 		c.out = buf[:n]
-		c.streamed = n
+		x.streamed = n
 		if err != nil { // io.EOF, io.ErrUnexpectedEOF or a real failure: the stream ends
 			if cl, ok := p.r.(io.Closer); ok {
 				cl.Close()
@@ -408,8 +452,11 @@ func (c *TCPConnection) afterDrainLocked() {
 	// An idle connection holds no send buffer: small ones go back to a
 	// pool shared by every connection, big ones to the collector.
 	putSendBuf(c.out)
-	putSendBuf(c.spare)
-	c.out, c.spare = nil, nil
+	c.out = nil
+	if x := c.extra.Load(); x != nil {
+		putSendBuf(x.spare)
+		x.spare = nil
+	}
 	if c.full && c.state.Load() != connClosed { // a destroyed queue was dropped, not drained
 		c.full = false
 		c.post(laneEvent{kind: evBufferDrain})
@@ -422,9 +469,9 @@ func (c *TCPConnection) afterDrainLocked() {
 
 // signalDrainedLocked releases a Closed waiting for the queue to empty.
 func (c *TCPConnection) signalDrainedLocked() {
-	if c.drained != nil {
-		close(c.drained)
-		c.drained = nil
+	if x := c.extra.Load(); x != nil && x.drained != nil {
+		close(x.drained)
+		x.drained = nil
 	}
 }
 
@@ -435,14 +482,15 @@ func (c *TCPConnection) signalDrainedLocked() {
 func (c *TCPConnection) flushAfterEOF() {
 	c.close("", false)
 	c.mu.Lock()
-	if c.state.Load() == connClosed || (!c.writing && len(c.out) == 0 && len(c.streams) == 0) {
+	if c.state.Load() == connClosed || c.idleLocked() {
 		c.mu.Unlock()
 		return
 	}
-	if c.drained == nil {
-		c.drained = make(chan struct{})
+	x := c.x()
+	if x.drained == nil {
+		x.drained = make(chan struct{})
 	}
-	ch := c.drained
+	ch := x.drained
 	c.mu.Unlock()
 	t := time.NewTimer(c.goer.CloseTimeout)
 	defer t.Stop()
@@ -490,7 +538,8 @@ func (c *TCPConnection) SendFrom(r io.Reader) error {
 		}
 		return ErrClosed
 	}
-	c.streams = append(c.streams, &outPart{r: r})
+	x := c.x()
+	x.streams = append(x.streams, &outPart{r: r})
 	c.kickLocked()
 	return nil
 }
@@ -531,9 +580,9 @@ func (c *TCPConnection) beginCloseLocked() {
 	c.state.Store(connClosing)
 	c.wakeReader()
 	if t := c.goer.timer; t != nil {
-		c.closeTask = t.Add(c.goer.CloseTimeout, func(...any) { c.Destroy() }, nil, false)
+		c.x().closeTask = t.Add(c.goer.CloseTimeout, func(...any) { c.Destroy() }, nil, false)
 	}
-	if !c.writing && len(c.out) == 0 && len(c.streams) == 0 {
+	if c.idleLocked() {
 		c.shutdownLocked()
 	}
 }
@@ -547,15 +596,18 @@ func (c *TCPConnection) Destroy() {
 		return
 	}
 	c.state.Store(connClosed)
-	c.out, c.spare, c.inflight, c.streamed = nil, nil, 0, 0
+	c.out = nil
 	var closers []io.Closer
-	for _, p := range c.streams {
-		// A reader the flusher is reading is closed by the flusher.
-		if cl, ok := p.r.(io.Closer); ok && !p.busy {
-			closers = append(closers, cl)
+	if x := c.extra.Load(); x != nil {
+		x.spare, x.inflight, x.streamed = nil, 0, 0
+		for _, p := range x.streams {
+			// A reader the flusher is reading is closed by the flusher.
+			if cl, ok := p.r.(io.Closer); ok && !p.busy {
+				closers = append(closers, cl)
+			}
 		}
+		x.streams = nil
 	}
-	c.streams = nil
 	c.signalDrainedLocked()
 	c.wakeReader()
 	c.mu.Unlock()
@@ -587,7 +639,7 @@ func (c *TCPConnection) sendFailed(err error) {
 func (c *TCPConnection) PauseRecv() {
 	c.mu.Lock()
 	if !c.paused.Load() && c.state.Load() == connOpen {
-		c.resumed = make(chan struct{})
+		c.x().resumed = make(chan struct{})
 		c.pauses.Add(1)
 		c.paused.Store(true)
 	}
@@ -605,7 +657,7 @@ func (c *TCPConnection) ResumeRecv() {
 func (c *TCPConnection) wakeReader() {
 	if c.paused.Load() {
 		c.paused.Store(false)
-		close(c.resumed)
+		close(c.x().resumed)
 	}
 }
 

@@ -3,6 +3,7 @@ package core
 import (
 	"net"
 	"testing"
+	"unsafe"
 
 	"go.uber.org/goleak"
 )
@@ -34,9 +35,30 @@ func TestIdleConnectionHoldsNoSendBuffer(t *testing.T) {
 		t.Fatalf("wrote %d bytes", sock.n)
 	}
 	c.mu.Lock()
-	out, spare := cap(c.out), cap(c.spare)
+	out, spare := cap(c.out), 0
+	if x := c.extra.Load(); x != nil {
+		spare = cap(x.spare)
+	}
 	c.mu.Unlock()
 	if out != 0 || spare != 0 {
 		t.Fatalf("idle connection keeps send buffers of %d and %d bytes", out, spare)
+	}
+}
+
+// Every idle connection costs its TCPConnection: what few connections need
+// lives in connExtra, made on first use. The bound is a size class of Go's
+// allocator; a field added here moves every connection to the next one.
+func TestConnectionSize(t *testing.T) {
+	if s := unsafe.Sizeof(TCPConnection{}); s > 320 {
+		t.Fatalf("TCPConnection is %d bytes; keep it within 320 (move rarely used state to connExtra)", s)
+	}
+	g := NewGoer("127.0.0.1:0", nil, "tcp")
+	g.setDefaults()
+	c := newTCPConnection(g, &sinkSocket{})
+	if err := c.Send("hello, goer", false); err != nil {
+		t.Fatal(err)
+	}
+	if c.extra.Load() != nil {
+		t.Fatal("a connection whose send went out at once made its extra part")
 	}
 }
