@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/shunhui19/goes/core"
 )
@@ -101,8 +102,8 @@ func TestEpollAcceptedConnection(t *testing.T) {
 			g.OnConnect = func(c core.Connection) {
 				tc := c.(*core.TCPConnection)
 				ec := tc.Socket().(*econn)
-				nd, _ := syscall.GetsockoptInt(ec.fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
-				ka, _ := syscall.GetsockoptInt(ec.fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+				nd, _ := syscall.GetsockoptInt(int(ec.fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+				ka, _ := syscall.GetsockoptInt(int(ec.fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
 				got <- seen{tc.GetLocalAddress(), tc.GetRemoteAddress(), nd, ka}
 			}
 			if err := g.Start(); err != nil {
@@ -416,5 +417,13 @@ func TestEpollStarvedLoopStays(t *testing.T) {
 	t.Logf("%d messages, %d handovers", msgs.Load(), eng.handoffs.Load())
 	if eng.offloading() {
 		t.Fatalf("the engine switched to workers (%d handovers) for handlers that never block", eng.handoffs.Load())
+	}
+}
+
+// Every idle connection on the epoll engine costs its econn: it stays
+// within 128 bytes, a size class of Go's allocator.
+func TestEconnSize(t *testing.T) {
+	if s := unsafe.Sizeof(econn{}); s > 128 {
+		t.Fatalf("econn is %d bytes; keep it within 128", s)
 	}
 }

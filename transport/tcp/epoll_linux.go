@@ -350,7 +350,8 @@ func (l *eloop) accept() bool {
 			syscall.Close(fd)
 			continue
 		}
-		c := &econn{fd: fd, loop: l, raddr: remoteOf(&rsa), reading: true, running: true}
+		c := &econn{fd: int32(fd), loop: l, reading: true, running: true}
+		c.setPeer(&rsa)
 		s, err := e.g.Accept(c)
 		if err != nil {
 			syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
@@ -387,23 +388,32 @@ func (l *eloop) acceptBackoff(err error) {
 	})
 }
 
-// remoteOf is the peer's address that accept4 wrote, without allocating.
-func remoteOf(rsa *syscall.RawSockaddrAny) netip.AddrPort {
+// setPeer records the peer's address that accept4 wrote, without allocating.
+func (c *econn) setPeer(rsa *syscall.RawSockaddrAny) {
 	switch rsa.Addr.Family {
 	case syscall.AF_INET:
 		sa := (*syscall.RawSockaddrInet4)(unsafe.Pointer(rsa))
 		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(p[0])<<8|uint16(p[1]))
+		c.peer = netip.AddrFrom4(sa.Addr).As16()
+		c.port, c.peer4 = uint16(p[0])<<8|uint16(p[1]), true
 	case syscall.AF_INET6:
 		sa := (*syscall.RawSockaddrInet6)(unsafe.Pointer(rsa))
 		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
-		a := netip.AddrFrom16(sa.Addr).Unmap()
-		if sa.Scope_id != 0 {
-			a = a.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
-		}
-		return netip.AddrPortFrom(a, uint16(p[0])<<8|uint16(p[1]))
+		c.peer, c.scope = sa.Addr, sa.Scope_id
+		c.port = uint16(p[0])<<8 | uint16(p[1])
+		c.peer4 = netip.AddrFrom16(sa.Addr).Is4In6()
 	}
-	return netip.AddrPort{}
+}
+
+// peerAddr is the peer's address as setPeer recorded it.
+func (c *econn) peerAddr() netip.AddrPort {
+	a := netip.AddrFrom16(c.peer)
+	if c.peer4 {
+		a = a.Unmap()
+	} else if c.scope != 0 {
+		a = a.WithZone(strconv.FormatUint(uint64(c.scope), 10))
+	}
+	return netip.AddrPortFrom(a, c.port)
 }
 
 // startLoop starts a goroutine that owns l.
@@ -677,32 +687,40 @@ func (e *epollEngine) shutdown() {
 }
 
 // econn is one connection on the epoll engine: core's Socket.
+//
+// Every idle connection has one, so it is packed into 128 bytes: the
+// descriptor as an int32, the peer's address in raw form (netip.AddrPort
+// would take 32 bytes), the flags of the three locks side by side.
 type econn struct {
-	fd    int
-	loop  *eloop
-	s     *core.Stream
-	raddr netip.AddrPort // the peer's, for TCP
+	loop *eloop
+	s    *core.Stream
 
-	fdMu   sync.RWMutex // Lock to close fd; RLock to use it
-	closed bool
+	fdMu sync.RWMutex // Lock to close fd; RLock to use it
+	evMu sync.Mutex   // the interest mask
+	mu   sync.Mutex   // the dispatcher's queue
 
-	evMu     sync.Mutex // the interest mask
-	reading  bool
+	wready  chan struct{} // EPOLLOUT seen, or closed; made by the first writer that waits
+	pending *rbuf         // bytes read, not yet delivered; nil when idle (mu)
+	eof     error         // set once reading ended (mu)
+
+	fd    int32
+	peer  [16]byte // the peer's IP for TCP, IPv4 mapped into IPv6
+	scope uint32   // the peer's IPv6 zone (an interface index); 0: none
+	port  uint16   // the peer's port
+	peer4 bool     // the peer's IP is IPv4
+
+	closed bool // fdMu
+
+	reading  bool // evMu, as the next five
 	wantOut  bool
 	peerDone bool // the peer's EOF was read: never read again
 	detached bool // removed from the loop's epoll set before the close
 	parked   bool // hung up while not being read: out of the set until reading resumes
 
-	wready chan struct{} // EPOLLOUT seen, or closed; made by the first writer that waits
-
-	mu      sync.Mutex // the dispatcher's queue
-	pending *rbuf      // bytes read, not yet delivered; nil when idle
-	spare   *rbuf      // the dispatcher's other buffer
-	eof     error      // set once reading ended
-	opened  bool       // OnConnect ran
-	running bool       // a goroutine delivers for c (its loop's owner or a worker)
-	resume  bool       // the worker must wait for a paused connection to resume
-	stalled bool       // EPOLLIN dropped because pending is high
+	opened  bool // OnConnect ran (mu, as the next three)
+	running bool // a goroutine delivers for c (its loop's owner or a worker)
+	resume  bool // the worker must wait for a paused connection to resume
+	stalled bool // EPOLLIN dropped because pending is high
 }
 
 // readable reads what the socket has; it runs on the loop's owner, and
@@ -711,8 +729,8 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 	c.fdMu.RLock()
 	if c.closed {
 		c.fdMu.RUnlock()
-		if l.conns[c.fd] == c {
-			delete(l.conns, c.fd)
+		if l.conns[int(c.fd)] == c {
+			delete(l.conns, int(c.fd))
 		}
 		return true
 	}
@@ -724,7 +742,7 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 	if events&syscall.EPOLLIN == 0 && !c.isReading() {
 		// A hang-up or an error while the connection is not being read
 		// (its handler is behind, or it is paused).
-		if unread(c.fd) == 0 {
+		if unread(int(c.fd)) == 0 {
 			c.fdMu.RUnlock()
 			return c.ended(l, io.EOF) // nothing left to deliver: it is over
 		}
@@ -733,7 +751,7 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 		c.wakeWriter()
 		return true
 	}
-	n, err := syscall.Read(c.fd, buf)
+	n, err := syscall.Read(int(c.fd), buf)
 	c.fdMu.RUnlock()
 	switch {
 	case n > 0:
@@ -850,7 +868,7 @@ func (c *econn) detachIfDone() bool {
 	}
 	if !c.detached {
 		c.detached = true
-		syscall.EpollCtl(c.loop.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+		syscall.EpollCtl(c.loop.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
 	}
 	return true
 }
@@ -893,8 +911,7 @@ func (c *econn) work(l *eloop, b []byte) bool {
 		data := c.pending
 		if data == nil || len(data.b) == 0 {
 			c.loop.eng.putRbuf(data)
-			c.loop.eng.putRbuf(c.spare)
-			c.pending, c.spare = nil, nil
+			c.pending = nil
 			if c.eof != nil {
 				err := c.eof
 				c.mu.Unlock()
@@ -909,16 +926,17 @@ func (c *econn) work(l *eloop, b []byte) bool {
 			c.mu.Unlock()
 			break
 		}
-		c.pending, c.spare = c.spare, nil
+		c.pending = nil // what is read meanwhile queues in a buffer of its own
 		c.mu.Unlock()
 
 		ok := c.s.Received(data.b)
 
 		c.mu.Lock()
-		data.b = data.b[:0]
-		c.spare = data
 		if c.pending == nil {
-			c.pending, c.spare = c.spare, nil
+			data.b = data.b[:0]
+			c.pending = data
+		} else {
+			c.loop.eng.putRbuf(data)
 		}
 		if c.stalled && len(c.pending.b) < pendingHigh/2 {
 			c.stalled = false
@@ -988,8 +1006,8 @@ func (c *econn) updateEvents() {
 		c.parked = false
 		op = syscall.EPOLL_CTL_ADD
 	}
-	ev := syscall.EpollEvent{Events: mask, Fd: int32(c.fd)}
-	syscall.EpollCtl(c.loop.epfd, op, c.fd, &ev)
+	ev := syscall.EpollEvent{Events: mask, Fd: c.fd}
+	syscall.EpollCtl(c.loop.epfd, op, int(c.fd), &ev)
 }
 
 // parkHangup takes a socket that hung up while it is not being read out of
@@ -1001,7 +1019,7 @@ func (c *econn) parkHangup() {
 	c.evMu.Lock()
 	if !c.parked && !c.detached {
 		c.parked = true
-		syscall.EpollCtl(c.loop.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+		syscall.EpollCtl(c.loop.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
 	}
 	c.evMu.Unlock()
 }
@@ -1058,7 +1076,7 @@ func (c *econn) TryWrite(b []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	for {
-		n, err := syscall.Write(c.fd, b)
+		n, err := syscall.Write(int(c.fd), b)
 		switch err {
 		case nil:
 			return n, nil
@@ -1115,7 +1133,7 @@ func (c *econn) CloseWrite() error {
 	if c.closed {
 		return net.ErrClosed
 	}
-	return syscall.Shutdown(c.fd, syscall.SHUT_WR)
+	return syscall.Shutdown(int(c.fd), syscall.SHUT_WR)
 }
 
 // Close implements core.Socket.
@@ -1131,7 +1149,7 @@ func (c *econn) closeFD() {
 		return
 	}
 	c.closed = true
-	fd, l := c.fd, c.loop
+	fd, l := int(c.fd), c.loop
 	syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	syscall.Close(fd)
 	c.fdMu.Unlock()
@@ -1155,7 +1173,7 @@ func (c *econn) LocalAddr() net.Addr {
 	c.fdMu.RLock()
 	defer c.fdMu.RUnlock()
 	if !c.closed {
-		if sa, err := syscall.Getsockname(c.fd); err == nil {
+		if sa, err := syscall.Getsockname(int(c.fd)); err == nil {
 			switch sa := sa.(type) {
 			case *syscall.SockaddrInet4:
 				return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
@@ -1172,7 +1190,7 @@ func (c *econn) RemoteAddr() net.Addr {
 	if c.loop.eng.unix {
 		return unixPeer
 	}
-	return net.TCPAddrFromAddrPort(c.raddr)
+	return net.TCPAddrFromAddrPort(c.peerAddr())
 }
 
 // unixPeer is the address of a Unix socket's peer, which has no name.
