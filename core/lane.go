@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime/debug"
 	"time"
 )
@@ -158,9 +159,11 @@ func (c *TCPConnection) recoverCallback(name string) {
 // Stream is a stream transport's handle on one connection's state machine.
 // The engine calls Open once, then Received for every chunk of bytes read,
 // and Closed once when the socket is done.
-type Stream struct {
-	c *TCPConnection
-}
+//
+// A *Stream is its connection seen from the engine's side (the same memory,
+// so that a connection carries no handle of its own); use Conn for the
+// connection's API.
+type Stream TCPConnection
 
 // Accept makes the connection state machine for an accepted socket. It
 // refuses the socket (and counts it) when MaxConnections is reached; the
@@ -187,16 +190,16 @@ func (g *Goer) Accept(sock Socket) (*Stream, error) {
 	g.stats.Accepted.Add(1)
 	c := newTCPConnection(g, sock)
 	g.Connections.Set(c)
-	return &c.stream, nil
+	return (*Stream)(c), nil
 }
 
 // Conn returns the connection.
-func (s *Stream) Conn() *TCPConnection { return s.c }
+func (s *Stream) Conn() *TCPConnection { return (*TCPConnection)(s) }
 
 // Open runs the protocol's OnConnOpen and OnConnect. The engine calls it
 // before reading.
 func (s *Stream) Open() {
-	c := s.c
+	c := (*TCPConnection)(s)
 	c.laneMu.Lock()
 	if co, ok := c.Protocol.(ConnOpener); ok {
 		func() {
@@ -214,7 +217,7 @@ func (s *Stream) Open() {
 // the connection is closing or paused, or it was paused and resumed while
 // the bytes were framed, so that buffered messages may wait for delivery.
 func (s *Stream) Received(b []byte) bool {
-	c := s.c
+	c := (*TCPConnection)(s)
 	c.bytesRead.Add(int64(len(b)))
 	c.goer.stats.BytesRead.Add(int64(len(b)))
 	c.lastActive.Store(time.Now().UnixNano())
@@ -227,17 +230,18 @@ func (s *Stream) Received(b []byte) bool {
 // lifted again before this returns may have left whole messages buffered,
 // and they must not wait for the peer's next bytes.
 func (c *TCPConnection) deliverPass(b []byte) bool {
-	gen := c.pauses.Load()
+	gen := c.pause.Load() &^ 1
 	c.laneMu.Lock()
 	c.received(b)
 	c.unlockLane()
-	return !c.closing() && !c.paused.Load() && c.pauses.Load() == gen
+	// Not paused, and no pause came and went meanwhile.
+	return !c.closing() && c.pause.Load() == gen
 }
 
 // Paused reports whether the connection is paused now. Engines call
 // WaitResume whenever Received returns false rather than asking Paused: a
 // pause may have ended in between with messages still buffered.
-func (s *Stream) Paused() bool { return s.c.paused.Load() }
+func (s *Stream) Paused() bool { return (*TCPConnection)(s).isPaused() }
 
 // WaitResume blocks while the connection is paused, delivering the
 // messages already buffered whenever it is resumed, until it is resumed
@@ -245,11 +249,11 @@ func (s *Stream) Paused() bool { return s.c.paused.Load() }
 // It returns at once when the connection is neither paused nor closing
 // and nothing buffered is deliverable.
 func (s *Stream) WaitResume() bool {
-	c := s.c
+	c := (*TCPConnection)(s)
 	for {
 		c.mu.Lock()
 		var ch chan struct{}
-		paused := c.paused.Load()
+		paused := c.isPaused()
 		if paused {
 			ch = c.x().resumed
 		}
@@ -272,7 +276,7 @@ func (s *Stream) WaitResume() bool {
 // the store, and OnClose runs once. After io.EOF the socket must still take
 // writes: what is queued is flushed first, bounded by CloseTimeout.
 func (s *Stream) Closed(err error) {
-	c := s.c
+	c := (*TCPConnection)(s)
 	g := c.goer
 	if err != nil && !isClosedError(err) && !c.closing() {
 		c.post(laneEvent{kind: evError, code: ErrCodeIO, msg: err.Error()})
@@ -344,7 +348,7 @@ func (c *TCPConnection) frame(b []byte) {
 		data = c.recv
 	}
 	off := 0
-	for off < len(data) && !c.paused.Load() && !c.closing() {
+	for off < len(data) && !c.isPaused() && !c.closing() {
 		buf := data[off:]
 		p := c.Protocol
 		if p == nil { // raw: whatever arrived is the message
@@ -419,7 +423,7 @@ func (c *TCPConnection) keep(data []byte, off int) {
 		// announced: a 4-byte header must not cost MaxPackageSize.
 		c.recv = append(c.recv[:0], rest...)
 	}
-	c.recvLen.Store(int64(len(c.recv)))
+	c.recvLen.Store(int32(min(len(c.recv), math.MaxInt32)))
 }
 
 func (c *TCPConnection) deliver(msg []byte) {

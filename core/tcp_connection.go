@@ -45,23 +45,20 @@ type TCPConnection struct {
 	// session). core never touches it.
 	UserData any
 
-	goer   *Goer
-	sock   Socket
-	ctx    atomic.Pointer[ctxBox]
-	stream Stream // the engine's handle
+	goer *Goer
+	sock Socket
+	ctx  atomic.Pointer[ctxBox]
 
 	// lane: the callbacks of one connection run one at a time
 	laneMu sync.Mutex
 	evMu   sync.Mutex
 
 	// receive side, owned by the lane holder
-	recv    []byte
-	recvLen atomic.Int64 // len(recv), for other goroutines
+	recv []byte
 
 	// send side, guarded by mu
-	mu      sync.Mutex
-	out     []byte // queued, not yet handed to the socket
-	maxSend atomic.Int64
+	mu  sync.Mutex
+	out []byte // queued, not yet handed to the socket
 
 	// What few connections need (see connExtra); nil until then.
 	extra atomic.Pointer[connExtra]
@@ -72,11 +69,14 @@ type TCPConnection struct {
 	created      int64        // unix nanoseconds
 
 	// The small fields, together so that they pad once.
-	pkgLen int32         // receive side: the length of the package being assembled
-	maxPkg int32         // receive side: MaxPackageSize, clamped
-	paused atomic.Bool   // receive side
-	pauses atomic.Uint32 // counts PauseRecv calls that paused
-	state  atomic.Int32  // connOpen, connClosing, connClosed; written under mu
+	pkgLen  int32        // receive side: the length of the package being assembled
+	maxPkg  int32        // receive side: MaxPackageSize, clamped
+	recvLen atomic.Int32 // len(recv) (at most MaxInt32), for other goroutines
+	maxSend atomic.Int32 // MaxSendBufferSize, clamped, for other goroutines
+	// pause is the receive side's pause word, written under mu: bit 0 is
+	// set while paused, the rest counts the PauseRecv calls that paused.
+	pause atomic.Uint32
+	state atomic.Int32 // connOpen, connClosing, connClosed; written under mu
 	// laneDone: the lane ran its last callback (evMu).
 	laneDone bool
 	// batch: several packages of one read are being delivered (lane).
@@ -226,7 +226,6 @@ func newTCPConnection(g *Goer, sock Socket) *TCPConnection {
 		sock:              sock,
 		created:           time.Now().UnixNano(),
 	}
-	c.stream.c = c
 	c.syncLimits()
 	c.lastActive.Store(c.created)
 	return c
@@ -235,8 +234,8 @@ func newTCPConnection(g *Goer, sock Socket) *TCPConnection {
 // syncLimits publishes the exported limit fields to other goroutines. It runs
 // on the lane, where the user may have changed them.
 func (c *TCPConnection) syncLimits() {
-	if int64(c.MaxSendBufferSize) != c.maxSend.Load() {
-		c.maxSend.Store(int64(c.MaxSendBufferSize))
+	if m := int32(min(c.MaxSendBufferSize, math.MaxInt32)); m != c.maxSend.Load() {
+		c.maxSend.Store(m)
 	}
 	c.maxPkg = int32(min(c.MaxPackageSize, math.MaxInt32))
 }
@@ -638,10 +637,9 @@ func (c *TCPConnection) sendFailed(err error) {
 // peer's EOF. Safe for concurrent use.
 func (c *TCPConnection) PauseRecv() {
 	c.mu.Lock()
-	if !c.paused.Load() && c.state.Load() == connOpen {
+	if !c.isPaused() && c.state.Load() == connOpen {
 		c.x().resumed = make(chan struct{})
-		c.pauses.Add(1)
-		c.paused.Store(true)
+		c.pause.Store((c.pause.Load() | 1) + 2) // paused, one more pause
 	}
 	c.mu.Unlock()
 }
@@ -655,14 +653,16 @@ func (c *TCPConnection) ResumeRecv() {
 
 // wakeReader releases a reader waiting in a pause; c.mu is held.
 func (c *TCPConnection) wakeReader() {
-	if c.paused.Load() {
-		c.paused.Store(false)
+	if c.isPaused() {
+		c.pause.Store(c.pause.Load() &^ 1)
 		close(c.x().resumed)
 	}
 }
 
 // IsPaused reports whether receiving is paused.
-func (c *TCPConnection) IsPaused() bool { return c.paused.Load() }
+func (c *TCPConnection) IsPaused() bool { return c.isPaused() }
+
+func (c *TCPConnection) isPaused() bool { return c.pause.Load()&1 != 0 }
 
 // State returns StateOpen, StateClosing or StateClosed.
 func (c *TCPConnection) State() string {
