@@ -237,9 +237,14 @@ func serveMain(args []string, stdout io.Writer) int {
 	if path := os.Getenv("BENCH_MEMPROFILE"); path != "" {
 		// The heap while the connections are still open.
 		if f, err := os.Create(fmt.Sprintf("%s.%s.%s.%d", path, strings.ReplaceAll(*name, "/", "-"), *kind, os.Getpid())); err == nil {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms) // before the GC below: what RSS held
 			runtime.GC()
 			pprof.WriteHeapProfile(f)
 			f.Close()
+			os.WriteFile(f.Name()+".memstats", fmt.Appendf(nil,
+				"HeapAlloc %d\nHeapInuse %d\nHeapIdle %d\nHeapReleased %d\nStackInuse %d\nMSpanInuse %d\nSys %d\nNumGC %d\n",
+				ms.HeapAlloc, ms.HeapInuse, ms.HeapIdle, ms.HeapReleased, ms.StackInuse, ms.MSpanInuse, ms.Sys, ms.NumGC), 0o644)
 		}
 	}
 	done := make(chan struct{})

@@ -427,3 +427,44 @@ func TestEconnSize(t *testing.T) {
 		t.Fatalf("econn is %d bytes; keep it within 128", s)
 	}
 }
+
+// The descriptor table grows to any descriptor, and clear empties a slot
+// only while it holds the connection that is closing: the number may have
+// gone to a newer connection. Loops use it concurrently.
+func TestFDTable(t *testing.T) {
+	var tab fdTable
+	if tab.get(5) != nil || tab.get(-1) != nil {
+		t.Fatal("an empty table found a connection")
+	}
+	old, newer := &econn{}, &econn{}
+	tab.set(3*fdPageSize+7, old)
+	if tab.get(3*fdPageSize+7) != old || tab.get(7) != nil {
+		t.Fatal("set/get")
+	}
+	tab.set(3*fdPageSize+7, newer) // the number was reused
+	tab.clear(3*fdPageSize+7, old) // the old connection's late clear
+	if tab.get(3*fdPageSize+7) != newer {
+		t.Fatal("a stale clear removed the newer connection")
+	}
+	tab.clear(3*fdPageSize+7, newer)
+	if tab.get(3*fdPageSize+7) != nil {
+		t.Fatal("clear left the connection")
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for fd := w; fd < 20*fdPageSize; fd += 4 {
+				c := &econn{}
+				tab.set(fd, c)
+				if tab.get(fd) != c {
+					t.Errorf("fd %d: lost while the table grew", fd)
+					return
+				}
+				tab.clear(fd, c)
+			}
+		}()
+	}
+	wg.Wait()
+}

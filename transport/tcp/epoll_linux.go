@@ -58,7 +58,8 @@ import (
 // A connection that is paused (PauseRecv) is handed to a worker goroutine
 // that waits for it to resume, and so is the end of a connection closed
 // from outside its loop. An idle connection holds no goroutine and no read
-// buffer: only its descriptor, its state in core and a map entry in its loop.
+// buffer: only its descriptor, its state in core and a slot in the
+// engine's descriptor table.
 //
 // Writes go out directly from Send when the kernel takes them; what it does
 // not take waits in core's queue, and the writer waits for EPOLLOUT.
@@ -97,6 +98,8 @@ type epollEngine struct {
 	unlistened sync.WaitGroup // a loop's count ends once it stopped accepting
 	stopOnce   sync.Once
 	lfdOnce    sync.Once
+
+	conns fdTable // every loop's connections, by descriptor
 
 	// Workers are goroutines reused across connections: a goroutine done
 	// with one connection waits (up to maxIdleWorkers of them) for the next.
@@ -185,9 +188,8 @@ type eloop struct {
 	ep         *os.File        // epfd, watched by Go's poller
 	rc         syscall.RawConn // ep's
 	wake       int             // eventfd
-	conns      map[int]*econn
-	unlistened bool          // the listening socket left this loop's set
-	backoff    time.Duration // accept's wait after a failure
+	unlistened bool            // the listening socket left this loop's set
+	backoff    time.Duration   // accept's wait after a failure
 
 	// state is the loop's busy word, see enter: odd while the owner runs
 	// user code. The owner moves it from even to odd and back; the
@@ -359,7 +361,7 @@ func (l *eloop) accept() bool {
 			continue
 		}
 		c.s = s
-		l.conns[fd] = c
+		e.conns.set(fd, c)
 		if !c.work(l, nil) { // OnConnect
 			return false
 		}
@@ -435,7 +437,7 @@ func newLoop(e *epollEngine) (*eloop, error) {
 		syscall.Close(epfd)
 		return nil, os.NewSyscallError("eventfd2", errno)
 	}
-	l := &eloop{eng: e, epfd: epfd, wake: int(r), conns: map[int]*econn{}}
+	l := &eloop{eng: e, epfd: epfd, wake: int(r)}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake)}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake, &ev); err != nil {
 		syscall.Close(epfd)
@@ -632,10 +634,11 @@ func (l *eloop) run() {
 				}
 				continue
 			}
-			c := l.conns[fd]
-			if c == nil {
+			c := l.eng.conns.get(fd)
+			if c == nil || c.loop != l {
 				// Not ours (any more): a stale registration would be
-				// reported again and again.
+				// reported again and again. (The number may belong to
+				// another loop's connection now.)
 				syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 				continue
 			}
@@ -729,9 +732,7 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 	c.fdMu.RLock()
 	if c.closed {
 		c.fdMu.RUnlock()
-		if l.conns[int(c.fd)] == c {
-			delete(l.conns, int(c.fd))
-		}
+		l.eng.conns.clear(int(c.fd), c)
 		return true
 	}
 	if c.detachIfDone() {
@@ -1154,13 +1155,9 @@ func (c *econn) closeFD() {
 	syscall.Close(fd)
 	c.fdMu.Unlock()
 	c.wakeWriter()
-	// The loop forgets the connection, unless the descriptor's number
+	// The engine forgets the connection, unless the descriptor's number
 	// already belongs to a newer one.
-	l.post(func() {
-		if l.conns[fd] == c {
-			delete(l.conns, fd)
-		}
-	})
+	l.eng.conns.clear(fd, c)
 }
 
 // LocalAddr implements core.Socket. It asks the kernel, unless the
