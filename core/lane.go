@@ -356,8 +356,16 @@ func (c *TCPConnection) frame(b []byte) {
 			c.deliver(buf)
 			continue
 		}
-		if c.pkgLen == 0 {
-			n, err := p.Input(c, buf)
+		if c.pkgLen <= 0 {
+			// pkgLen < 0: Input saw -pkgLen bytes of this package
+			// (kept from earlier reads) without finding its end.
+			var n int
+			var err error
+			if r, ok := p.(InputResumer); ok {
+				n, err = r.InputFrom(c, buf, int(-c.pkgLen))
+			} else {
+				n, err = p.Input(c, buf)
+			}
 			if err != nil {
 				c.protocolFailed(err)
 				return
@@ -367,6 +375,7 @@ func (c *TCPConnection) frame(b []byte) {
 					c.tooLarge(len(buf))
 					return
 				}
+				c.pkgLen = -int32(len(buf))
 				break
 			}
 			if n < 0 || n > int(c.maxPkg) {

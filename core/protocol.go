@@ -65,6 +65,17 @@ type ConnCloser interface {
 	OnConnClose(c Connection)
 }
 
+// InputResumer is implemented by protocols that look for the end of a
+// package (a line's "\n", say). InputFrom is Input told that the first seen
+// bytes of buf were looked at by the previous call, which returned 0, so
+// that a long package arriving in many small reads is scanned once instead
+// of once per read (which would cost time quadratic in its length). seen is
+// 0 for a new package. Core calls InputFrom instead of Input when a
+// protocol has it.
+type InputResumer interface {
+	InputFrom(c Connection, buf []byte, seen int) (int, error)
+}
+
 // Goodbyer is implemented by protocols that have their own way to tell a peer
 // that the server is going away (a WebSocket close frame, "Connection: close").
 // Goodbye returns the raw bytes to send before a stopping server closes c; it

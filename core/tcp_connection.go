@@ -69,7 +69,7 @@ type TCPConnection struct {
 	created      int64        // unix nanoseconds
 
 	// The small fields, together so that they pad once.
-	pkgLen  int32        // receive side: the length of the package being assembled
+	pkgLen  int32        // receive side: the length of the package being assembled; < 0: see frame
 	maxPkg  int32        // receive side: MaxPackageSize, clamped
 	recvLen atomic.Int32 // len(recv) (at most MaxInt32), for other goroutines
 	maxSend atomic.Int32 // MaxSendBufferSize, clamped, for other goroutines
@@ -522,6 +522,9 @@ func (c *TCPConnection) SetProtocol(p Protocol) {
 	c.mu.Lock()
 	c.Protocol = p
 	c.mu.Unlock()
+	if c.pkgLen < 0 {
+		c.pkgLen = 0 // what the old protocol scanned means nothing to p
+	}
 }
 
 // SendFrom queues r's content for sending without reading it all into

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"net"
 	"testing"
 	"unsafe"
@@ -60,5 +61,49 @@ func TestConnectionSize(t *testing.T) {
 	}
 	if c.extra.Load() != nil {
 		t.Fatal("a connection whose send went out at once made its extra part")
+	}
+}
+
+// scanCounter is a line protocol that resumes its scan (InputResumer) and
+// counts the bytes it looks at.
+type scanCounter struct{ scanned int }
+
+func (p *scanCounter) Input(c Connection, buf []byte) (int, error) { return p.InputFrom(c, buf, 0) }
+func (p *scanCounter) InputFrom(_ Connection, buf []byte, seen int) (int, error) {
+	for i := seen; i < len(buf); i++ {
+		p.scanned++
+		if buf[i] == '\n' {
+			return i + 1, nil
+		}
+	}
+	return 0, nil
+}
+func (p *scanCounter) Decode(_ Connection, pkg []byte) ([]byte, error) { return pkg, nil }
+func (p *scanCounter) Encode(_ Connection, dst, data []byte) ([]byte, error) {
+	return append(dst, data...), nil
+}
+
+// A long line arriving in small reads is scanned once: core tells a
+// resuming protocol how much of the line it has seen. (Scanning from the
+// start at every read would look at about size²/(2·chunk) bytes here.)
+func TestInputResumes(t *testing.T) {
+	const size, chunk = 256 << 10, 512
+	g := NewGoer("127.0.0.1:0", nil, "tcp")
+	g.setDefaults()
+	p := &scanCounter{}
+	g.Protocol = p
+	var got []int
+	g.OnMessage = func(_ Connection, d []byte) { got = append(got, len(d)) }
+	s := (*Stream)(newTCPConnection(g, &sinkSocket{}))
+	line := append(bytes.Repeat([]byte{'x'}, size-1), '\n')
+	for off := 0; off < len(line); off += chunk {
+		s.Received(line[off:min(off+chunk, len(line))])
+	}
+	s.Received([]byte("short\n"))
+	if len(got) != 2 || got[0] != size || got[1] != len("short\n") {
+		t.Fatalf("messages %v, want [%d %d]", got, size, len("short\n"))
+	}
+	if want := size + len("short\n"); p.scanned != want {
+		t.Fatalf("the protocol scanned %d bytes for %d", p.scanned, want)
 	}
 }

@@ -8,20 +8,32 @@ import (
 )
 
 // framer does what core does with a protocol on a stream connection: it keeps
-// the unconsumed bytes, asks Input how long the first package is, refuses
-// packages over maxPackage and hands whole packages to Decode.
+// the unconsumed bytes, asks Input (InputFrom, with what it scanned before)
+// how long the first package is, refuses packages over maxPackage and hands
+// whole packages to Decode.
 type framer struct {
 	p          core.Protocol
 	maxPackage int
 	buf        []byte
 	msgs       []string
+	seen       int // bytes of buf the last Input scanned without a package end
 }
 
 // feed adds chunk to the buffer and decodes every whole package in it.
 func (f *framer) feed(chunk []byte) error {
 	f.buf = append(f.buf, chunk...)
 	for len(f.buf) > 0 {
-		n, err := f.p.Input(nil, f.buf)
+		var n int
+		var err error
+		if r, ok := f.p.(core.InputResumer); ok { // as core does
+			n, err = r.InputFrom(nil, f.buf, f.seen)
+		} else {
+			n, err = f.p.Input(nil, f.buf)
+		}
+		f.seen = 0
+		if n == 0 && err == nil {
+			f.seen = len(f.buf)
+		}
 		if err != nil {
 			return err
 		}

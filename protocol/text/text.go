@@ -30,13 +30,20 @@ func (t *Text) Name() string { return "text" }
 // Input returns the length of the first line in buf, "\n" included, or 0
 // while buf holds no "\n" yet. It returns an error wrapping
 // core.ErrPackageTooLarge when MaxLineSize is set and the line is longer.
-func (t *Text) Input(_ core.Connection, buf []byte) (int, error) {
+func (t *Text) Input(c core.Connection, buf []byte) (int, error) {
+	return t.InputFrom(c, buf, 0)
+}
+
+// InputFrom is Input for a line whose first seen bytes were scanned before
+// (core.InputResumer): a long line arriving in small reads is scanned once.
+func (t *Text) InputFrom(_ core.Connection, buf []byte, seen int) (int, error) {
 	window := buf
 	if t.MaxLineSize > 0 && len(window) > t.MaxLineSize {
 		window = window[:t.MaxLineSize]
 	}
-	if i := bytes.IndexByte(window, '\n'); i >= 0 {
-		return i + 1, nil
+	seen = min(max(seen, 0), len(window))
+	if i := bytes.IndexByte(window[seen:], '\n'); i >= 0 {
+		return seen + i + 1, nil
 	}
 	// No newline within the limit: the line cannot end within it either.
 	if t.MaxLineSize > 0 && len(buf) >= t.MaxLineSize {
