@@ -238,6 +238,11 @@ func (c *TCPConnection) deliverPass(b []byte) bool {
 	return !c.closing() && c.pause.Load() == gen
 }
 
+// Writable is the engine's notice that the socket takes writes again,
+// after core asked for it (WriteNotifier). It writes what the kernel takes
+// and runs no user code.
+func (s *Stream) Writable() { (*TCPConnection)(s).writable() }
+
 // Paused reports whether the connection is paused now. Engines call
 // WaitResume whenever Received returns false rather than asking Paused: a
 // pause may have ended in between with messages still buffered.

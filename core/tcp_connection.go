@@ -81,8 +81,11 @@ type TCPConnection struct {
 	laneDone bool
 	// batch: several packages of one read are being delivered (lane).
 	batch bool
-	// writing: a flusher goroutine runs (mu).
+	// writing: the queue is being written: by a flusher goroutine, or by
+	// the engine when the socket is writable again (awaitOut) (mu).
 	writing bool
+	// awaitOut: the engine was asked to call Stream.Writable (mu).
+	awaitOut bool
 	// full: OnBufferFull fired; OnBufferDrain pending (mu).
 	full bool
 	// shut: the write side was shut down (mu).
@@ -201,6 +204,18 @@ type Socket interface {
 // TryWrite writes what the kernel takes now and returns at once (n may be 0).
 type TryWriter interface {
 	TryWrite(b []byte) (int, error)
+}
+
+// WriteNotifier is implemented by sockets whose engine can tell when the
+// kernel takes writes again (epoll's EPOLLOUT). When a write is left
+// unfinished, core asks NotifyWritable and the engine calls
+// Stream.Writable once the socket is writable, so no goroutine waits per
+// connection that a slow peer holds back. NotifyWritable returns false
+// when it cannot notify (the socket is closed or hung up); core then
+// writes from a goroutine of its own.
+type WriteNotifier interface {
+	TryWriter
+	NotifyWritable() bool
 }
 
 // closeWriter is implemented by sockets that can half-close (TCP, Unix, TLS).
@@ -351,8 +366,69 @@ func (c *TCPConnection) kickLocked() {
 		}
 	}
 	c.writing = true
+	if c.notifyLocked() {
+		c.mu.Unlock()
+		return
+	}
 	c.mu.Unlock()
 	go c.flush()
+}
+
+// notifyLocked has the engine call Writable when the socket takes writes
+// again, if it can and nothing but queued bytes waits (a SendFrom reader
+// is read by a flusher goroutine); c.writing is set.
+func (c *TCPConnection) notifyLocked() bool {
+	wn, ok := c.sock.(WriteNotifier)
+	if !ok || len(c.out) == 0 || len(c.streamsLocked()) > 0 || c.state.Load() == connClosed {
+		return false
+	}
+	c.awaitOut = true
+	if wn.NotifyWritable() {
+		return true
+	}
+	c.awaitOut = false
+	return false
+}
+
+// writable writes what the kernel takes now, when the engine reports the
+// socket writable (Stream.Writable).
+func (c *TCPConnection) writable() {
+	c.mu.Lock()
+	if !c.awaitOut {
+		c.mu.Unlock()
+		return
+	}
+	c.awaitOut = false
+	if c.state.Load() == connClosed {
+		c.writing = false
+		c.mu.Unlock()
+		return
+	}
+	if len(c.out) > 0 {
+		n, err := c.sock.(TryWriter).TryWrite(c.out)
+		if n > 0 {
+			c.wrote(n)
+			c.out = c.out[:copy(c.out, c.out[n:])]
+		}
+		if err != nil {
+			c.writing = false
+			c.mu.Unlock()
+			c.ioFailed(err)
+			return
+		}
+	}
+	if len(c.out) == 0 && len(c.streamsLocked()) == 0 {
+		c.writing = false
+		c.afterDrainLocked()
+		c.mu.Unlock()
+		return
+	}
+	if c.notifyLocked() {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	go c.flush() // a SendFrom reader queued meanwhile, or no notice to come
 }
 
 func (c *TCPConnection) wrote(n int) {
@@ -485,6 +561,12 @@ func (c *TCPConnection) flushAfterEOF() {
 		c.mu.Unlock()
 		return
 	}
+	if c.awaitOut {
+		// The caller may be the engine's own goroutine, which would
+		// report the socket writable only after this returns.
+		c.awaitOut = false
+		go c.flush()
+	}
 	x := c.x()
 	if x.drained == nil {
 		x.drained = make(chan struct{})
@@ -599,6 +681,9 @@ func (c *TCPConnection) Destroy() {
 	}
 	c.state.Store(connClosed)
 	c.out = nil
+	if c.awaitOut { // no Writable to wait for: the socket closes below
+		c.awaitOut, c.writing = false, false
+	}
 	var closers []io.Closer
 	if x := c.extra.Load(); x != nil {
 		x.spare, x.inflight, x.streamed = nil, 0, 0

@@ -468,3 +468,77 @@ func TestFDTable(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A connection whose peer does not read keeps its queue in core, and the
+// loop writes it when EPOLLOUT comes: no goroutine waits per connection
+// that a slow peer holds back. Everything still arrives once the peers
+// read.
+func TestEpollBackpressureHoldsNoGoroutine(t *testing.T) {
+	const conns, chunk = 20, 64 << 10
+	type held struct {
+		c    *core.TCPConnection
+		sent int
+	}
+	queued := make(chan held, conns)
+	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
+	g.Engine = "epoll"
+	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g.MaxSendBufferSize = 64 << 20
+	g.OnMessage = func(c core.Connection, _ []byte) {
+		tc := c.(*core.TCPConnection)
+		b := make([]byte, chunk)
+		sent := 0
+		for i := 0; i < 512 && tc.SendQueueSize() == 0; i++ { // until the kernel is full
+			if err := tc.SendBytes(b, false); err != nil {
+				break
+			}
+			sent += chunk
+		}
+		queued <- held{tc, sent}
+	}
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Stop() })
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		// A small window, so that the kernel fills up after a few chunks.
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+	}}
+	clients := make([]net.Conn, conns)
+	for i := range clients {
+		c, err := d.Dial("tcp", g.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients[i] = c
+		if _, err := c.Write([]byte("go")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := map[string]int{} // by the client's address
+	for range clients {
+		select {
+		case h := <-queued:
+			if h.c.SendQueueSize() == 0 {
+				t.Fatalf("the kernel took all %d bytes: no backpressure to test", h.sent)
+			}
+			sent[h.c.GetRemoteAddress()] = h.sent
+		case <-time.After(10 * time.Second):
+			t.Fatal("handlers did not run")
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	buf := make([]byte, 4<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	if n := strings.Count(stacks, "(*TCPConnection).flush("); n > 0 {
+		t.Fatalf("%d flusher goroutines wait for %d connections held back by their peers", n, conns)
+	}
+	for _, c := range clients {
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		want := sent[c.LocalAddr().String()]
+		if n, err := io.CopyN(io.Discard, c, int64(want)); err != nil {
+			t.Fatalf("read %d of %d bytes: %v", n, want, err)
+		}
+	}
+}

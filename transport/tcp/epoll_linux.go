@@ -62,7 +62,10 @@ import (
 // engine's descriptor table.
 //
 // Writes go out directly from Send when the kernel takes them; what it does
-// not take waits in core's queue, and the writer waits for EPOLLOUT.
+// not take waits in core's queue, EPOLLOUT is watched, and the loop writes
+// the rest when it comes (core.WriteNotifier): a connection that a slow
+// peer holds back costs no goroutine. Only a SendFrom reader, which may
+// block, is read and written by a goroutine of core's.
 // A connection whose handler falls behind stops being read (EPOLLIN is
 // dropped) once pendingHigh bytes wait, so memory stays bounded and TCP
 // pushes back on the peer.
@@ -714,11 +717,12 @@ type econn struct {
 
 	closed bool // fdMu
 
-	reading  bool // evMu, as the next five
-	wantOut  bool
-	peerDone bool // the peer's EOF was read: never read again
-	detached bool // removed from the loop's epoll set before the close
-	parked   bool // hung up while not being read: out of the set until reading resumes
+	reading   bool // evMu, as the next six
+	wantOut   bool // a writer waits for EPOLLOUT
+	notifyOut bool // core waits for EPOLLOUT (NotifyWritable)
+	peerDone  bool // the peer's EOF was read: never read again
+	detached  bool // removed from the loop's epoll set before the close
+	parked    bool // hung up while not being read: out of the set until reading resumes
 
 	opened  bool // OnConnect ran (mu, as the next three)
 	running bool // a goroutine delivers for c (its loop's owner or a worker)
@@ -738,6 +742,7 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 	if c.detachIfDone() {
 		c.fdMu.RUnlock()
 		c.wakeWriter() // a writer waiting for room finds out the socket failed
+		c.failNotified()
 		return true
 	}
 	if events&syscall.EPOLLIN == 0 && !c.isReading() {
@@ -750,6 +755,7 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 		c.parkHangup()
 		c.fdMu.RUnlock()
 		c.wakeWriter()
+		c.failNotified()
 		return true
 	}
 	n, err := syscall.Read(int(c.fd), buf)
@@ -1040,7 +1046,7 @@ func (c *econn) maskLocked() uint32 {
 	if c.reading && !c.peerDone {
 		mask |= syscall.EPOLLIN
 	}
-	if c.wantOut {
+	if c.wantOut || c.notifyOut {
 		mask |= syscall.EPOLLOUT
 	}
 	return mask
@@ -1049,12 +1055,45 @@ func (c *econn) maskLocked() uint32 {
 // writable runs on the loop when the socket can take more.
 func (c *econn) writable() {
 	c.lockEvents()
-	if c.wantOut {
-		c.wantOut = false
+	notify := c.notifyOut
+	if c.wantOut || notify {
+		c.wantOut, c.notifyOut = false, false
 		c.updateEvents()
 	}
 	c.unlockEvents()
 	c.wakeWriter()
+	if notify {
+		c.s.Writable()
+	}
+}
+
+// NotifyWritable implements core.WriteNotifier: EPOLLOUT is watched until
+// the loop sees it and calls Stream.Writable. A socket that is closed or
+// out of the epoll set after a hang-up cannot tell.
+func (c *econn) NotifyWritable() bool {
+	c.lockEvents()
+	defer c.unlockEvents()
+	if c.closed || c.detached || c.parked {
+		return false
+	}
+	if !c.notifyOut {
+		c.notifyOut = true
+		c.updateEvents()
+	}
+	return true
+}
+
+// failNotified tells core, if it waits for EPOLLOUT, that none will come:
+// the socket hung up and left the epoll set. Its next write attempt finds
+// out how the socket ended.
+func (c *econn) failNotified() {
+	c.evMu.Lock()
+	notify := c.notifyOut
+	c.notifyOut = false
+	c.evMu.Unlock()
+	if notify {
+		c.s.Writable()
+	}
 }
 
 func (c *econn) wakeWriter() {
