@@ -198,7 +198,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		for r := 1; r <= cfg.runs; r++ {
-			for _, rw := range sec.Rows {
+			for _, i := range runOrder(len(sec.Rows), r) {
+				rw := sec.Rows[i]
 				s, err := measure(cfg, self, wrkPath, sh, rw.Server)
 				if err != nil {
 					rw.Errs = append(rw.Errs, err.Error())
@@ -232,7 +233,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 func (c config) settings() string {
 	s := fmt.Sprintf("%v per load run after %v warm-up", c.duration, c.warmup)
 	if c.runs > 1 {
-		s += fmt.Sprintf(", median of %d runs", c.runs)
+		s += fmt.Sprintf(", median of %d runs (the servers' order rotates from run to run)", c.runs)
 	} else {
 		s += ", 1 run"
 	}
@@ -434,4 +435,15 @@ func measureIdle(cfg config, c *child, d *dialer, sh shape) (sample, error) {
 		s.Notes = append(s.Notes, fmt.Sprintf("%d of %d connections opened: %v", len(conns), sh.Conns, firstErr))
 	}
 	return s, nil
+}
+
+// runOrder is the order the servers of a shape run in for run r (from 1):
+// it rotates, so that no server always runs first, or always right after
+// the same neighbour, on a machine whose load drifts.
+func runOrder(n, r int) []int {
+	order := make([]int, n)
+	for k := range order {
+		order[k] = (k + r - 1) % n
+	}
+	return order
 }

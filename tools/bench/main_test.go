@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"reflect"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -15,4 +16,12 @@ func TestMain(m *testing.M) {
 	}
 	// The peers' packages start worker pools when they are initialised.
 	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
+}
+
+func TestRunOrderRotates(t *testing.T) {
+	for r, want := range map[int][]int{1: {0, 1, 2}, 2: {1, 2, 0}, 3: {2, 0, 1}, 4: {0, 1, 2}} {
+		if got := runOrder(3, r); !reflect.DeepEqual(got, want) {
+			t.Fatalf("run %d: order %v, want %v", r, got, want)
+		}
+	}
 }
