@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -327,6 +328,26 @@ func hog(t *testing.T, n int) (stop func()) {
 	return stop
 }
 
+// skipUnlessStarvationShows skips a test that starves this process of
+// CPUs where the machine-wide runnable count cannot show it: the process
+// may use fewer CPUs than are online (an affinity mask, a CFS quota).
+func skipUnlessStarvationShows(t *testing.T, st *starvation) {
+	t.Helper()
+	if n := runtime.NumCPU(); n != st.cpus {
+		t.Skipf("this process may use %d of the %d CPUs online: the machine's runnable count does not show it starving", n, st.cpus)
+	}
+	for _, f := range []string{"/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		q := strings.Fields(string(b))
+		if len(q) > 0 && q[0] != "max" && q[0] != "-1" {
+			t.Skipf("a CPU quota (%s: %s) limits this process: the machine's runnable count does not show it starving", f, strings.TrimSpace(string(b)))
+		}
+	}
+}
+
 // starvation reads the kernel's count of runnable threads: on a machine
 // with more spinning threads than CPUs some thread waits.
 func TestStarvation(t *testing.T) {
@@ -352,6 +373,7 @@ func TestStarvation(t *testing.T) {
 	if st.broken {
 		t.Skip("no /proc/loadavg here")
 	}
+	skipUnlessStarvationShows(t, st)
 	hog(t, st.cpus+2)
 	starved := false
 	for try := 0; try < 100 && !starved; try++ {
@@ -367,9 +389,11 @@ func TestStarvation(t *testing.T) {
 // process quick handlers stay on their loops and the engine does not
 // switch to workers.
 func TestEpollStarvedLoopStays(t *testing.T) {
-	if newStarvation().broken {
+	st := newStarvation()
+	if st.broken {
 		t.Skip("no /proc/loadavg here")
 	}
+	skipUnlessStarvationShows(t, st)
 	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
 	g.Engine = "epoll"
 	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

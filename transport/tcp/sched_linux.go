@@ -21,8 +21,11 @@ import (
 // that thread, and the watchdog gives it up to starvedLimit before it hands
 // the loop over.
 //
-// Only the watchdog asks, and only about a loop that looks stuck, so the
-// read of /proc/loadavg is rare.
+// The count is the machine's: a process held to fewer CPUs than are online
+// (an affinity mask, a CFS quota in a container) may starve while the
+// machine has CPUs to spare, and then the watchdog hands a loop over after
+// blockAfter as if no thread waited. Only the watchdog asks, and only
+// about a loop that looks stuck, so the read of /proc/loadavg is rare.
 type starvation struct {
 	cpus   int // CPUs online
 	buf    [128]byte
