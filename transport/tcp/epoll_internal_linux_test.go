@@ -200,35 +200,9 @@ func TestEpollBlockingHandlersOffload(t *testing.T) {
 	}
 	t.Cleanup(func() { g.Stop() })
 	eng := g.Listener().(*listener).epoll
-	errs := make(chan error, conns)
 	begin := time.Now()
-	for i := 0; i < conns; i++ {
-		go func() {
-			c, err := net.DialTimeout("tcp", g.Addr().String(), 5*time.Second)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			b := make([]byte, 1)
-			for r := 0; r < rounds; r++ {
-				if _, err := c.Write([]byte("x")); err != nil {
-					errs <- err
-					return
-				}
-				if _, err := io.ReadFull(c, b); err != nil {
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	for i := 0; i < conns; i++ {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+	if _, err := echoClients(g.Addr().String(), conns, 1, rounds, 0); err != nil {
+		t.Fatal(err)
 	}
 	took := time.Since(begin)
 	// One at a time per loop, 320 calls of 5 ms would take 800 ms or more.
@@ -404,41 +378,13 @@ func TestEpollStarvedLoopStays(t *testing.T) {
 	t.Cleanup(func() { g.Stop() })
 	eng := g.Listener().(*listener).epoll
 	stop := hog(t, runtime.NumCPU())
-	const conns = 8
-	errs := make(chan error, conns)
-	var msgs atomic.Int64
-	for i := 0; i < conns; i++ {
-		go func() {
-			c, err := net.DialTimeout("tcp", g.Addr().String(), 5*time.Second)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			b := make([]byte, 64)
-			for end := time.Now().Add(time.Second); time.Now().Before(end); {
-				if _, err := c.Write(b); err != nil {
-					errs <- err
-					return
-				}
-				if _, err := io.ReadFull(c, b); err != nil {
-					errs <- err
-					return
-				}
-				msgs.Add(1)
-			}
-			errs <- nil
-		}()
-	}
-	for i := 0; i < conns; i++ {
-		if err := <-errs; err != nil {
-			stop()
-			t.Fatal(err)
-		}
+	msgs, err := echoClients(g.Addr().String(), 8, 64, 0, time.Second)
+	if err != nil {
+		stop()
+		t.Fatal(err)
 	}
 	stop()
-	t.Logf("%d messages, %d handovers", msgs.Load(), eng.handoffs.Load())
+	t.Logf("%d messages, %d handovers", msgs, eng.handoffs.Load())
 	if eng.offloading() {
 		t.Fatalf("the engine switched to workers (%d handovers) for handlers that never block", eng.handoffs.Load())
 	}
@@ -565,4 +511,44 @@ func TestEpollBackpressureHoldsNoGoroutine(t *testing.T) {
 			t.Fatalf("read %d of %d bytes: %v", n, want, err)
 		}
 	}
+}
+
+// echoClients runs conns clients against an echo server at addr, each
+// sending size bytes and reading them back, rounds times or (rounds 0) for
+// d. It returns the exchanges done and the first failure.
+func echoClients(addr string, conns, size, rounds int, d time.Duration) (int64, error) {
+	errs := make(chan error, conns)
+	var done atomic.Int64
+	for i := 0; i < conns; i++ {
+		go func() {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			b := make([]byte, size)
+			end := time.Now().Add(d)
+			for r := 0; rounds == 0 && time.Now().Before(end) || r < rounds; r++ {
+				if _, err := c.Write(b); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := io.ReadFull(c, b); err != nil {
+					errs <- err
+					return
+				}
+				done.Add(1)
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for i := 0; i < conns; i++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return done.Load(), first
 }
