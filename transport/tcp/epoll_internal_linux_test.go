@@ -23,20 +23,14 @@ import (
 // peer sends while its handler blocks is delivered afterwards, in order.
 func TestEpollBlockingHandlerHandsLoopOver(t *testing.T) {
 	release := make(chan struct{})
-	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
-	g.Engine = "epoll"
-	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g := epollGoer("127.0.0.1:0")
 	g.OnMessage = func(c core.Connection, d []byte) {
 		if string(d) == "block" {
 			<-release
 		}
 		c.SendBytes(d, false)
 	}
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Stop() }) // after the clients close
-	eng := g.Listener().(*listener).epoll
+	eng := startEpoll(t, g)
 	dial := func() net.Conn {
 		c, err := net.DialTimeout("tcp", g.Addr().String(), 5*time.Second)
 		if err != nil {
@@ -97,9 +91,7 @@ func TestEpollAcceptedConnection(t *testing.T) {
 				nodelay, keep int
 			}
 			got := make(chan seen, 1)
-			g := core.NewGoer(tt.listen, nil, "tcp")
-			g.Engine = "epoll"
-			g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+			g := epollGoer(tt.listen)
 			g.OnConnect = func(c core.Connection) {
 				tc := c.(*core.TCPConnection)
 				ec := tc.Socket().(*econn)
@@ -139,15 +131,9 @@ func TestEpollAcceptedConnection(t *testing.T) {
 // The watchdog ticks only while handlers run: a server whose connections
 // are quiet does not wake every millisecond.
 func TestEpollWatchdogParksWhenQuiet(t *testing.T) {
-	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
-	g.Engine = "epoll"
-	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g := epollGoer("127.0.0.1:0")
 	g.OnMessage = func(c core.Connection, d []byte) { c.SendBytes(d, false) }
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Stop() })
-	eng := g.Listener().(*listener).epoll
+	eng := startEpoll(t, g)
 	c, err := net.DialTimeout("tcp", g.Addr().String(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -188,18 +174,12 @@ func TestEpollWatchdogParksWhenQuiet(t *testing.T) {
 // call; and they are served concurrently there.
 func TestEpollBlockingHandlersOffload(t *testing.T) {
 	const conns, rounds = 16, 20
-	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
-	g.Engine = "epoll"
-	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g := epollGoer("127.0.0.1:0")
 	g.OnMessage = func(c core.Connection, d []byte) {
 		time.Sleep(5 * time.Millisecond)
 		c.SendBytes(d, false)
 	}
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Stop() })
-	eng := g.Listener().(*listener).epoll
+	eng := startEpoll(t, g)
 	begin := time.Now()
 	if _, err := echoClients(g.Addr().String(), conns, 1, rounds, 0); err != nil {
 		t.Fatal(err)
@@ -222,14 +202,9 @@ func TestEpollBlockingHandlersOffload(t *testing.T) {
 func TestEpollResetAfterFloodWhileHandlerBlocks(t *testing.T) {
 	release := make(chan struct{})
 	var first sync.Once
-	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
-	g.Engine = "epoll"
-	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g := epollGoer("127.0.0.1:0")
 	g.OnMessage = func(c core.Connection, d []byte) { first.Do(func() { <-release }) }
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Stop() })
+	startEpoll(t, g)
 	released := false
 	defer func() {
 		if !released {
@@ -368,15 +343,9 @@ func TestEpollStarvedLoopStays(t *testing.T) {
 		t.Skip("no /proc/loadavg here")
 	}
 	skipUnlessStarvationShows(t, st)
-	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
-	g.Engine = "epoll"
-	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g := epollGoer("127.0.0.1:0")
 	g.OnMessage = func(c core.Connection, d []byte) { c.SendBytes(d, false) }
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Stop() })
-	eng := g.Listener().(*listener).epoll
+	eng := startEpoll(t, g)
 	stop := hog(t, runtime.NumCPU())
 	msgs, err := echoClients(g.Addr().String(), 8, 64, 0, time.Second)
 	if err != nil {
@@ -450,9 +419,7 @@ func TestEpollBackpressureHoldsNoGoroutine(t *testing.T) {
 		sent int
 	}
 	queued := make(chan held, conns)
-	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
-	g.Engine = "epoll"
-	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g := epollGoer("127.0.0.1:0")
 	g.MaxSendBufferSize = 64 << 20
 	g.OnMessage = func(c core.Connection, _ []byte) {
 		tc := c.(*core.TCPConnection)
@@ -466,10 +433,7 @@ func TestEpollBackpressureHoldsNoGoroutine(t *testing.T) {
 		}
 		queued <- held{tc, sent}
 	}
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Stop() })
+	startEpoll(t, g)
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
 		// A small window, so that the kernel fills up after a few chunks.
 		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
@@ -551,4 +515,23 @@ func echoClients(addr string, conns, size, rounds int, d time.Duration) (int64, 
 		}
 	}
 	return done.Load(), first
+}
+
+// epollGoer is a quiet Goer on the epoll engine, listening on addr.
+func epollGoer(addr string) *core.Goer {
+	g := core.NewGoer(addr, nil, "tcp")
+	g.Engine = "epoll"
+	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return g
+}
+
+// startEpoll starts g, stops it when the test ends (after its clients
+// close), and returns its engine.
+func startEpoll(t *testing.T, g *core.Goer) *epollEngine {
+	t.Helper()
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Stop() })
+	return g.Listener().(*listener).epoll
 }
