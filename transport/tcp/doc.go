@@ -5,8 +5,8 @@
 //     and run the handlers on the bytes they just read; a watchdog moves a
 //     loop whose handler blocks to a new goroutine, so a blocking handler
 //     does not stall the loop's other connections. An idle connection holds
-//     no goroutine and no buffer. See epoll_linux.go for how messages reach
-//     the handlers and why.
+//     no goroutine and no buffer. See epoll_engine_linux.go for how
+//     messages reach the handlers and why.
 //   - goroutine (every platform, the default elsewhere, and TLS on any
 //     Goer): one goroutine reads each connection and delivers its messages
 //     in order. An idle connection holds one goroutine and its read buffer.

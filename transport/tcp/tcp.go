@@ -166,7 +166,7 @@ func (l *listener) Close() error {
 // Serve implements core.Listener.
 func (l *listener) Serve() error {
 	if l.epoll != nil {
-		// The event loops accept: see epoll_linux.go.
+		// The event loops accept: see epoll_accept_linux.go.
 		return l.epoll.serve()
 	}
 	defer l.wg.Wait()
