@@ -334,23 +334,30 @@ func closeOnExecFrom(min int) {
 	}
 }
 
+// notRunning reports that no server runs, and removes a stale pid file:
+// one naming a process that is gone, or one that is not the server (its pid
+// reused by another process, which is left alone).
 func notRunning(cfg Config) error {
-	if pid, err := readPid(cfg.PidFile); err == nil {
-		// Stale: the process is gone.
-		os.Remove(controlPath(cfg.PidFile))
-		os.Remove(cfg.PidFile)
-		fmt.Fprintf(cfg.Stderr, "%s is not running (stale pid file %s named pid %d; removed)\n", cfg.Name, cfg.PidFile, pid)
-	} else {
+	rec, err := readPidFile(cfg.PidFile)
+	switch {
+	case err != nil:
 		fmt.Fprintf(cfg.Stderr, "%s is not running (no process in pid file %s)\n", cfg.Name, cfg.PidFile)
+	case processAlive(rec.pid):
+		removeStale(cfg.PidFile, rec)
+		fmt.Fprintf(cfg.Stderr, "%s is not running (stale pid file %s named pid %d, which is another process, left alone; removed)\n", cfg.Name, cfg.PidFile, rec.pid)
+	default:
+		removeStale(cfg.PidFile, rec)
+		fmt.Fprintf(cfg.Stderr, "%s is not running (stale pid file %s named pid %d, which is gone; removed)\n", cfg.Name, cfg.PidFile, rec.pid)
 	}
 	return ErrNotRunning
 }
 
 func stop(cfg Config, o options) error {
-	pid, ok := runningPid(cfg.PidFile)
+	rec, ok := serverRecord(cfg.PidFile)
 	if !ok {
 		return notRunning(cfg)
 	}
+	pid := rec.pid
 	timeout := cfg.StopTimeout
 	if o.graceful {
 		timeout += cfg.GracefulTimeout
@@ -367,12 +374,13 @@ func stop(cfg Config, o options) error {
 		}
 		c.Close()
 	} else {
-		// No control socket: fall back to a signal.
+		// No control socket: fall back to a signal. serverRecord has
+		// made sure that pid is the server, by its start time.
 		sig := syscall.SIGTERM
 		if o.graceful {
 			sig = syscall.SIGQUIT
 		}
-		if err := syscall.Kill(pid, sig); err != nil {
+		if err := signalServer(rec, sig); err != nil {
 			fmt.Fprintf(cfg.Stderr, "%s: cannot signal pid %d: %v\n", cfg.Name, pid, err)
 			return fmt.Errorf("%w: %w", ErrControl, err)
 		}
@@ -381,12 +389,14 @@ func stop(cfg Config, o options) error {
 		// A program stopping itself: the server has answered that it is done.
 		return nil
 	}
-	for processAlive(pid) && time.Now().Before(deadline) {
+	// Once the server has exited its pid may name another process: the
+	// waits follow the process, not the number.
+	for rec.sameProcess() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if processAlive(pid) {
-		syscall.Kill(pid, syscall.SIGKILL)
-		for i := 0; i < 200 && processAlive(pid); i++ {
+	if rec.sameProcess() {
+		signalServer(rec, syscall.SIGKILL)
+		for i := 0; i < 200 && rec.sameProcess(); i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
 		removePidIfOwn(cfg.PidFile, pid)

@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"net"
 	"os"
@@ -82,9 +83,11 @@ func trimLine(b []byte) []byte {
 	return b
 }
 
-// FuzzReadPid: any pid file content gives a positive pid or an error.
+// FuzzReadPid: any pid file content gives a positive pid, taken from the
+// first line, or an error; what is read is written back the same.
 func FuzzReadPid(f *testing.F) {
-	for _, seed := range []string{"123\n", "0", "-5", "", "abc", "99999999999999999999", " 42 \n\n", "1\x00"} {
+	for _, seed := range []string{"123\n", "0", "-5", "", "abc", "99999999999999999999", " 42 \n\n", "1\x00",
+		"7\nstart 123456\nexe /srv/app\n", "7\nexe /a b\nstart Mon Nov 30 05:37:18 2026\nother x\n", "\n7\n", "8\r\nstart \n"} {
 		f.Add([]byte(seed))
 	}
 	dir := f.TempDir()
@@ -93,14 +96,20 @@ func FuzzReadPid(f *testing.F) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		pid, err := readPid(p)
-		if err == nil && pid <= 0 {
-			t.Fatalf("readPid(%q) = %d without error", data, pid)
+		rec, err := readPidFile(p)
+		if err == nil && rec.pid <= 0 {
+			t.Fatalf("readPidFile(%q) = %d without error", data, rec.pid)
 		}
-		if err == nil {
-			if back, _ := strconv.Atoi(string(trimSpace(data))); back != pid {
-				t.Fatalf("readPid(%q) = %d", data, pid)
-			}
+		if err != nil {
+			return
+		}
+		first, _, _ := bytes.Cut(data, []byte("\n"))
+		if back, _ := strconv.Atoi(string(trimSpace(first))); back != rec.pid {
+			t.Fatalf("readPidFile(%q) = %d", data, rec.pid)
+		}
+		again, err := parsePidFile(rec.format())
+		if err != nil || again.pid != rec.pid || again.start != rec.start || again.exe != rec.exe {
+			t.Fatalf("%q read as %+v, written as %q, read back as %+v, %v", data, rec, rec.format(), again, err)
 		}
 	})
 }
