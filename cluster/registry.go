@@ -1,0 +1,174 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/shunhui19/goes/core"
+)
+
+// BindUid binds c to uid (adding c). A uid may have several connections,
+// on several nodes; a connection may have several uids. The node subscribes
+// to the uid's subject while it holds at least one of its connections.
+func (n *Node) BindUid(c core.Connection, uid string) error {
+	if !validName(uid) {
+		return fmt.Errorf("%w: uid %.40q", ErrBadName, uid)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := n.entryLocked(c)
+	if e.uids == nil {
+		e.uids = map[string]struct{}{}
+	}
+	e.uids[uid] = struct{}{}
+	return n.joinLocked(n.uids, uid, c.GetID(), e, n.uidSubject(uid))
+}
+
+// UnbindUid undoes BindUid. Unbinding what is not bound does nothing.
+func (n *Node) UnbindUid(c core.Connection, uid string) error {
+	if !validName(uid) {
+		return fmt.Errorf("%w: uid %.40q", ErrBadName, uid)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := n.conns[c.GetID()]
+	if e == nil || e.c != c {
+		return nil
+	}
+	if _, ok := e.uids[uid]; !ok {
+		return nil
+	}
+	delete(e.uids, uid)
+	return n.leaveLocked(n.uids, uid, c.GetID(), n.uidSubject(uid))
+}
+
+// JoinGroup puts c in group (adding c). The node subscribes to the group's
+// subject while it holds at least one member.
+func (n *Node) JoinGroup(c core.Connection, group string) error {
+	if !validName(group) {
+		return fmt.Errorf("%w: group %.40q", ErrBadName, group)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := n.entryLocked(c)
+	if e.groups == nil {
+		e.groups = map[string]struct{}{}
+	}
+	e.groups[group] = struct{}{}
+	return n.joinLocked(n.groups, group, c.GetID(), e, n.groupSubject(group))
+}
+
+// LeaveGroup takes c out of group. Leaving a group c is not in does nothing.
+func (n *Node) LeaveGroup(c core.Connection, group string) error {
+	if !validName(group) {
+		return fmt.Errorf("%w: group %.40q", ErrBadName, group)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := n.conns[c.GetID()]
+	if e == nil || e.c != c {
+		return nil
+	}
+	if _, ok := e.groups[group]; !ok {
+		return nil
+	}
+	delete(e.groups, group)
+	return n.leaveLocked(n.groups, group, c.GetID(), n.groupSubject(group))
+}
+
+func (n *Node) joinLocked(index map[string]map[int]*entry, name string, id int, e *entry, subject string) error {
+	set := index[name]
+	if set == nil {
+		set = map[int]*entry{}
+		index[name] = set
+	}
+	set[id] = e
+	if len(set) == 1 && n.bus != nil && !n.closed {
+		if err := n.bus.Subscribe(subject); err != nil {
+			return fmt.Errorf("goes: cluster: subscribe: %w", err)
+		}
+	}
+	return nil
+}
+
+func (n *Node) leaveLocked(index map[string]map[int]*entry, name string, id int, subject string) error {
+	set := index[name]
+	if _, ok := set[id]; !ok {
+		return nil
+	}
+	delete(set, id)
+	if len(set) > 0 {
+		return nil
+	}
+	delete(index, name)
+	if n.bus != nil && !n.closed {
+		if err := n.bus.Unsubscribe(subject); err != nil {
+			return fmt.Errorf("goes: cluster: unsubscribe: %w", err)
+		}
+	}
+	return nil
+}
+
+// members returns the connections of index[name] not in skip, into buf.
+func (n *Node) members(buf []core.Connection, index map[string]map[int]*entry, name string, skip []int) []core.Connection {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, e := range index[name] {
+		if !slices.Contains(skip, id) {
+			buf = append(buf, e.c)
+		}
+	}
+	return buf
+}
+
+func (n *Node) all(buf []core.Connection, skip []int) []core.Connection {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, e := range n.conns {
+		if !slices.Contains(skip, id) {
+			buf = append(buf, e.c)
+		}
+	}
+	return buf
+}
+
+// localSkip returns the connection ids in skip that are this node's.
+func (n *Node) localSkip(skip []ClientID) []int {
+	var ids []int
+	for _, s := range skip {
+		if node, conn, ok := s.split(); ok && node == n.id {
+			ids = append(ids, conn)
+		}
+	}
+	return ids
+}
+
+func (n *Node) local(conn int) core.Connection {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if e := n.conns[conn]; e != nil {
+		return e.c
+	}
+	return nil
+}
+
+// deliver sends msg to every connection in cs; a connection that is closed
+// is forgotten. It returns how many accepted the message.
+func (n *Node) deliver(cs []core.Connection, msg []byte) int {
+	ok := 0
+	for _, c := range cs {
+		if n.sendOne(c, msg) == nil {
+			ok++
+		}
+	}
+	return ok
+}
+
+func (n *Node) sendOne(c core.Connection, msg []byte) error {
+	err := c.SendBytes(msg, false)
+	if errors.Is(err, core.ErrClosed) {
+		n.Remove(c)
+	}
+	return err
+}
