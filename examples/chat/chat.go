@@ -1,29 +1,16 @@
 package main
 
 import (
-	"embed"
 	"encoding/json"
-	"io/fs"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/examples/internal/chatui"
 	"github.com/shunhui19/goes/protocol/websocket"
-)
-
-//go:embed static
-var static embed.FS
-
-const (
-	defaultRoom = "lobby"
-	maxNick     = 24
-	maxRoom     = 32
-	maxText     = 2000
 )
 
 // chat keeps who is in which room. The connection store does the
@@ -39,25 +26,15 @@ type member struct {
 	nick, room string
 }
 
-// message is every frame of the chat's little JSON protocol, both ways.
-type message struct {
-	Type    string         `json:"type"`
-	Nick    string         `json:"nick,omitempty"`
-	Room    string         `json:"room,omitempty"`
-	Text    string         `json:"text,omitempty"`
-	Time    string         `json:"time,omitempty"`
-	Online  int            `json:"online,omitempty"`
-	Rooms   map[string]int `json:"rooms,omitempty"`
-	Members []string       `json:"members,omitempty"`
-}
+// message is every frame of the JSON protocol the page speaks (package chatui).
+type message = chatui.Message
 
 func newChat(addr string) *chat {
 	ch := &chat{members: map[int]*member{}}
 	p := websocket.New()
 	p.Compression = true
 	p.PingInterval = 30 * time.Second
-	sub, _ := fs.Sub(static, "static")
-	p.HTTPHandler = http.FileServer(http.FS(sub))
+	p.HTTPHandler = chatui.Handler()
 	g := core.NewGoer(addr, p, "tcp")
 	g.Name = "chat"
 	g.MaxPackageSize = 64 << 10
@@ -84,8 +61,8 @@ func (ch *chat) onMessage(c core.Connection, data []byte) {
 }
 
 func (ch *chat) join(c core.Connection, nick, room string) {
-	nick = cleanNick(nick)
-	room = cleanRoom(room)
+	nick = chatui.CleanNick(nick)
+	room = chatui.CleanRoom(room)
 	if nick == "" {
 		ch.send(c, message{Type: "error", Text: "pick a nickname (1 to 24 letters)"})
 		return
@@ -126,7 +103,7 @@ func (ch *chat) say(c core.Connection, text string) {
 	if text == "" {
 		return
 	}
-	if utf8.RuneCountInString(text) > maxText {
+	if utf8.RuneCountInString(text) > chatui.MaxText {
 		ch.send(c, message{Type: "error", Text: "message too long"})
 		return
 	}
@@ -206,36 +183,4 @@ func (ch *chat) each(f func(c core.Connection, m *member)) {
 func (ch *chat) send(c core.Connection, m message) {
 	b, _ := json.Marshal(m)
 	c.SendBytes(b, false)
-}
-
-// cleanNick keeps printable characters, trimmed, at most maxNick of them.
-func cleanNick(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if utf8.RuneCountInString(s) > maxNick {
-		s = string([]rune(s)[:maxNick])
-	}
-	return strings.TrimSpace(s)
-}
-
-// cleanRoom lower-cases and keeps letters, digits, '-' and '_'.
-func cleanRoom(s string) string {
-	s = strings.Map(func(r rune) rune {
-		r = unicode.ToLower(r)
-		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' {
-			return r
-		}
-		return -1
-	}, s)
-	if utf8.RuneCountInString(s) > maxRoom {
-		s = string([]rune(s)[:maxRoom])
-	}
-	if s == "" {
-		return defaultRoom
-	}
-	return s
 }

@@ -89,6 +89,15 @@ func TestChatProtocol(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(page), "<title>goes chat</title>") {
 		t.Fatalf("page: %d %.80q", resp.StatusCode, page)
 	}
+	resp, err = http.Get("http://" + addr + "/favicon.ico")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/x-icon" {
+		t.Fatalf("favicon.ico: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 
 	a, b := dial(t, ctx, addr), dial(t, ctx, addr)
 	a.send(message{Type: "say", Text: "too early"})
@@ -129,11 +138,25 @@ func TestChatProtocol(t *testing.T) {
 	a.c.Close(cws.StatusNormalClosure, "")
 }
 
-// TestChatBrowser runs testdata/e2e/chat.mjs: two headless Chromium pages
-// join, talk and one leaves. It needs node, /usr/bin/chromium (or CHROMIUM)
-// and `npm ci` in testdata/e2e. The screenshot goes to $GOES_ARTIFACTS (default:
-// the test's temporary directory).
+// TestChatBrowser runs testdata/e2e/chat.mjs: headless Chromium pages
+// join, talk, one at phone width (375x667) switches rooms from the top bar's
+// panel, and they leave. Screenshots go to $GOES_ARTIFACTS (default: the
+// test's temporary directory): chat.png, chat-phone.png, chat-phone-rooms.png.
 func TestChatBrowser(t *testing.T) {
+	b := needBrowser(t)
+	addr := startChat(t)
+	b.run(t, "http://"+addr, "chat", "")
+}
+
+// browser is what the browser tests need: node, Chromium and playwright-core.
+type browser struct {
+	node, chromium, dir string
+}
+
+// needBrowser skips the test unless node, /usr/bin/chromium (or $CHROMIUM)
+// and `npm ci` in testdata/e2e are there.
+func needBrowser(t *testing.T) browser {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
@@ -152,6 +175,14 @@ func TestChatBrowser(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
 		t.Skipf("playwright-core missing: run `npm ci` in %s; browser test skipped", dir)
 	}
+	return browser{node, chromium, dir}
+}
+
+// run drives the chat at base with chat.mjs; the screenshots are named
+// after name. spki, if set, is the only server key whose certificate
+// errors Chromium ignores.
+func (b browser) run(t *testing.T, base, name, spki string) {
+	t.Helper()
 	out := os.Getenv("GOES_ARTIFACTS")
 	if out == "" {
 		out = t.TempDir()
@@ -159,20 +190,20 @@ func TestChatBrowser(t *testing.T) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	shot := filepath.Join(out, "chat.png")
-
-	addr := startChat(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	shots := filepath.Join(out, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "chat.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "BASE_URL=http://"+addr, "SCREENSHOT="+shot, "CHROMIUM="+chromium)
+	cmd := exec.CommandContext(ctx, b.node, "chat.mjs")
+	cmd.Dir = b.dir
+	cmd.Env = append(os.Environ(), "BASE_URL="+base, "SHOTS="+shots, "CHROMIUM="+b.chromium, "SPKI="+spki)
 	res, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(res), "ok") {
 		t.Fatalf("browser test failed: %v\n%s", err, res)
 	}
-	if st, err := os.Stat(shot); err != nil || st.Size() == 0 {
-		t.Fatalf("no screenshot at %s: %v", shot, err)
+	for _, suffix := range []string{".png", "-phone.png", "-phone-rooms.png"} {
+		if st, err := os.Stat(shots + suffix); err != nil || st.Size() == 0 {
+			t.Fatalf("no screenshot at %s: %v", shots+suffix, err)
+		}
 	}
-	t.Logf("screenshot: %s", shot)
+	t.Logf("screenshots: %s*.png", shots)
 }

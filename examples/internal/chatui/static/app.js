@@ -37,14 +37,24 @@
     rooms.replaceChildren();
     Object.keys(m.rooms || {}).sort().forEach((name) => {
       const li = el("li", name === room ? "current" : "");
-      li.appendChild(el("span", "", "#" + name));
-      li.appendChild(el("span", "count", String(m.rooms[name])));
-      li.addEventListener("click", () => join(me, name));
+      const b = el("button", "room");
+      b.type = "button";
+      b.appendChild(el("span", "name", "#" + name));
+      b.appendChild(el("span", "count", String(m.rooms[name])));
+      b.addEventListener("click", () => { showSide(false); if (name !== room) join(me, name); });
+      li.appendChild(b);
       rooms.appendChild(li);
     });
     const members = $("members");
     members.replaceChildren();
     (m.members || []).forEach((n) => members.appendChild(el("li", "", n + (n === me ? " (you)" : ""))));
+  }
+
+  // showSide opens or closes the rooms panel; only phone widths show it as
+  // a panel of its own, wider screens always show it.
+  function showSide(open) {
+    $("chat").classList.toggle("side-open", open);
+    $("side-toggle").setAttribute("aria-expanded", String(open));
   }
 
   function onMessage(ev) {
@@ -60,6 +70,7 @@
         $("messages").replaceChildren();
         notice("You joined #" + room + ".");
         presence(m);
+        showSide(false);
         $("text").focus();
         break;
       case "join": notice(m.nick + " joined."); break;
@@ -107,8 +118,13 @@
     e.preventDefault();
     const r = $("new-room").value.trim();
     $("new-room").value = "";
+    showSide(false);
     if (r) join(me, r);
   });
+  $("side-toggle").addEventListener("click", () => showSide(!$("chat").classList.contains("side-open")));
+  $("side-close").addEventListener("click", () => showSide(false));
+  $("backdrop").addEventListener("click", () => showSide(false));
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") showSide(false); });
   $("say-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const t = $("text").value;
