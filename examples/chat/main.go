@@ -5,20 +5,45 @@
 //	go run ./examples/chat start       # then open http://127.0.0.1:8080/
 //	go run ./examples/chat start -d    # in the background; stop, reload, status as usual
 //
-// GOES_ADDR overrides the address (default 127.0.0.1:8080); the command line
-// is left to RunAll.
+// GOES_ADDR overrides the address (default 127.0.0.1:8080). With GOES_CERT
+// and GOES_KEY (paths of a PEM certificate and its key) the same port
+// speaks TLS: the page is at https:// and talks over wss://. The command
+// line is left to RunAll.
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	_ "github.com/shunhui19/goes/transport/tcp"
 )
 
 func main() {
-	addr := os.Getenv("GOES_ADDR")
+	ch, err := fromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chat:", err)
+		os.Exit(2)
+	}
+	ch.goer.RunAll()
+}
+
+// fromEnv makes the chat from GOES_ADDR, GOES_CERT and GOES_KEY.
+func fromEnv(getenv func(string) string) (*chat, error) {
+	addr := getenv("GOES_ADDR")
 	if addr == "" {
 		addr = "127.0.0.1:8080"
 	}
-	newChat(addr).goer.RunAll()
+	ch := newChat(addr)
+	cert, key := getenv("GOES_CERT"), getenv("GOES_KEY")
+	switch {
+	case cert != "" && key != "":
+		// The certificate is read when the Goer starts, so a reload
+		// picks up a renewed one.
+		ch.goer.Transport = "ssl"
+		ch.goer.CertFile, ch.goer.KeyFile = cert, key
+	case cert != "" || key != "":
+		return nil, errors.New("GOES_CERT and GOES_KEY go together: set both for TLS, or neither")
+	}
+	return ch, nil
 }
