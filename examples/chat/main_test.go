@@ -145,7 +145,7 @@ func TestChatProtocol(t *testing.T) {
 func TestChatBrowser(t *testing.T) {
 	b := needBrowser(t)
 	addr := startChat(t)
-	b.run(t, "http://"+addr, "chat", "")
+	b.run(t, "http://"+addr, "full", "chat", "")
 }
 
 // browser is what the browser tests need: node, Chromium and playwright-core.
@@ -178,10 +178,10 @@ func needBrowser(t *testing.T) browser {
 	return browser{node, chromium, dir}
 }
 
-// run drives the chat at base with chat.mjs; the screenshots are named
-// after name. spki, if set, is the only server key whose certificate
-// errors Chromium ignores.
-func (b browser) run(t *testing.T, base, name, spki string) {
+// run drives the chat at base through chat.mjs's scenario ("full" or
+// "pair"); the screenshots are named after name. spki, if set, is the only
+// server key whose certificate errors Chromium ignores.
+func (b browser) run(t *testing.T, base, scenario, name, spki string) {
 	t.Helper()
 	out := os.Getenv("GOES_ARTIFACTS")
 	if out == "" {
@@ -195,12 +195,16 @@ func (b browser) run(t *testing.T, base, name, spki string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, b.node, "chat.mjs")
 	cmd.Dir = b.dir
-	cmd.Env = append(os.Environ(), "BASE_URL="+base, "SHOTS="+shots, "CHROMIUM="+b.chromium, "SPKI="+spki)
+	cmd.Env = append(os.Environ(), "BASE_URL="+base, "SHOTS="+shots, "CHROMIUM="+b.chromium, "SPKI="+spki, "SCENARIO="+scenario)
 	res, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(res), "ok") {
 		t.Fatalf("browser test failed: %v\n%s", err, res)
 	}
-	for _, suffix := range []string{".png", "-phone.png", "-phone-rooms.png"} {
+	suffixes := []string{".png", "-phone.png", "-phone-rooms.png"}
+	if scenario == "pair" {
+		suffixes = suffixes[:2]
+	}
+	for _, suffix := range suffixes {
 		if st, err := os.Stat(shots + suffix); err != nil || st.Size() == 0 {
 			t.Fatalf("no screenshot at %s: %v", shots+suffix, err)
 		}

@@ -107,7 +107,8 @@ func TestFromEnv(t *testing.T) {
 // TestChatTLS runs the chat the way the README shows, with GOES_CERT and
 // GOES_KEY: the page, its icon and the WebSocket are served over TLS only;
 // curl and Chromium (the latter trusting this certificate's key alone) use
-// https and wss.
+// https and wss; in Chromium a page at desktop width and one at phone width
+// talk (chat-tls.png, chat-tls-phone.png in $GOES_ARTIFACTS).
 func TestChatTLS(t *testing.T) {
 	certFile, keyFile, pool, spki := testCert(t)
 	ch, err := fromEnv(envOf(map[string]string{"GOES_ADDR": "127.0.0.1:0", "GOES_CERT": certFile, "GOES_KEY": keyFile}))
@@ -202,6 +203,6 @@ func TestChatTLS(t *testing.T) {
 	})
 
 	t.Run("browser", func(t *testing.T) {
-		needBrowser(t).run(t, "https://"+addr, "chat-tls", spki)
+		needBrowser(t).run(t, "https://"+addr, "pair", "chat-tls", spki)
 	})
 }

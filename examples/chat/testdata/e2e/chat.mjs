@@ -1,5 +1,5 @@
 // Drives headless Chromium pages through the chat: join, talk, switch rooms
-// at phone width, leave. Run by main_test.go with
+// at phone width, leave (SCENARIO=full), or just two pages talking (pair). Run by main_test.go with
 //
 //	BASE_URL  http://... or https://... of the chat
 //	SHOTS     path prefix of the screenshots: SHOTS.png (desktop),
@@ -7,6 +7,8 @@
 //	CHROMIUM  the browser
 //	SPKI      optional: base64 SHA-256 of the server key's SubjectPublicKeyInfo;
 //	          certificate errors are ignored for that key alone
+//	SCENARIO  "full" (default) or "pair": two pages, one a phone, exchange a
+//	          message; screenshots SHOTS.png and SHOTS-phone.png
 //
 // Prints "ok" and exits 0 when every check holds.
 import { chromium } from "playwright-core";
@@ -40,6 +42,9 @@ async function open(browser, opts) {
 
 async function join(browser, nick, room, opts = desktop) {
   const p = await open(browser, opts);
+  await inside(p.page, "#login");
+  const card = await p.page.locator("#login").boundingBox();
+  check(card.height < p.page.viewportSize().height * 0.8, `the login card is a card (${card.height}px tall)`);
   await p.page.fill("#nick", nick);
   await p.page.fill("#room", room);
   await p.page.click("#join");
@@ -67,23 +72,38 @@ async function fitsWidth(page) {
   check(sw <= cw, `no sideways scrolling (${sw} > ${cw})`);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  // launch() gives each run a fresh temporary profile (--user-data-dir).
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-    .concat(process.env.SPKI ? ["--ignore-certificate-errors-spki-list=" + process.env.SPKI] : []),
-});
-const pages = [];
-try {
-  const a = await join(browser, "alice", "gophers");
+// pair: alice on a wide screen and bob on a phone say hello to each other.
+async function pair(pages) {
+  const a = await join(browser, "alice", "secure");
   pages.push(a);
-  await onlineIs(a.page, 1);
-  const icon = await a.page.evaluate(async () => {
+  await favicon(a.page);
+  const b = await join(browser, "bob", "secure", phone);
+  pages.push(b);
+  await onlineIs(a.page, 2);
+  await a.page.fill("#text", "hello bob, over wss");
+  await a.page.click("#send");
+  await b.page.locator("#messages .msg", { hasText: "hello bob, over wss" }).waitFor();
+  await b.page.fill("#text", "hello alice");
+  await b.page.tap("#send");
+  await a.page.locator("#messages .msg", { hasText: "hello alice" }).waitFor();
+  await a.page.screenshot({ path: shots + ".png" });
+  await b.page.screenshot({ path: shots + "-phone.png" });
+}
+
+async function favicon(page) {
+  const icon = await page.evaluate(async () => {
     const r = await fetch("/favicon.ico");
     return [r.status, r.headers.get("content-type")];
   });
   check(icon[0] === 200 && icon[1] === "image/x-icon", "favicon.ico: " + icon);
+}
+
+// full: the whole tour, a phone included.
+async function full(pages) {
+  const a = await join(browser, "alice", "gophers");
+  pages.push(a);
+  await onlineIs(a.page, 1);
+  await favicon(a.page);
   const b = await join(browser, "bob", "gophers");
   pages.push(b);
   await a.page.locator("#messages .notice", { hasText: "bob joined." }).waitFor();
@@ -176,9 +196,20 @@ try {
   await a.page.locator("#messages .notice", { hasText: "bob left." }).waitFor();
   await onlineIs(a.page, 1);
   check((await a.page.locator("#members li").count()) === 1, "one member left");
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  // launch() gives each run a fresh temporary profile (--user-data-dir).
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    .concat(process.env.SPKI ? ["--ignore-certificate-errors-spki-list=" + process.env.SPKI] : []),
+});
+const pages = [];
+try {
+  await (process.env.SCENARIO === "pair" ? pair : full)(pages);
   const problems = pages.flatMap((p) => p.problems);
   check(problems.length === 0, "no page problems: " + problems.join("; "));
-  await a.ctx.close();
   console.log("ok");
 } finally {
   await browser.close();
