@@ -33,7 +33,8 @@
 //  6. A panic in a callback is recovered and logged with its stack; that
 //     connection is closed; the server goes on.
 //  7. Close, Stop and reload flush queued data (bounded by CloseTimeout)
-//     before closing.
+//     before closing; data dropped at the timeout is logged and the
+//     connection reset (RST), so the peer does not take it as complete.
 //
 // Engines (transport modules) drive a connection through Goer.Accept and
 // the Stream it returns; they only move bytes. Transports register

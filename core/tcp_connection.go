@@ -218,6 +218,31 @@ type WriteNotifier interface {
 	NotifyWritable() bool
 }
 
+// Aborter is implemented by sockets that can end the connection with a
+// reset (TCP's RST, SO_LINGER 0) rather than the FIN of Close. core aborts
+// a socket whose queued data it drops (a Close that outlasted
+// CloseTimeout, Destroy), so that the peer does not take the cut stream
+// for a whole one. A socket with a NetConn method (a *tls.Conn) is aborted
+// through the connection it wraps, skipping the TLS close_notify.
+type Aborter interface {
+	Abort() error
+}
+
+// abortSocket resets s if it can; false: it cannot, close it instead.
+func abortSocket(s Socket) bool {
+	if a, ok := s.(Aborter); ok {
+		a.Abort()
+		return true
+	}
+	if w, ok := s.(interface{ NetConn() net.Conn }); ok {
+		if a, ok := w.NetConn().(Aborter); ok {
+			a.Abort()
+			return true
+		}
+	}
+	return false
+}
+
 // closeWriter is implemented by sockets that can half-close (TCP, Unix, TLS).
 type closeWriter interface {
 	CloseWrite() error
@@ -580,6 +605,7 @@ func (c *TCPConnection) flushAfterEOF() {
 	select {
 	case <-ch:
 	case <-t.C:
+		c.closeTimedOut()
 	}
 }
 
@@ -666,15 +692,32 @@ func (c *TCPConnection) beginCloseLocked() {
 	c.state.Store(connClosing)
 	c.wakeReader()
 	if t := c.goer.timer; t != nil {
-		c.x().closeTask = t.Add(c.goer.CloseTimeout, func(...any) { c.Destroy() }, nil, false)
+		c.x().closeTask = t.Add(c.goer.CloseTimeout, func(...any) { c.closeTimedOut() }, nil, false)
 	}
 	if c.idleLocked() {
 		c.shutdownLocked()
 	}
 }
 
-// Destroy closes the socket at once, dropping whatever is still queued.
-// OnClose follows on the connection's lane. Safe for concurrent use.
+// closeTimedOut ends a connection whose flush outlasted CloseTimeout.
+// What is still queued is dropped, and said so: Destroy resets the socket.
+func (c *TCPConnection) closeTimedOut() {
+	c.mu.Lock()
+	drop := c.state.Load() != connClosed && !c.idleLocked()
+	queued := len(c.out)
+	c.mu.Unlock()
+	if drop {
+		g := c.goer
+		g.logger().Warn("close timed out; queued data dropped, connection reset", "goer", g.name(), "conn", c.ID,
+			"remote", c.GetRemoteAddress(), "queued", queued, "timeout", g.CloseTimeout)
+	}
+	c.Destroy()
+}
+
+// Destroy closes the socket at once, dropping whatever is still queued;
+// when something was, the socket is reset (see Aborter), so that the peer
+// does not take the cut stream for a whole one. OnClose follows on the
+// connection's lane. Safe for concurrent use.
 func (c *TCPConnection) Destroy() {
 	c.mu.Lock()
 	if c.state.Load() == connClosed {
@@ -682,6 +725,7 @@ func (c *TCPConnection) Destroy() {
 		return
 	}
 	c.state.Store(connClosed)
+	drop := !c.idleLocked()
 	c.out = nil
 	if c.awaitOut { // no Writable to wait for: the socket closes below
 		c.awaitOut, c.writing = false, false
@@ -703,7 +747,9 @@ func (c *TCPConnection) Destroy() {
 	for _, cl := range closers {
 		cl.Close()
 	}
-	c.sock.Close()
+	if !drop || !abortSocket(c.sock) {
+		c.sock.Close()
+	}
 }
 
 // ioFailed reports a socket error and destroys the connection.

@@ -473,6 +473,16 @@ func (c *econn) Close() error {
 	return nil
 }
 
+// Abort implements core.Aborter: the close sends a reset (SO_LINGER 0).
+func (c *econn) Abort() error {
+	c.fdMu.RLock()
+	if !c.closed {
+		setLingerZero(int(c.fd))
+	}
+	c.fdMu.RUnlock()
+	return c.Close()
+}
+
 func (c *econn) closeFD() {
 	c.fdMu.Lock()
 	if c.closed {

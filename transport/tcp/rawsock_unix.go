@@ -72,3 +72,18 @@ func (s *rawSock) CloseWrite() error {
 	}
 	return s.cw.CloseWrite()
 }
+
+// Abort implements core.Aborter: a TCP connection's close sends a reset
+// (SO_LINGER 0). A Unix socket has no reset: it is closed.
+func (s *rawSock) Abort() error {
+	if _, ok := s.Conn.(*net.TCPConn); ok {
+		s.rc.Control(func(fd uintptr) { setLingerZero(int(fd)) })
+	}
+	return s.Conn.Close()
+}
+
+// setLingerZero makes closing fd reset the connection (RST) instead of
+// sending what is left and a FIN.
+func setLingerZero(fd int) {
+	syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+}

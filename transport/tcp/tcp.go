@@ -202,7 +202,8 @@ func (l *listener) Serve() error {
 func (l *listener) serve(conn net.Conn) {
 	var sock core.Socket
 	if l.tls != nil {
-		tc := tls.Server(conn, l.tls)
+		// wrap: an Abort for core (see core.Aborter), through NetConn.
+		tc := tls.Server(wrap(conn), l.tls)
 		if !l.track(conn) {
 			conn.Close()
 			l.wg.Done()
