@@ -137,6 +137,12 @@ type Stats struct {
 	Dropped      atomic.Int64 // datagrams dropped (bad, too large, queue full)
 	BytesRead    atomic.Int64
 	BytesWritten atomic.Int64
+	Closed       atomic.Int64 // stream connections ended
+	Sent         atomic.Int64 // messages queued by Send and SendBytes
+	BufferFull   atomic.Int64 // times a send queue reached its MaxSendBufferSize
+	Panics       atomic.Int64 // callback panics recovered
+
+	errs [ErrCodeIO + 1]atomic.Int64 // OnError reports by code; 0 counts other codes
 }
 
 const (

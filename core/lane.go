@@ -84,6 +84,7 @@ func (c *TCPConnection) runEvent(ev laneEvent) {
 	g := c.goer
 	switch ev.kind {
 	case evBufferFull:
+		g.stats.BufferFull.Add(1)
 		c.call("OnBufferFull", either(c.OnBufferFull, g.OnBufferFull))
 	case evBufferDrain:
 		if bd, ok := c.Protocol.(BufferDrainer); ok {
@@ -128,6 +129,7 @@ func (c *TCPConnection) call(name string, f func(Connection)) {
 
 func (c *TCPConnection) callError(code int, msg string) {
 	g := c.goer
+	g.stats.countError(code)
 	g.logger().Debug("connection error", "goer", g.name(), "conn", c.ID, "remote", c.GetRemoteAddress(), "code", code, "err", msg)
 	f := c.OnError
 	if f == nil {
@@ -148,6 +150,7 @@ func (c *TCPConnection) recoverCallback(name string) {
 		return
 	}
 	g := c.goer
+	g.stats.Panics.Add(1)
 	g.logger().Error("callback panicked", "goer", g.name(), "callback", name, "conn", c.ID,
 		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 	if name != "OnError" {
@@ -298,6 +301,7 @@ func (s *Stream) Closed(err error) {
 	c.mu.Unlock()
 	g.Connections.Del(c.ID)
 	g.open.Add(-1)
+	g.stats.Closed.Add(1)
 
 	c.laneMu.Lock()
 	c.evMu.Lock()

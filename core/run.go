@@ -260,6 +260,7 @@ func (g *Goer) sweepIdle() {
 
 func (g *Goer) recoverGoerCallback(name string) {
 	if r := recover(); r != nil {
+		g.stats.Panics.Add(1)
 		g.logger().Error("callback panicked", "goer", g.name(), "callback", name, "panic", fmt.Sprint(r))
 	}
 }

@@ -308,6 +308,7 @@ func (c *TCPConnection) send(b []byte, s string, raw bool) error {
 		c.mu.Unlock()
 		return err
 	}
+	c.goer.stats.Sent.Add(1)
 	if closeAfter {
 		c.beginCloseLocked()
 	}

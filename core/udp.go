@@ -112,6 +112,7 @@ func (c *UDPConnection) handle(d []byte) {
 	g := c.goer
 	defer func() {
 		if r := recover(); r != nil {
+			g.stats.Panics.Add(1)
 			g.logger().Error("callback panicked", "goer", g.name(), "callback", "OnMessage", "from", c.GetRemoteAddress(),
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			c.report(ErrCodePanic, fmt.Sprintf("OnMessage panicked: %v", r))
@@ -155,8 +156,13 @@ func (c *UDPConnection) deliver(msg []byte) {
 }
 
 func (c *UDPConnection) report(code int, msg string) {
+	c.goer.stats.countError(code)
 	if f := c.goer.OnError; f != nil {
-		defer func() { recover() }()
+		defer func() {
+			if recover() != nil {
+				c.goer.stats.Panics.Add(1)
+			}
+		}()
 		f(c, code, msg)
 	}
 }
@@ -188,6 +194,7 @@ func (c *UDPConnection) send(b []byte, s string, raw bool) error {
 		c.goer.stats.SendFailures.Add(1)
 		return fmt.Errorf("goes: send to %s: %w", addrString(c.remote), err)
 	}
+	c.goer.stats.Sent.Add(1)
 	return nil
 }
 

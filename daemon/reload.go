@@ -37,6 +37,7 @@ type childSpec struct {
 	PidFile string         `json:"pidfile"` // the old process's pid file
 	Control string         `json:"control"` // where to bind the control socket
 	Daemon  bool           `json:"daemon"`
+	Reloads int64          `json:"reloads"` // reloads that led to the new process
 }
 
 // successor is a process started by reload.
@@ -178,6 +179,7 @@ func (s *server) reload(exe, dir string, sigs <-chan os.Signal) (*successor, res
 		PidFile: s.cfg.PidFile,
 		Control: fmt.Sprintf("%s.%d", controlPath(s.cfg.PidFile), s.pid),
 		Daemon:  s.daemon,
+		Reloads: reloads.Load() + 1,
 	}
 	extra := []*os.File{theirs, os.Stdout, os.Stderr}
 	for key, f := range files {
@@ -393,6 +395,7 @@ func childFromEnv() (*childSpec, error) {
 	if err := json.Unmarshal([]byte(v), &spec); err != nil {
 		return nil, fmt.Errorf("goes: bad %s: %w", childEnv, err)
 	}
+	reloads.Store(spec.Reloads)
 	return &spec, nil
 }
 
