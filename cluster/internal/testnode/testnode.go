@@ -81,6 +81,7 @@ func (s *Server) Dial(t testing.TB) *Client {
 
 func (cl *Client) read() {
 	defer close(cl.done)
+	defer cl.Conn.Close() // as a real client does when the server closes
 	r := bufio.NewReaderSize(cl.Conn, 64<<10)
 	for {
 		line, err := r.ReadString('\n')
