@@ -49,9 +49,9 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// startChild runs "self serve -impl name -kind kind" and waits until it
-// reports that it listens.
-func startChild(self, name, kind string, timeout time.Duration) (*child, error) {
+// startChild runs "self serve -impl name -kind kind" (on cpus, unless
+// empty) and waits until it reports that it listens.
+func startChild(self, name, kind string, cpus []int, timeout time.Duration) (*child, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -64,7 +64,7 @@ func startChild(self, name, kind string, timeout time.Duration) (*child, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := c.cmd.Start(); err != nil {
+	if err := startPinned(c.cmd.Start, cpus); err != nil {
 		return nil, err
 	}
 	live.Lock()

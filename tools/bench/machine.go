@@ -18,6 +18,7 @@ type machineInfo struct {
 	Kernel    string
 	GoVersion string
 	Wrk       string // "" when wrk is not installed
+	Pinned    bool   // servers on CPU 0, load generators on the others
 }
 
 func (m machineInfo) String() string {
@@ -28,6 +29,9 @@ func (m machineInfo) String() string {
 	s += fmt.Sprintf(", %s %s, %s %s/%s", runtime.GOOS, orUnknown(m.Kernel), m.GoVersion, runtime.GOOS, runtime.GOARCH)
 	if m.Wrk != "" {
 		s += ", " + m.Wrk
+	}
+	if m.Pinned {
+		return s + "; pinned: servers on CPU 0, load generators on the others, over loopback"
 	}
 	return s + "; servers and load generators share the CPUs over loopback"
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -70,6 +71,8 @@ type config struct {
 	srcAddrs                 int
 	wrk                      string
 	out, svg                 string
+	pinned                   bool
+	serverCPUs, loadCPUs     []int // pinned: the server's CPUs and the harness's
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -98,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
 	fs.StringVar(&c.out, "out", "", "write the table as Markdown to this file")
 	fs.StringVar(&c.svg, "svg", "", "write the chart to this file (default: -out with .svg)")
+	fs.BoolVar(&c.pinned, "pinned", false, "servers on CPU 0, the harness and wrk on the other CPUs (needs 2 or more); default: all share every CPU")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -110,6 +114,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.srcAddrs < 0 || c.srcAddrs > 250 {
 		return c, errors.New("-src-addrs must be in 0..250")
 	}
+	if c.pinned {
+		n := runtime.NumCPU()
+		if n < 2 {
+			return c, errors.New("-pinned needs 2 or more CPUs")
+		}
+		c.serverCPUs = []int{0}
+		for i := 1; i < n; i++ {
+			c.loadCPUs = append(c.loadCPUs, i)
+		}
+	}
 	if c.svg == "" && c.out != "" {
 		c.svg = strings.TrimSuffix(c.out, ".md") + ".svg"
 	}
@@ -121,6 +135,8 @@ func (c config) allShapes() []shape {
 	s := []shape{
 		{Name: "echo-1k", Title: fmt.Sprintf("TCP echo, %d connections × 1 KiB", c.echoLargeConns), Kind: kindTCP, Load: loadEcho, Conns: c.echoLargeConns, Size: 1024},
 		{Name: "echo-64", Title: fmt.Sprintf("TCP echo, %d connections × 64 B", c.echoSmallConns), Kind: kindTCP, Load: loadEcho, Conns: c.echoSmallConns, Size: 64},
+		{Name: "echo-100x64", Title: "TCP echo, 100 connections × 64 B", Kind: kindTCP, Load: loadEcho, Conns: 100, Size: 64},
+		{Name: "echo-100x16", Title: "TCP echo, 100 connections × 16 B", Kind: kindTCP, Load: loadEcho, Conns: 100, Size: 16},
 		{Name: "http", Title: fmt.Sprintf("HTTP hello world, keep-alive (wrk -t%d -c%d)", c.wrkThreads, c.httpConns), Kind: kindHTTP, Load: loadWrk, Conns: c.httpConns, Pipeline: 1},
 		{Name: fmt.Sprintf("http-pipe%d", c.pipeline), Title: fmt.Sprintf("HTTP hello world, %d pipelined requests (wrk -t%d -c%d; no latency: wrk times batches)", c.pipeline, c.wrkThreads, c.httpConns), Kind: kindHTTP, Load: loadWrk, Conns: c.httpConns, Pipeline: c.pipeline},
 		{Name: "ws", Title: fmt.Sprintf("WebSocket echo, %d connections × 1 KiB", c.wsConns), Kind: kindWS, Load: loadWS, Conns: c.wsConns, Size: 1024},
@@ -168,6 +184,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if _, err := raiseFileLimit(); err != nil {
 		fmt.Fprintln(stderr, "bench: cannot raise the open-files limit:", err)
 	}
+	if cfg.pinned {
+		if err := pinSelf(cfg.loadCPUs); err != nil {
+			return err
+		}
+	}
 	self, err := selfPath()
 	if err != nil {
 		return err
@@ -177,6 +198,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		wrkPath = ""
 	}
 	machine := readMachine(wrkPath)
+	machine.Pinned = cfg.pinned
 	fmt.Fprintln(stdout, "machine:", machine)
 
 	var sections []section
@@ -246,19 +268,25 @@ type sample struct {
 	P50, P99   time.Duration
 	CPUPerMsg  float64 // server CPU µs per message
 	CPUCores   float64 // server CPU seconds per second
-	RSSKB      int64   // peak RSS under load; RSS with the idle connections
-	BeforeKB   int64   // idle: RSS before connecting
-	KBPerConn  float64 // idle
-	Conns      int     // idle: connections open when measured
-	Notes      []string
+	// The server's per message: user and system CPU µs, context
+	// switches, system calls (all, and by kind; nil: not counted).
+	UserPerMsg, SysPerMsg    float64
+	CSPerMsg, SyscallsPerMsg float64
+	ByKind                   map[string]float64
+	RSSKB                    int64   // peak RSS under load; RSS with the idle connections
+	BeforeKB                 int64   // idle: RSS before connecting
+	KBPerConn                float64 // idle
+	Conns                    int     // idle: connections open when measured
+	Notes                    []string
 }
 
 func (s sample) summary(sh shape) string {
 	if sh.Load == loadIdle {
 		return fmt.Sprintf("%d conns, RSS %s → %s, %.2f KB/conn %s", s.Conns, mb(s.BeforeKB), mb(s.RSSKB), s.KBPerConn, strings.Join(s.Notes, "; "))
 	}
-	return fmt.Sprintf("%s/s p50 %v p99 %v, CPU %.2f µs/msg (%.2f cores), peak RSS %s %s",
-		humanCount(s.Throughput), s.P50, s.P99, s.CPUPerMsg, s.CPUCores, mb(s.RSSKB), strings.Join(s.Notes, "; "))
+	return fmt.Sprintf("%s/s p50 %v p99 %v, CPU %.2f µs/msg (%.2f cores; user %.2f, sys %.2f), %.3f cs/msg, %.2f syscalls/msg (%s), peak RSS %s %s",
+		humanCount(s.Throughput), s.P50, s.P99, s.CPUPerMsg, s.CPUCores, s.UserPerMsg, s.SysPerMsg,
+		s.CSPerMsg, s.SyscallsPerMsg, kindsCell(s.ByKind), mb(s.RSSKB), strings.Join(s.Notes, "; "))
 }
 
 func mb(kb int64) string { return fmt.Sprintf("%.1f MB", float64(kb)/1024) }
@@ -266,7 +294,7 @@ func mb(kb int64) string { return fmt.Sprintf("%.1f MB", float64(kb)/1024) }
 // measure starts the server in a child process, runs the shape's load
 // against it and stops it.
 func measure(cfg config, self, wrkPath string, sh shape, server string) (sample, error) {
-	c, err := startChild(self, server, sh.Kind, 15*time.Second)
+	c, err := startChild(self, server, sh.Kind, cfg.serverCPUs, 15*time.Second)
 	if err != nil {
 		return sample{}, err
 	}
@@ -302,27 +330,47 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
-// cpuMeter samples a child's CPU time at a window's edges.
+// cpuMeter samples a child's CPU time, and counts its context switches
+// and system calls, at a window's edges.
 type cpuMeter struct {
 	pid        int
-	t0, t1     time.Duration
+	u0, u1     time.Duration // user
+	s0, s1     time.Duration // system
 	w0, w1     time.Time
 	err0, err1 error
+	ctr        *counters
 }
 
-func (m *cpuMeter) begin() { m.t0, m.err0 = procCPU(m.pid); m.w0 = time.Now() }
-func (m *cpuMeter) end()   { m.t1, m.err1 = procCPU(m.pid); m.w1 = time.Now() }
+// newCPUMeter starts following pid's counters; fill stops it.
+func newCPUMeter(pid int) *cpuMeter { return &cpuMeter{pid: pid, ctr: startCounters(pid)} }
+
+func (m *cpuMeter) begin() {
+	m.ctr.begin()
+	m.u0, m.s0, m.err0 = procCPU(m.pid)
+	m.w0 = time.Now()
+}
+
+func (m *cpuMeter) end() {
+	m.u1, m.s1, m.err1 = procCPU(m.pid)
+	m.w1 = time.Now()
+	m.ctr.end()
+}
 
 // fill sets the CPU figures of s for msgs messages.
 func (m *cpuMeter) fill(s *sample, msgs uint64) {
+	m.ctr.stop(s, msgs)
 	if err := errors.Join(m.err0, m.err1); err != nil {
 		s.Notes = append(s.Notes, "no CPU figures: "+err.Error())
 		s.CPUPerMsg, s.CPUCores = math.NaN(), math.NaN()
+		s.UserPerMsg, s.SysPerMsg = math.NaN(), math.NaN()
 		return
 	}
-	cpu := m.t1 - m.t0
+	user, sys := m.u1-m.u0, m.s1-m.s0
+	cpu := user + sys
 	if msgs > 0 {
 		s.CPUPerMsg = float64(cpu.Nanoseconds()) / 1e3 / float64(msgs)
+		s.UserPerMsg = float64(user.Nanoseconds()) / 1e3 / float64(msgs)
+		s.SysPerMsg = float64(sys.Nanoseconds()) / 1e3 / float64(msgs)
 	}
 	if wall := m.w1.Sub(m.w0); wall > 0 {
 		s.CPUCores = cpu.Seconds() / wall.Seconds()
@@ -364,9 +412,10 @@ func measureLoop(cfg config, c *child, d *dialer, sh shape) (sample, error) {
 	if err != nil {
 		return sample{}, fmt.Errorf("connect: %w", err)
 	}
-	m := &cpuMeter{pid: c.pid()}
+	m := newCPUMeter(c.pid())
 	r := runLoop(conns, window{warmup: cfg.warmup, duration: cfg.duration, begin: m.begin, end: m.end})
 	if r.msgs == 0 {
+		m.ctr.stop(&sample{}, 0)
 		return sample{}, fmt.Errorf("no round trip completed: %v", r.firstErr)
 	}
 	var s sample
@@ -381,15 +430,17 @@ func measureLoop(cfg config, c *child, d *dialer, sh shape) (sample, error) {
 }
 
 func measureWrk(cfg config, c *child, wrkPath string, sh shape) (sample, error) {
-	m := &cpuMeter{pid: c.pid()}
+	m := newCPUMeter(c.pid())
+	time.Sleep(2 * perfStartup) // perf attaches
 	m.begin()
 	w, err := runWrk(context.Background(), wrkPath, c.addr, cfg.wrkThreads, sh.Conns, cfg.duration, sh.Pipeline)
 	m.end()
-	if err != nil {
-		return sample{}, err
+	if err == nil && w.requests == 0 {
+		err = errors.New("wrk completed no request")
 	}
-	if w.requests == 0 {
-		return sample{}, errors.New("wrk completed no request")
+	if err != nil {
+		m.ctr.stop(&sample{}, 0)
+		return sample{}, err
 	}
 	s := sample{Throughput: w.rps, P50: w.p50, P99: w.p99}
 	if sh.Pipeline > 1 {

@@ -16,12 +16,12 @@ import (
 // is 100 on every Linux architecture Go supports.
 const clockTick = 10 * time.Millisecond
 
-// procCPU returns the user+sys CPU time used so far by every thread of
-// process pid.
-func procCPU(pid int) (time.Duration, error) {
+// procCPU returns the user and the system CPU time used so far by every
+// thread of process pid.
+func procCPU(pid int) (user, sys time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	return parseStatCPU(b)
 }
@@ -29,22 +29,22 @@ func procCPU(pid int) (time.Duration, error) {
 // parseStatCPU reads utime and stime (fields 14 and 15) from a
 // /proc/PID/stat line. The command name may hold spaces and parentheses,
 // so fields are counted from the last ')'.
-func parseStatCPU(b []byte) (time.Duration, error) {
+func parseStatCPU(b []byte) (user, sys time.Duration, err error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errors.New("bench: malformed /proc stat")
+		return 0, 0, errors.New("bench: malformed /proc stat")
 	}
 	f := bytes.Fields(b[i+1:])
 	// f[0] is field 3 (state); utime is field 14, stime 15.
 	if len(f) < 13 {
-		return 0, errors.New("bench: short /proc stat")
+		return 0, 0, errors.New("bench: short /proc stat")
 	}
 	u, err1 := strconv.ParseInt(string(f[11]), 10, 64)
 	s, err2 := strconv.ParseInt(string(f[12]), 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("bench: /proc stat: %w", err)
+		return 0, 0, fmt.Errorf("bench: /proc stat: %w", err)
 	}
-	return time.Duration(u+s) * clockTick, nil
+	return time.Duration(u) * clockTick, time.Duration(s) * clockTick, nil
 }
 
 // procMem returns the resident set size and its high-water mark of pid, in

@@ -10,22 +10,22 @@ import (
 
 func TestParseStatCPU(t *testing.T) {
 	tests := []struct {
-		name string
-		in   string
-		want time.Duration
-		ok   bool
+		name      string
+		in        string
+		user, sys time.Duration
+		ok        bool
 	}{
-		{"plain", "1234 (bench) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 4 0 100 1000 200", 3250 * time.Millisecond, true},
-		{"name with spaces and parens", "7 (a) b (c) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0", 30 * time.Millisecond, true},
-		{"short", "7 (x) R 1 2", 0, false},
-		{"no name", "7 x R", 0, false},
-		{"not a number", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 u 2 0 0", 0, false},
+		{"plain", "1234 (bench) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 4 0 100 1000 200", 2500 * time.Millisecond, 750 * time.Millisecond, true},
+		{"name with spaces and parens", "7 (a) b (c) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0", 10 * time.Millisecond, 20 * time.Millisecond, true},
+		{"short", "7 (x) R 1 2", 0, 0, false},
+		{"no name", "7 x R", 0, 0, false},
+		{"not a number", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 u 2 0 0", 0, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseStatCPU([]byte(tt.in))
-			if (err == nil) != tt.ok || got != tt.want {
-				t.Errorf("parseStatCPU = %v, %v; want %v, ok %v", got, err, tt.want, tt.ok)
+			user, sys, err := parseStatCPU([]byte(tt.in))
+			if (err == nil) != tt.ok || user != tt.user || sys != tt.sys {
+				t.Errorf("parseStatCPU = %v, %v, %v; want %v, %v, ok %v", user, sys, err, tt.user, tt.sys, tt.ok)
 			}
 		})
 	}
@@ -58,15 +58,15 @@ func TestProcSelf(t *testing.T) {
 	for x := 0; time.Now().Before(end); x++ {
 		_ = x * x
 	}
-	cpu, err := procCPU(os.Getpid())
-	if err != nil || cpu <= 0 {
-		t.Errorf("procCPU(self) = %v, %v", cpu, err)
+	user, sys, err := procCPU(os.Getpid())
+	if err != nil || user+sys <= 0 {
+		t.Errorf("procCPU(self) = %v, %v, %v", user, sys, err)
 	}
 	rss, hwm, err := procMem(os.Getpid())
 	if err != nil || rss <= 0 || hwm < rss {
 		t.Errorf("procMem(self) = %d, %d, %v", rss, hwm, err)
 	}
-	if _, err := procCPU(-1); err == nil {
+	if _, _, err := procCPU(-1); err == nil {
 		t.Error("procCPU of no process succeeded")
 	}
 	if lim, err := raiseFileLimit(); err != nil || lim < 1024 {

@@ -11,9 +11,11 @@ import (
 
 var errUnsupported = errors.New("bench: process statistics need Linux /proc")
 
-func procCPU(int) (time.Duration, error)         { return 0, errUnsupported }
-func procMem(int) (rss, hwm int64, err error)    { return 0, 0, errUnsupported }
-func parseStatCPU([]byte) (time.Duration, error) { return 0, errUnsupported }
+func procCPU(int) (time.Duration, time.Duration, error) { return 0, 0, errUnsupported }
+func procMem(int) (rss, hwm int64, err error)           { return 0, 0, errUnsupported }
+func parseStatCPU([]byte) (time.Duration, time.Duration, error) {
+	return 0, 0, errUnsupported
+}
 func parseStatusMem([]byte) (int64, int64, error) {
 	return 0, 0, errUnsupported
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 )
@@ -17,6 +18,9 @@ type row struct {
 
 	Throughput, P50, P99, CPUPerMsg, CPUCores float64 // medians; latencies in ns
 	RSSKB, BeforeKB, KBPerConn, Conns         float64
+	UserPerMsg, SysPerMsg, CSPerMsg           float64
+	SyscallsPerMsg                            float64
+	ByKind                                    map[string]float64 // nil: not counted
 }
 
 type section struct {
@@ -51,7 +55,62 @@ func (s *section) aggregate() {
 		r.BeforeKB = pick(func(x sample) float64 { return float64(x.BeforeKB) })
 		r.KBPerConn = pick(func(x sample) float64 { return x.KBPerConn })
 		r.Conns = pick(func(x sample) float64 { return float64(x.Conns) })
+		r.UserPerMsg = pick(func(x sample) float64 { return x.UserPerMsg })
+		r.SysPerMsg = pick(func(x sample) float64 { return x.SysPerMsg })
+		r.CSPerMsg = pick(func(x sample) float64 { return x.CSPerMsg })
+		r.SyscallsPerMsg = pick(func(x sample) float64 { return x.SyscallsPerMsg })
+		r.ByKind = nil
+		for _, x := range r.Samples {
+			for k := range x.ByKind {
+				if r.ByKind == nil {
+					r.ByKind = map[string]float64{}
+				}
+				r.ByKind[k] = pick(func(x sample) float64 {
+					if v, ok := x.ByKind[k]; ok {
+						return v
+					}
+					return math.NaN()
+				})
+			}
+		}
 	}
+}
+
+// sleeps is a row's nanosleep and futex calls per message: the wake-ups
+// it pays for besides the context switches.
+func (r *row) sleeps() float64 {
+	if r.ByKind == nil {
+		return math.NaN()
+	}
+	return r.ByKind["nanosleep"] + r.ByKind["futex"]
+}
+
+// kindsCell lists the system calls per message by kind, most frequent
+// first, leaving out the rare ones.
+func kindsCell(by map[string]float64) string {
+	if by == nil {
+		return "–"
+	}
+	keys := make([]string, 0, len(by))
+	for k, v := range by {
+		if v >= 0.005 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if by[keys[i]] != by[keys[j]] {
+			return by[keys[i]] > by[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %.3g", k, by[k])
+	}
+	if len(parts) == 0 {
+		return "–"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // bestPeer returns the best value of f among the peers.
@@ -115,6 +174,7 @@ func (rep report) markdown() string {
 					fixed(r.CPUPerMsg, 2), times(ratio(r.CPUPerMsg, bestC)), fixed(r.CPUCores, 2),
 					mbf(r.RSSKB), times(ratio(r.RSSKB, bestM)))
 			}
+			s.wakeups(&b)
 		}
 		notes := s.notes()
 		if len(notes) > 0 {
@@ -125,6 +185,27 @@ func (rep report) markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// wakeups writes a load section's second table: the server's costs per
+// message beside its throughput, so that a change that saves wake-ups
+// shows.
+func (s *section) wakeups(b *strings.Builder) {
+	bestCS := s.bestPeer(func(r *row) float64 { return r.CSPerMsg }, false)
+	bestSl := s.bestPeer((*row).sleeps, false)
+	b.WriteString("\nPer message, server side: user and system CPU, context switches, nanosleep + futex calls, system calls (all, and by kind).\n\n")
+	b.WriteString("| server | throughput /s | user µs | sys µs | switches | × best peer | nanosleep+futex | × best peer | syscalls | by kind |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, r := range s.Rows {
+		if len(r.Samples) == 0 {
+			fmt.Fprintf(b, "| %s | failed | | | | | | | | |\n", serverCell(r))
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", serverCell(r),
+			humanCount(r.Throughput), fixed(r.UserPerMsg, 2), fixed(r.SysPerMsg, 2),
+			fixed(r.CSPerMsg, 3), times(ratio(r.CSPerMsg, bestCS)),
+			fixed(r.sleeps(), 3), times(ratio(r.sleeps(), bestSl)),
+			fixed(r.SyscallsPerMsg, 2), kindsCell(r.ByKind))
+	}
 }
 
 // notes lists the failures and oddities of a section's runs, once each.

@@ -44,14 +44,15 @@ func TestSuiteSmoke(t *testing.T) {
 	if strings.Contains(string(md), "failed") {
 		t.Errorf("a run failed:\n%s\n%s", md, stderr.String())
 	}
-	sections := []string{"TCP echo, 4 connections", "TCP echo, 8 connections", "WebSocket echo, 4 connections",
-		"Idle memory, 40 connections (TCP echo", "Idle memory, 40 connections (HTTP", "Idle memory, 40 connections (WebSocket"}
+	sections := []string{"TCP echo, 4 connections", "TCP echo, 8 connections", "TCP echo, 100 connections × 64 B",
+		"TCP echo, 100 connections × 16 B", "WebSocket echo, 4 connections"}
+	idle := []string{"Idle memory, 40 connections (TCP echo", "Idle memory, 40 connections (HTTP", "Idle memory, 40 connections (WebSocket"}
 	if wrkErr == nil {
 		sections = append(sections, "keep-alive (wrk -t2 -c4)", "16 pipelined requests")
 	} else if !strings.Contains(stderr.String(), "wrk not found") {
 		t.Error("skipped wrk shapes without saying so")
 	}
-	for _, s := range sections {
+	for _, s := range append(idle, sections...) {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("no section %q:\n%s", s, md)
 		}
@@ -63,7 +64,8 @@ func TestSuiteSmoke(t *testing.T) {
 		}
 	}
 	for _, e := range goesEngines {
-		if n, want := strings.Count(string(md), "| **"+e.Name+"** |"), len(sections); n != want {
+		// A load section has two tables: throughput, and costs per message.
+		if n, want := strings.Count(string(md), "| **"+e.Name+"** |"), 2*len(sections)+len(idle); n != want {
 			t.Errorf("%d %s rows, want %d", n, e.Name, want)
 		}
 	}
@@ -95,7 +97,7 @@ func TestServeUnknown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := startChild(self, "nope", kindTCP, 10e9); err == nil || !strings.Contains(err.Error(), "no server") {
+	if _, err := startChild(self, "nope", kindTCP, nil, 10e9); err == nil || !strings.Contains(err.Error(), "no server") {
 		t.Errorf("startChild of an unknown server: %v", err)
 	}
 }
