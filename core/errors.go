@@ -24,6 +24,8 @@ var (
 	ErrServerStopped = errors.New("goes: server stopped")
 	// ErrIdleTimeout: a connection was silent for longer than IdleTimeout.
 	ErrIdleTimeout = errors.New("goes: idle timeout")
+	// ErrStartPanic: OnStart panicked; the Goer was not started.
+	ErrStartPanic = errors.New("goes: OnStart panicked")
 )
 
 // Codes given to OnError, as in workerman. The message says more.

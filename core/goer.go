@@ -52,6 +52,8 @@ type Goer struct {
 	Connections CStore
 
 	// OnStart runs once the Goer listens, before any connection is served.
+	// If it panics the Goer does not start: Start returns ErrStartPanic,
+	// and start and reload fail with the panic's message.
 	OnStart func(g *Goer)
 	// OnConnect runs when a stream connection is accepted (not for UDP).
 	OnConnect func(c Connection)

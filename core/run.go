@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/shunhui19/goes/core/timer"
@@ -12,13 +13,13 @@ import (
 
 // Start opens the Goer's listener, runs OnStart and serves in the
 // background. It returns once the Goer accepts connections. Stop or
-// GracefulStop ends it. RunAll calls it for you.
+// GracefulStop ends it. RunAll calls it for you. A panic in OnStart fails
+// Start with ErrStartPanic; the listener is closed again.
 func (g *Goer) Start() error {
 	if err := g.listen(nil); err != nil {
 		return err
 	}
-	g.serve()
-	return nil
+	return g.serve()
 }
 
 // listen opens (or, in a reload, adopts) the listening socket.
@@ -63,13 +64,14 @@ func (g *Goer) listen(inherited *os.File) error {
 	return nil
 }
 
-// serve runs OnStart and starts accepting.
-func (g *Goer) serve() {
-	if g.OnStart != nil {
-		func() {
-			defer g.recoverGoerCallback("OnStart")
-			g.OnStart(g)
-		}()
+// serve runs OnStart and starts accepting. If OnStart panics the Goer is
+// abandoned, unserved, and the error names the panic: a server whose setup
+// did not finish must not take connections (nor, in a reload, replace the
+// one that serves).
+func (g *Goer) serve() error {
+	if err := g.runOnStart(); err != nil {
+		g.abandon()
+		return err
 	}
 	ln := g.Listener()
 	g.logger().Info("goer started", "goer", g.name(), "listen", ln.Addr().String(), "protocol", ProtocolName(g.Protocol))
@@ -79,6 +81,21 @@ func (g *Goer) serve() {
 			g.logger().Error("serve failed", "goer", g.name(), "err", err)
 		}
 	}()
+	return nil
+}
+
+func (g *Goer) runOnStart() (err error) {
+	if g.OnStart == nil {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			g.logger().Error("callback panicked", "goer", g.name(), "callback", "OnStart", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %s: %v", ErrStartPanic, g.name(), r)
+		}
+	}()
+	g.OnStart(g)
+	return nil
 }
 
 // Inherited returns the listening socket handed over by the previous

@@ -64,8 +64,14 @@ func hooksFor(goers []*Goer) daemon.Hooks {
 			return nil
 		},
 		Serve: func() error {
-			for _, g := range goers {
-				g.serve()
+			for i, g := range goers {
+				if err := g.serve(); err != nil {
+					// Run stops those already served.
+					for _, h := range goers[i+1:] {
+						h.abandon()
+					}
+					return err
+				}
 			}
 			return nil
 		},

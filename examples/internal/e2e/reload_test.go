@@ -17,15 +17,15 @@ import (
 )
 
 // buildReloadServer builds examples/internal/reloadserver with a version
-// string (and optionally broken).
-func buildReloadServer(t *testing.T, dir, version string, broken bool) string {
+// string and, unless broken is "", -X main.broken=BROKEN.
+func buildReloadServer(t *testing.T, dir, version, broken string) string {
 	t.Helper()
 	// Same name in another folder, as go run builds do: the pid file
 	// follows the program's name and working directory.
 	bin := filepath.Join(dir, version, "reloadserver")
 	flags := "-X main.version=" + version
-	if broken {
-		flags += " -X main.broken=yes"
+	if broken != "" {
+		flags += " -X main.broken=" + broken
 	}
 	cmd := exec.Command("go", "build", "-ldflags", flags, "-o", bin, "../reloadserver")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -125,9 +125,9 @@ func askOnce(c net.Conn, r *bufio.Reader, line string) (string, error) {
 // connections, and TCP, Unix and UDP listeners all move over.
 func TestReloadUnderLoad(t *testing.T) {
 	dir := t.TempDir()
-	v1 := buildReloadServer(t, dir, "v1", false)
-	v2 := buildReloadServer(t, dir, "v2", false)
-	broken := buildReloadServer(t, dir, "v3", true)
+	v1 := buildReloadServer(t, dir, "v1", "")
+	v2 := buildReloadServer(t, dir, "v2", "")
+	broken := buildReloadServer(t, dir, "v3", "yes")
 	s := &server{dir: dir, events: filepath.Join(dir, "events"),
 		tcp: freePort(t), unix: filepath.Join(dir, "s.sock"), udp: freeUDP(t)}
 	s.env = append(os.Environ(), "GOES_ADDR="+s.tcp, "GOES_UNIX="+s.unix, "GOES_UDP="+s.udp,
@@ -255,7 +255,7 @@ func TestReloadUnderLoad(t *testing.T) {
 // Stop flushes a long answer being written before closing.
 func TestStopFlushesFromOutside(t *testing.T) {
 	dir := t.TempDir()
-	v1 := buildReloadServer(t, dir, "v1", false)
+	v1 := buildReloadServer(t, dir, "v1", "")
 	s := &server{dir: dir, tcp: freePort(t), events: filepath.Join(dir, "events")}
 	s.env = append(os.Environ(), "GOES_ADDR="+s.tcp, "GOES_EVENTS="+s.events)
 	s.must(t, v1, "start", "-d")

@@ -3,7 +3,8 @@
 // version (set with -ldflags "-X main.version=v2"), so a test can tell the
 // old process from the new one. It records OnReload and OnStop in the file
 // GOES_EVENTS. A build with -X main.broken=yes panics at start, as a bad
-// release would.
+// release would; one with -X main.broken=onstart panics in the last Goer's
+// OnStart.
 package main
 
 import (
@@ -25,7 +26,7 @@ var (
 )
 
 func main() {
-	if broken != "" && len(os.Args) > 1 && os.Args[1] == "start" {
+	if broken == "yes" && len(os.Args) > 1 && os.Args[1] == "start" {
 		panic("this release is broken")
 	}
 	reply := func(c core.Connection, data []byte) {
@@ -64,6 +65,11 @@ func main() {
 			g.GracefulTimeout = d
 		}
 		goers = append(goers, g)
+	}
+	if broken == "onstart" && len(goers) > 0 {
+		goers[len(goers)-1].OnStart = func(g *core.Goer) {
+			panic("OnStart of this release is broken")
+		}
 	}
 	core.RunAll(goers...)
 }
