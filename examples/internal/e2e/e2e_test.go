@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -64,7 +65,9 @@ func (s *syncBuffer) String() string {
 }
 
 // start runs "bin start" in the foreground in its own directory (so that
-// its pid file is its own) and waits until addr accepts connections.
+// its pid file is its own) and waits until addr accepts connections and the
+// server has said it started: only from then on does a signal reach its
+// handlers rather than end the process (the port accepts a little earlier).
 func start(t *testing.T, bin, addr string, network string) *proc {
 	t.Helper()
 	p := &proc{out: &syncBuffer{}, dir: t.TempDir(), bin: bin,
@@ -83,10 +86,13 @@ func start(t *testing.T, bin, addr string, network string) *proc {
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		c, err := net.DialTimeout(network, addr, time.Second)
-		if err == nil {
-			c.Close()
-			return p
+		err := errors.New("not started yet")
+		if strings.Contains(p.out.String(), "started in the foreground") {
+			var c net.Conn
+			if c, err = net.DialTimeout(network, addr, time.Second); err == nil {
+				c.Close()
+				return p
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not start: %v\n%s", bin, err, p.out.String())
