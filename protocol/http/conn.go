@@ -355,6 +355,9 @@ func (st *conn) scanFields(buf []byte, s *section) (int, error) {
 		j := bytes.IndexByte(buf[i:], '\n')
 		if j < 0 {
 			x.scanned = i
+			if k := bytes.IndexByte(buf[i:], '\r'); k >= 0 && i+k+1 < len(buf) {
+				return 0, st.reject(400, "bare CR") // no LF will end this line
+			}
 			if s.startLine && i == 0 && len(buf) > p.maxRequestLine() {
 				return 0, st.reject(414, "request line too long")
 			}
@@ -380,12 +383,30 @@ func (st *conn) scanFields(buf []byte, s *section) (int, error) {
 			x.scanned, x.scannedLen = 0, end
 			return end, nil
 		}
+		if status, reason := checkLine(buf, i, end, fields == 0); status != 0 {
+			return 0, st.reject(status, reason)
+		}
 		if fields > p.maxHeaders() {
 			return 0, st.reject(431, s.tooMany)
 		}
 		x.ends = append(x.ends, int32(end))
 		i = end
 	}
+}
+
+// checkLine refuses at once, before the rest of the head arrives, a line
+// of buf (from start to end, past its LF) that holds a bare CR or, for a
+// request line, lacks a valid method, spaces or version.
+func checkLine(buf []byte, start, end int, requestLine bool) (int, string) {
+	line := lineTo(buf, start, int32(end))
+	if bytes.IndexByte(line, '\r') >= 0 {
+		return 400, "bare CR"
+	}
+	if requestLine {
+		_, status, reason := splitRequestLine(line)
+		return status, reason
+	}
+	return 0, ""
 }
 
 // lineEnds returns the line ends scanFields found in pkg.
@@ -461,8 +482,8 @@ func parseChunkSize(line []byte) (int64, bool) {
 		if d < 0 {
 			break
 		}
-		if i >= 15 {
-			return 0, false // no body is that large
+		if n >= 1<<59 {
+			return 0, false // past int64: no body is that large
 		}
 		n = n<<4 | int64(d)
 	}

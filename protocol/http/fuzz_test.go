@@ -25,6 +25,13 @@ func FuzzRequest(f *testing.F) {
 		"GET http://h/x HTTP/1.1\r\nHost: h\r\n\r\n",
 		"\r\n\nOPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
 		"GET / HTTP/9.9\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [fe80::1%25eth0]:80\r\nHost: a/b\r\n\r\n",
+		"GET /\r\n",
+		"GET / HTTP/1.1\rHost: h\r\r",
+		"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , chunked\r\n\r\n0\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000000003\r\nabc\r\n000000000000000000000\r\n\r\n",
+		"GET /%zz?q=%zz HTTP/1.1\r\nHost: h\r\n\r\n",
 	}
 	for i, s := range seeds {
 		f.Add([]byte(s), uint16(i*7))

@@ -32,7 +32,7 @@ var tchar = func() (t [256]bool) {
 const (
 	targetPlain uint8 = iota
 	targetBad         // a control byte or a space
-	targetMark        // '?' or '#'
+	targetMark        // '?', '#' or '%'
 )
 
 var targetByte = func() (t [256]uint8) {
@@ -40,9 +40,83 @@ var targetByte = func() (t [256]uint8) {
 		t[c] = targetBad
 	}
 	t[0x7f] = targetBad
-	t['?'], t['#'] = targetMark, targetMark
+	t['?'], t['#'], t['%'] = targetMark, targetMark, targetMark
 	return t
 }()
+
+// hostByte reports whether b may appear in a reg-name (RFC 3986 §3.2.2:
+// unreserved, sub-delims, and '%' of a pct-encoded byte).
+var hostByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "-._~!$&'()*+,;=%" {
+		t[c] = true
+	}
+	return t
+}()
+
+// validHost reports whether v is a Host field value: uri-host [":" port]
+// (RFC 9112 §3.2, RFC 3986 §3.2.2), or empty. An IP literal in brackets
+// may hold what an IPv6 address, a zone identifier (RFC 6874) or an
+// IPvFuture address needs.
+func validHost(v []byte) bool {
+	host, port := v, []byte(nil)
+	if len(v) > 0 && v[0] == '[' {
+		end := bytes.IndexByte(v, ']')
+		if end < 0 {
+			return false
+		}
+		for _, c := range v[1:end] {
+			if !hostByte[c] && c != ':' {
+				return false
+			}
+		}
+		switch rest := v[end+1:]; {
+		case len(rest) == 0:
+		case rest[0] == ':':
+			port = rest[1:]
+		default:
+			return false
+		}
+	} else {
+		if i := bytes.IndexByte(v, ':'); i >= 0 {
+			host, port = v[:i], v[i+1:]
+		}
+		if !validEscapes(host) {
+			return false
+		}
+		for _, c := range host {
+			if !hostByte[c] {
+				return false
+			}
+		}
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validEscapes reports whether every '%' in b starts a pct-encoded byte.
+func validEscapes(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '%')
+		if i < 0 {
+			return true
+		}
+		if i+2 >= len(b) || unhex(b[i+1]) < 0 || unhex(b[i+2]) < 0 {
+			return false
+		}
+		b = b[i+3:]
+	}
+}
 
 func isToken(b []byte) bool {
 	if len(b) == 0 {
@@ -158,6 +232,52 @@ func internMethod(b []byte) string {
 	return string(b)
 }
 
+// requestLine is the shape of a request line.
+type requestLine struct {
+	sp1, sp2 int  // the spaces after the method and after the target
+	minor    int8 // the HTTP/1 minor version, 0 or 1
+}
+
+// splitRequestLine checks the method, the two spaces and the version of a
+// request line. The scanner calls it as soon as the line is complete, so
+// that a request line without a version is refused at once rather than
+// after HeaderTimeout.
+func splitRequestLine(line []byte) (requestLine, int, string) {
+	var rl requestLine
+	rl.sp1 = -1 // the space after the method, a token
+	for k, c := range line {
+		if !tchar[c] {
+			if c == ' ' {
+				rl.sp1 = k
+			}
+			break
+		}
+	}
+	rl.sp2 = bytes.LastIndexByte(line, ' ')
+	if rl.sp1 <= 0 { // no space, or something else than a token before it
+		if first := bytes.IndexByte(line, ' '); first > 0 && rl.sp2 != first {
+			return rl, 400, "malformed method"
+		}
+		return rl, 400, "malformed request line"
+	}
+	if rl.sp2 == rl.sp1 {
+		return rl, 400, "malformed request line"
+	}
+	version := line[rl.sp2+1:]
+	switch {
+	case len(version) == 8 && string(version[:7]) == "HTTP/1." && version[7] >= '0' && version[7] <= '9':
+		if version[7] != '0' {
+			rl.minor = 1
+		}
+	case len(version) == 8 && string(version[:5]) == "HTTP/" && version[5] >= '0' && version[5] <= '9' &&
+		version[6] == '.' && version[7] >= '0' && version[7] <= '9':
+		return rl, 505, "HTTP version not supported"
+	default:
+		return rl, 400, "malformed HTTP version"
+	}
+	return rl, 0, ""
+}
+
 // parseHead parses r.raw, whose lines end at ends (found by scanFields):
 // the request line and the header fields, then the fields that frame the
 // message. It returns a status (400, 414, 417, 431, 501, 505) and a reason
@@ -168,25 +288,11 @@ func (r *Request) parseHead(p *Protocol, ends []int32) (int, string) {
 		return 400, "malformed request line"
 	}
 	line, next := lineTo(raw, 0, ends[0]), int(ends[0])
-	sp1 := -1 // the space after the method, a token
-	for k, c := range line {
-		if !tchar[c] {
-			if c == ' ' {
-				sp1 = k
-			}
-			break
-		}
+	rl, status, reason := splitRequestLine(line)
+	if status != 0 {
+		return status, reason
 	}
-	sp2 := bytes.LastIndexByte(line, ' ')
-	if sp1 <= 0 { // no space, or something else than a token before it
-		if first := bytes.IndexByte(line, ' '); first > 0 && sp2 != first {
-			return 400, "malformed method"
-		}
-		return 400, "malformed request line"
-	}
-	if sp2 == sp1 {
-		return 400, "malformed request line"
-	}
+	sp1, sp2 := rl.sp1, rl.sp2
 	r.method = internMethod(line[:sp1])
 	target := line[sp1+1 : sp2]
 	if len(target) == 0 {
@@ -198,6 +304,11 @@ func (r *Request) parseHead(p *Protocol, ends []int32) (int, string) {
 			switch {
 			case t == targetBad:
 				return 400, "malformed request target"
+			case c == '%':
+				// The path must decode (a query is the handler's to read).
+				if query < 0 && fragment < 0 && !validEscapes(target[k:min(k+3, len(target))]) {
+					return 400, "malformed escape in request target"
+				}
 			case c == '?' && query < 0:
 				query = k
 			case c == '#' && fragment < 0:
@@ -206,19 +317,7 @@ func (r *Request) parseHead(p *Protocol, ends []int32) (int, string) {
 		}
 	}
 	r.target = span{int32(sp1 + 1), int32(sp2)}
-	version := line[sp2+1:]
-	switch {
-	case len(version) == 8 && string(version[:7]) == "HTTP/1." && version[7] >= '0' && version[7] <= '9':
-		r.minor = 0
-		if version[7] != '0' {
-			r.minor = 1
-		}
-	case len(version) == 8 && string(version[:5]) == "HTTP/" && version[5] >= '0' && version[5] <= '9' &&
-		version[6] == '.' && version[7] >= '0' && version[7] <= '9':
-		return 505, "HTTP version not supported"
-	default:
-		return 400, "malformed HTTP version"
-	}
+	r.minor = rl.minor
 	if target[0] == '/' { // origin form, the usual one
 		r.splitOrigin(sp1+1, len(target), query, fragment)
 	} else if status, reason := r.splitTarget(target, sp1+1); status != 0 {
@@ -304,6 +403,9 @@ func (r *Request) frame() (int, string) {
 		switch len(name) {
 		case 4:
 			if equalFold(name, "host") {
+				if !validHost(value) {
+					return 400, "malformed Host"
+				}
 				hosts++
 				r.host = f.value
 			}
@@ -376,6 +478,12 @@ func (r *Request) frame() (int, string) {
 
 // transferCoding reads one Transfer-Encoding field.
 func (r *Request) transferCoding(value []byte) (int, string) {
+	if hasEmptyElement(value) {
+		// A list element that is empty (", chunked") is allowed by the
+		// list syntax but read differently by other parsers: refused, as
+		// net/http does, so that no proxy in front frames it otherwise.
+		return 400, "empty element in Transfer-Encoding"
+	}
 	status, reason := 0, ""
 	n := 0
 	eachToken(value, func(tok []byte) {
@@ -401,6 +509,21 @@ func (r *Request) transferCoding(value []byte) (int, string) {
 		return 400, "empty Transfer-Encoding"
 	}
 	return status, reason
+}
+
+// hasEmptyElement reports whether a comma-separated list has an element
+// that is empty or only whitespace (a value without a comma is one
+// element; an empty value has none).
+func hasEmptyElement(v []byte) bool {
+	if bytes.IndexByte(v, ',') < 0 {
+		return false
+	}
+	for _, el := range bytes.Split(v, []byte(",")) {
+		if len(bytes.Trim(el, " \t")) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // eachToken calls f for each comma-separated, trimmed, non-empty element.

@@ -78,6 +78,15 @@ func TestParseRequests(t *testing.T) {
 		{name: "absolute form", in: "GET http://h/x?q=1 HTTP/1.1\r\nHost: h\r\n\r\n", want: "GET /x|"},
 		{name: "options asterisk", in: "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", want: "OPTIONS *|"},
 		{name: "HTTP/1.2 as 1.1", in: "GET / HTTP/1.2\r\nHost: h\r\n\r\n", want: "GET /|"},
+		{name: "host with port", in: "GET / HTTP/1.1\r\nHost: h.example:8080\r\n\r\n", want: "GET /|"},
+		{name: "host IPv6 literal", in: "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", want: "GET /|"},
+		{name: "host IPv6 zone", in: "GET / HTTP/1.1\r\nHost: [fe80::1%25eth0]\r\n\r\n", want: "GET /|"},
+		{name: "host empty", in: "GET / HTTP/1.1\r\nHost:\r\n\r\n", want: "GET /|"},
+		{name: "host empty port", in: "GET / HTTP/1.1\r\nHost: h:\r\n\r\n", want: "GET /|"},
+		{name: "host sub-delims and pct", in: "GET / HTTP/1.1\r\nHost: a_b~c!$&'()*+,;=%41\r\n\r\n", want: "GET /|"},
+		{name: "bad escape in query kept", in: "GET /a?q=%zz HTTP/1.1\r\nHost: h\r\n\r\n", want: "GET /a|"},
+		{name: "chunk size with leading zeros", in: "POST /z HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"00000000000000000005\r\nhello\r\n00000000000000000000\r\n\r\n", want: "POST /z|hello"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,6 +175,32 @@ func TestBadRequests(t *testing.T) {
 		{"chunk size line too long", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;" + strings.Repeat("x", maxChunkLine), 400},
 		{"bad trailer", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", 400},
 		{"expectation", "GET / HTTP/1.1\r\nHost: h\r\nExpect: magic\r\n\r\n", 417},
+		{"host with space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+		{"host with slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+		{"host with userinfo", "GET / HTTP/1.1\r\nHost: u@h\r\n\r\n", 400},
+		{"host bad port", "GET / HTTP/1.1\r\nHost: h:8x\r\n\r\n", 400},
+		{"host two colons", "GET / HTTP/1.1\r\nHost: h:1:2\r\n\r\n", 400},
+		{"host unclosed IPv6", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400},
+		{"host after IPv6", "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400},
+		{"host bad escape", "GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", 400},
+		{"host in 1.0 repeated", "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 400},
+		{"missing host absolute form", "GET http://h/ HTTP/1.1\r\n\r\n", 400},
+		{"no version unfinished", "GET /\r\n", 400},
+		{"no version bare LF unfinished", "GET /\n", 400},
+		{"bad version unfinished", "GET / HTTP/1.1x\r\nHost: h\r\n", 400},
+		{"http2 unfinished", "GET / HTTP/2.0\r\n", 505},
+		{"bare CR line ends", "GET / HTTP/1.1\rHost: h\r\r", 400},
+		{"bare CR line ends unfinished", "GET / HTTP/1.1\rHo", 400},
+		{"bare CR after a field", "GET / HTTP/1.1\r\nHost: h\rX-A: b\r", 400},
+		{"bare CR in a field of an unfinished head", "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n", 400},
+		{"bare CR in an unfinished trailer", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: a\rb", 400},
+		{"TE leading empty element", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , chunked\r\n\r\n0\r\n\r\n", 400},
+		{"TE trailing empty element", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked ,\r\n\r\n0\r\n\r\n", 400},
+		{"bad escape in path", "GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+		{"short escape in path", "GET /a%4 HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+		{"escape cut by query", "GET /a%4?b HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+		{"bad escape in absolute path", "GET http://h/%g0 HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+		{"chunk size over int63 after zeros", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n00008000000000000000\r\n", 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
