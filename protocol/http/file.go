@@ -27,7 +27,9 @@ const maxInMemoryFile = 4 << 20
 // SendFile answers with the content of the file name without reading it
 // into memory: Content-Type from the extension, Last-Modified and ETag,
 // 304 for a matching If-None-Match or If-Modified-Since, and single byte
-// ranges (206, or 416 when unsatisfiable). HEAD gets the headers only.
+// ranges (206, or 416 when unsatisfiable). If-Match and
+// If-Unmodified-Since are honoured: 412 when they fail. HEAD gets the
+// headers only.
 // A missing file is answered 404, an unreadable one 403; the error is
 // returned too.
 func (w *Response) SendFile(name string) error {
@@ -87,10 +89,14 @@ func (w *Response) sendOpenFile(f *os.File, fi fs.FileInfo, name string) error {
 	w.Header("Accept-Ranges", "bytes")
 
 	getOrHead := req.method == "GET" || req.method == "HEAD"
-	if getOrHead && notModified(req, etag, mod) {
+	switch preconditions(req, etag, mod) {
+	case 304:
 		f.Close()
 		w.DelHeader("Content-Type")
 		return w.Status(304).Send(nil)
+	case 412:
+		f.Close()
+		return w.sendError(412)
 	}
 	offset, length := int64(0), size
 	if rng := req.HeaderBytes("Range"); getOrHead && rng != nil && ifRangeHolds(req, etag, mod) {
@@ -149,23 +155,63 @@ type readCloser struct {
 	io.Closer
 }
 
-// notModified evaluates If-None-Match, else If-Modified-Since.
-func notModified(req *Request, etag string, mod time.Time) bool {
+// preconditions evaluates the conditional headers of a request for a file
+// in the order of RFC 9110 §13.2.2: If-Match, else If-Unmodified-Since
+// (412 when false), then If-None-Match (304 for GET and HEAD, 412 for
+// other methods, when an entity tag matches), else If-Modified-Since
+// (304 for GET and HEAD). It returns 0 when the request goes on; If-Range
+// is left to the range code.
+func preconditions(req *Request, etag string, mod time.Time) int {
+	if im := req.HeaderBytes("If-Match"); im != nil {
+		if !etagListMatches(im, etag, false) {
+			return 412
+		}
+	} else if t, ok := dateHeader(req, "If-Unmodified-Since", mod); ok && mod.Truncate(time.Second).After(t) {
+		return 412
+	}
+	getOrHead := req.method == "GET" || req.method == "HEAD"
 	if inm := req.HeaderBytes("If-None-Match"); inm != nil {
-		match := false
-		eachToken(inm, func(tok []byte) {
-			if string(tok) == "*" || string(bytes.TrimPrefix(tok, []byte("W/"))) == etag {
-				match = true
-			}
-		})
-		return match
+		switch {
+		case !etagListMatches(inm, etag, true):
+			return 0
+		case getOrHead:
+			return 304
+		default:
+			return 412
+		}
 	}
-	ims := req.Header("If-Modified-Since")
-	if ims == "" || mod.IsZero() {
-		return false
+	if t, ok := dateHeader(req, "If-Modified-Since", mod); ok && getOrHead && !mod.Truncate(time.Second).After(t) {
+		return 304
 	}
-	t, err := time.Parse(TimeFormat, ims)
-	return err == nil && !mod.Truncate(time.Second).After(t)
+	return 0
+}
+
+// etagListMatches reports whether the If-Match or If-None-Match list has
+// "*" or etag: by weak comparison ("W/" ignored) or strong comparison (a
+// weak tag never matches) (RFC 9110 §8.8.3.2).
+func etagListMatches(list []byte, etag string, weak bool) bool {
+	match := false
+	eachToken(list, func(tok []byte) {
+		if weak {
+			tok = bytes.TrimPrefix(tok, []byte("W/"))
+		}
+		if string(tok) == "*" || string(tok) == etag {
+			match = true
+		}
+	})
+	return match
+}
+
+// dateHeader reads the date in header name; ok is false when it is
+// missing or invalid (then ignored, RFC 9110 §13.1.3, §13.1.4) or the file
+// has no modification time to compare with.
+func dateHeader(req *Request, name string, mod time.Time) (time.Time, bool) {
+	v := req.Header(name)
+	if v == "" || mod.IsZero() || mod.Unix() <= 0 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(TimeFormat, v)
+	return t, err == nil
 }
 
 // ifRangeHolds reports whether a Range may be honoured under If-Range.
