@@ -821,6 +821,14 @@ func (c *TCPConnection) SendQueueSize() int {
 	return c.pendingLocked()
 }
 
+// Flushed reports whether everything sent, SendFrom readers included, has
+// been written to the socket. Safe for concurrent use.
+func (c *TCPConnection) Flushed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.idleLocked()
+}
+
 // RecvQueueSize returns the bytes received and not yet decoded. It is exact
 // on the connection's own callbacks and approximate elsewhere.
 func (c *TCPConnection) RecvQueueSize() int { return int(c.recvLen.Load()) }

@@ -47,6 +47,7 @@ type conn struct {
 	x atomic.Pointer[exchange]
 
 	deadline atomic.Int64 // monoNow after which the sweeper closes; 0: none
+	unsent   atomic.Int64 // monoNow when the sweeper first found the send queue not empty; 0: empty
 
 	mu      sync.Mutex
 	pending atomic.Bool // a request was delivered and awaits its response; set under mu
@@ -58,6 +59,10 @@ type conn struct {
 	timed   bool // the header deadline of the request started runs
 	opened  bool // the header deadline runs since the accept
 	pauses  bool // c is a pauser: the lane parses nothing while a request is pending
+
+	// monoNow by which the request begun must be whole (RequestTimeout);
+	// 0: not timed. Lane only.
+	reqEnd int64
 
 	// under mu
 	busy    bool // a raw response (file, stream) is being sent
@@ -146,12 +151,18 @@ func (p *Protocol) state(c core.Connection) *conn {
 	return st
 }
 
+// setDeadline closes the connection d from now, or at the end of the
+// request's RequestTimeout if that comes first. Lane only.
 func (st *conn) setDeadline(d time.Duration) {
 	if d <= 0 {
 		st.deadline.Store(0)
 		return
 	}
-	st.deadline.Store(monoNow() + int64(d))
+	dl := monoNow() + int64(d)
+	if st.reqEnd != 0 {
+		dl = min(dl, st.reqEnd)
+	}
+	st.deadline.Store(dl)
 }
 
 // monoBase is the reference of monoNow; it is never changed.
@@ -166,6 +177,9 @@ func monoNow() int64 { return int64(time.Since(monoBase)) }
 // runs already. A head that arrives whole never needs one: it is decoded
 // at once, which spares a clock read per request.
 func (st *conn) timeHead() {
+	if st.reqEnd == 0 && st.startRequestClock() && st.timed {
+		st.clampDeadline() // the head deadline set at the accept runs
+	}
 	if !st.timed {
 		st.timed = true
 		st.setDeadline(st.p.headerTimeoutDur())
@@ -299,6 +313,7 @@ func (st *conn) closingLocked() bool {
 func (st *conn) deliver() ([]byte, error) {
 	st.phase = phaseHead
 	st.started = false
+	st.reqEnd = 0
 	st.deadline.Store(0)
 	x := st.x.Load()
 	body := x.req.body // x may be given back as soon as the request is pending
@@ -440,6 +455,9 @@ func (st *conn) decodeHead(pkg []byte) ([]byte, error) {
 		x.bodyLeft = req.contentLength
 	default:
 		return st.deliver()
+	}
+	if st.reqEnd == 0 {
+		st.startRequestClock() // the head came whole: its first byte is now
 	}
 	st.setDeadline(p.bodyTimeoutDur())
 	if req.expectContinue {

@@ -44,8 +44,10 @@
 // as Content-Length with Transfer-Encoding (400), unknown transfer codings
 // (501). A connection whose first request head is not complete within
 // HeaderTimeout of the accept (a later head: of its first byte), whose body
-// stalls for BodyTimeout, or that idles for KeepAliveTimeout between
-// requests is closed.
+// stalls for BodyTimeout, whose request, however steadily it trickles in,
+// is not whole within RequestTimeout of its first byte, that idles for
+// KeepAliveTimeout between requests, or whose responses the peer does not
+// take within WriteTimeout is closed.
 //
 // Static files are opt-in: ServeDir mounts a directory at a URL prefix;
 // paths cannot leave it.

@@ -19,6 +19,8 @@ const (
 	DefaultBodyTimeout      = 30 * time.Second
 	DefaultKeepAliveTimeout = 60 * time.Second
 	DefaultResponseTimeout  = 60 * time.Second
+	DefaultRequestTimeout   = 2 * time.Minute
+	DefaultWriteTimeout     = 2 * time.Minute
 	DefaultServerName       = "goes"
 )
 
@@ -55,6 +57,19 @@ type Protocol struct {
 	// ResponseTimeout bounds how long a pipelined request waits for the
 	// response to the request before it (DefaultResponseTimeout when zero).
 	ResponseTimeout time.Duration
+	// RequestTimeout bounds a whole request, from its first byte to the
+	// end of its body, however steadily it trickles in: the connection is
+	// closed when it passes (DefaultRequestTimeout when zero, none when
+	// negative). Raise it for large uploads over slow links.
+	RequestTimeout time.Duration
+	// WriteTimeout closes a connection whose responses are not written out
+	// within it: the send queue, once it holds a response, has not emptied
+	// for this long, because the peer does not read or reads too slowly.
+	// The close is logged (DefaultWriteTimeout when zero, none when
+	// negative). A file is written whole within it, so raise it for large
+	// downloads over slow links; a Stream whose writes the peer takes as
+	// they come never meets it.
+	WriteTimeout time.Duration
 	// DisableKeepAlive answers every request with "Connection: close".
 	DisableKeepAlive bool
 	// ServerName is the Server header (DefaultServerName when empty).
@@ -295,19 +310,29 @@ func (p *Protocol) ensureSweeper(g *core.Goer) {
 		return
 	}
 	p.sweeps[g] = t
-	every := min(p.headerTimeoutDur(), p.keepAliveDur(), p.bodyTimeoutDur(), p.responseTimeoutDur()) / 4
+	every := min(p.headerTimeoutDur(), p.keepAliveDur(), p.bodyTimeoutDur(), p.responseTimeoutDur())
+	for _, d := range []time.Duration{p.requestTimeoutDur(), p.writeTimeoutDur()} {
+		if d > 0 {
+			every = min(every, d)
+		}
+	}
+	every /= 4
 	every = max(10*time.Millisecond, min(every, time.Second))
 	t.Add(every, func(...any) { p.sweep(g) }, nil, true)
 }
 
-// sweep closes g's connections whose deadline passed.
+// sweep closes g's connections whose deadline passed, or whose responses
+// are not written out within WriteTimeout.
 func (p *Protocol) sweep(g *core.Goer) {
 	now := monoNow()
+	wt := p.writeTimeoutDur()
 	g.Connections.Range(func(_ int, c *core.TCPConnection) bool {
 		if st, ok := c.Context().(*conn); ok && st.p == p {
 			if d := st.deadline.Load(); d != 0 && now > d {
 				st.deadline.Store(0)
 				c.Close("")
+			} else if wt > 0 {
+				st.checkWrite(g, c, now, wt)
 			}
 		}
 		return true

@@ -1,0 +1,70 @@
+package http
+
+import (
+	"time"
+
+	"github.com/shunhui19/goes/core"
+)
+
+// The whole-request and write deadlines. The header, body, keep-alive and
+// response deadlines are one time per connection (conn.deadline) that the
+// lane moves as the request goes on; RequestTimeout caps it, and
+// WriteTimeout is watched by the sweeper alone.
+
+// startRequestClock starts the RequestTimeout of the request begun; it
+// reports whether there is one. Lane only.
+func (st *conn) startRequestClock() bool {
+	rt := st.p.requestTimeoutDur()
+	if rt <= 0 {
+		return false
+	}
+	st.reqEnd = monoNow() + int64(rt)
+	return true
+}
+
+// clampDeadline brings the running deadline forward to the end of the
+// request's RequestTimeout. Lane only.
+func (st *conn) clampDeadline() {
+	if d := st.deadline.Load(); d == 0 || d > st.reqEnd {
+		st.deadline.Store(st.reqEnd)
+	}
+}
+
+// checkWrite closes c when its send queue has not emptied for wt (now is
+// monoNow): the peer does not take the responses. The sweeper of c's Goer
+// calls it.
+func (st *conn) checkWrite(g *core.Goer, c *core.TCPConnection, now int64, wt time.Duration) {
+	since := st.unsent.Load()
+	switch {
+	case c.Flushed():
+		if since != 0 {
+			st.unsent.Store(0)
+		}
+	case since == 0:
+		st.unsent.Store(now)
+	case now-since > int64(wt):
+		st.unsent.Store(0)
+		g.Log().Warn("http: response not written within WriteTimeout; connection closed",
+			"goer", g.GetName(), "remote", c.GetRemoteAddress(), "timeout", wt, "unsent", c.SendQueueSize())
+		c.Destroy()
+	}
+}
+
+func (p *Protocol) requestTimeoutDur() time.Duration {
+	return orDurOff(p.RequestTimeout, DefaultRequestTimeout)
+}
+
+func (p *Protocol) writeTimeoutDur() time.Duration {
+	return orDurOff(p.WriteTimeout, DefaultWriteTimeout)
+}
+
+// orDurOff is v, def when v is zero, and none (0) when v is negative.
+func orDurOff(v, def time.Duration) time.Duration {
+	switch {
+	case v < 0:
+		return 0
+	case v == 0:
+		return def
+	}
+	return v
+}
