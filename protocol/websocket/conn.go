@@ -68,6 +68,8 @@ type conn struct {
 type partial struct {
 	msg  []byte
 	ctrl []byte
+
+	valid int // bytes of msg, a text message, found to be whole valid UTF-8
 }
 
 // extra is the state few connections need for long: messages sent before
@@ -241,6 +243,9 @@ func (st *conn) decode(c core.Connection, pkg []byte) ([]byte, error) {
 		st.unmaskTo(&st.part.ctrl, pkg)
 	} else {
 		st.unmaskTo(&st.part.msg, pkg)
+		if st.msgOp == ws.OpText && !st.msgComp && !st.part.checkUTF8() {
+			return nil, st.fail(c, CloseInvalidPayload, "text message is not valid UTF-8")
+		}
 	}
 	st.fpos += int64(len(pkg))
 	if st.fpos < h.length {
@@ -302,10 +307,14 @@ func (st *conn) frameDone(c core.Connection, payload []byte) ([]byte, error) {
 	}
 	op, comp := st.msgOp, st.msgComp
 	st.msgOp, st.msgComp = 0, false
+	valid := 0 // bytes of payload found valid UTF-8 as they came
 	if st.part != nil {
+		if !comp {
+			valid = min(st.part.valid, len(payload))
+		}
 		// The message goes to OnMessage and is then garbage: a buffer kept
 		// for the next one would stay with an idle connection.
-		st.part.msg = nil
+		st.part.msg, st.part.valid = nil, 0
 		if st.part.ctrl == nil {
 			st.part = nil
 		}
@@ -320,7 +329,7 @@ func (st *conn) frameDone(c core.Connection, payload []byte) ([]byte, error) {
 		}
 	}
 	if op == ws.OpText {
-		if !utf8.Valid(payload) {
+		if !utf8.Valid(payload[valid:]) {
 			return nil, st.fail(c, CloseInvalidPayload, "text message is not valid UTF-8")
 		}
 		st.lastBinary = false

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/gobwas/ws"
 
 	"github.com/shunhui19/goes/core"
 )
@@ -52,6 +55,10 @@ func FuzzFrameReader(f *testing.F) {
 		{0xc1, 0x87, 0, 0, 0, 0, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00},
 		{0x81, 0x02, 'h', 'i'},
 		{0x8a, 0x80, 1, 1, 1, 1},
+		{0x01, 0x81, 0, 0, 0, 0, 0xff, 0x80, 0x81, 0, 0, 0, 0, 'a'},
+		{0x01, 0x82, 0, 0, 0, 0, 'a', 0xc3, 0x80, 0x81, 0, 0, 0, 0, 0xa9},
+		{0x01, 0x82, 0, 0, 0, 0, 0xf0, 0x9f, 0x00, 0x82, 0, 0, 0, 0, 0x98, 0x80, 0x80, 0x80, 0, 0, 0, 0},
+		{0x81, 0x8a, 0, 0, 0, 0, 0xed, 0xa0, 0x80},
 	}
 	for _, s := range seeds {
 		f.Add(s, uint8(0))
@@ -82,6 +89,11 @@ func FuzzFrameReader(f *testing.F) {
 				}
 			})
 			data = data[n:]
+			if err == nil && st.msgOp == ws.OpText && !st.msgComp && st.part != nil {
+				if _, ok := utf8Prefix(st.part.msg); !ok {
+					t.Fatalf("text so far %q cannot be valid UTF-8, and the connection goes on", st.part.msg)
+				}
+			}
 			if err != nil {
 				var pe *core.ProtocolError
 				if !errors.As(err, &pe) || !validCloseCode(pe.Status) {
@@ -104,6 +116,8 @@ func FuzzHandshake(f *testing.F) {
 		"Content-Length: 3\r\n\r\n"), uint8(2))
 	f.Add([]byte("POST / HTTP/1.0\r\n\r\n"), uint8(3))
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\n\r\n"), uint8(4))
+	f.Add([]byte(strings.Replace(fuzzHandshake, "GET", "POST", 1)), uint8(5))
+	f.Add([]byte(strings.Replace(fuzzHandshake, "GET", "HEAD", 1)), uint8(6))
 	f.Fuzz(func(t *testing.T, head []byte, split uint8) {
 		p := New()
 		p.Compression = true
@@ -136,6 +150,14 @@ func FuzzHandshake(f *testing.F) {
 		case bytes.HasPrefix(out, []byte("HTTP/1.1 4")) || bytes.HasPrefix(out, []byte("HTTP/1.1 5")):
 			if IsOpen(c) {
 				t.Fatal("refused but open")
+			}
+			if bytes.HasPrefix(out, []byte("HTTP/1.1 405 ")) && !bytes.Contains(out, []byte("\r\nAllow: GET\r\n")) {
+				t.Fatalf("405 without Allow: %q", out)
+			}
+			if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 && bytes.HasPrefix(head, []byte("HEAD ")) {
+				if r, err := readRequest(head[:i+4]); err == nil && r.Method == "HEAD" && !bytes.HasSuffix(out, []byte("\r\n\r\n")) {
+					t.Fatalf("answer to HEAD with a body: %q", out)
+				}
 			}
 		default:
 			t.Fatalf("answer %q", out)

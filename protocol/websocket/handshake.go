@@ -85,7 +85,7 @@ func (st *conn) handshake(c core.Connection, pkg []byte) error {
 	}
 	h, perr := st.p.validate(r)
 	if perr != nil {
-		return st.refuse(c, perr)
+		return st.refuseFor(c, perr, r.Method)
 	}
 	if f := st.p.OnWebSocketConnect; f != nil {
 		if err := st.callConnect(c, f, h); err != nil {
@@ -93,7 +93,7 @@ func (st *conn) handshake(c core.Connection, pkg []byte) error {
 			if !ok || perr.Status < 400 || perr.Status > 599 {
 				perr = handshakeError(http.StatusForbidden, "refused: %v", err)
 			}
-			return st.refuse(c, perr)
+			return st.refuseFor(c, perr, r.Method)
 		}
 	}
 	head := ""
@@ -270,6 +270,12 @@ func validHeaderValue(s string) bool { return !strings.ContainsAny(s, "\r\n") }
 // refuse answers a failed handshake with an HTTP error and returns the error
 // that makes core close the connection.
 func (st *conn) refuse(c core.Connection, e *core.ProtocolError) error {
+	return st.refuseFor(c, e, "")
+}
+
+// refuseFor is refuse for a request with method: a 405 names the allowed
+// method (RFC 9110 §15.5.6), and the answer to HEAD has no body.
+func (st *conn) refuseFor(c core.Connection, e *core.ProtocolError, method string) error {
 	st.mu.Lock()
 	st.phase = phaseFailed
 	st.ext = nil
@@ -282,14 +288,19 @@ func (st *conn) refuse(c core.Connection, e *core.ProtocolError) error {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", e.Status, http.StatusText(e.Status))
-	if e.Status == http.StatusUpgradeRequired {
+	switch e.Status {
+	case http.StatusUpgradeRequired:
 		b.WriteString("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n")
+	case http.StatusMethodNotAllowed:
+		b.WriteString("Allow: GET\r\n")
 	}
 	b.WriteString("Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
 	b.WriteString(strconv.Itoa(len(body) + 1))
 	b.WriteString("\r\n\r\n")
-	b.WriteString(body)
-	b.WriteString("\n")
+	if method != http.MethodHead {
+		b.WriteString(body)
+		b.WriteString("\n")
+	}
 	c.SendBytes(b.Bytes(), true)
 	return e
 }
@@ -310,7 +321,7 @@ func headerHasToken(h http.Header, name, token string) bool {
 func (st *conn) serveHTTP(c core.Connection, r *http.Request) error {
 	h := st.p.HTTPHandler
 	if h == nil {
-		return st.refuse(c, handshakeError(http.StatusUpgradeRequired, "not a WebSocket upgrade"))
+		return st.refuseFor(c, handshakeError(http.StatusUpgradeRequired, "not a WebSocket upgrade"), r.Method)
 	}
 	st.mu.Lock()
 	st.phase = phaseHTTP

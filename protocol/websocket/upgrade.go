@@ -89,7 +89,7 @@ func (p *Protocol) Upgrade(c core.Connection, r UpgradeRequest) error {
 		}
 	}
 	if perr != nil {
-		err := st.refuse(c, perr)
+		err := st.refuseFor(c, perr, req.Method)
 		c.Close("")
 		return err
 	}
