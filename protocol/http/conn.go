@@ -81,6 +81,7 @@ type exchange struct {
 	scanned    int     // bytes of a head or trailer scanned without finding its end
 	scannedLen int     // the length of the head or trailer found last
 	bodyLeft   int64   // bytes of the body (or chunk) still to come
+	start      int64   // monoNow at delivery, when the Protocol has an Observer
 	ends       []int32 // the end of each line scanned, in the head or trailer
 
 	// under the conn's mu
@@ -316,6 +317,9 @@ func (st *conn) deliver() ([]byte, error) {
 	st.reqEnd = 0
 	st.deadline.Store(0)
 	x := st.x.Load()
+	if st.p.Observer != nil {
+		x.start = monoNow()
+	}
 	body := x.req.body // x may be given back as soon as the request is pending
 	st.mu.Lock()
 	st.busy = false
@@ -333,6 +337,7 @@ func (st *conn) deliver() ([]byte, error) {
 func (st *conn) reject(status int, reason string) error {
 	b := appendErrorResponse(nil, st.p, status, reason)
 	_ = st.c.SendBytes(b, true)
+	st.observeReject(status)
 	st.deadline.Store(0)
 	return protoErr(status, reason)
 }

@@ -74,6 +74,8 @@ type Protocol struct {
 	DisableKeepAlive bool
 	// ServerName is the Server header (DefaultServerName when empty).
 	ServerName string
+	// Observer, when set, is told of every response (see Observer).
+	Observer Observer
 
 	mu     sync.Mutex
 	mounts atomic.Pointer[[]*Static] // replaced, never changed, under mu
@@ -240,8 +242,10 @@ func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
 	if w.bodyAllowed() {
 		dst = append(dst, data...)
 	}
+	ob := st.observeLocked(now)
 	resume := st.completeLocked(now)
 	st.mu.Unlock()
+	ob.report(st)
 	if resume {
 		go st.resume() // not here: the send lock is held
 	}

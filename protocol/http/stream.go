@@ -41,8 +41,11 @@ func (st *conn) abortRaw() {
 // connection once it is flushed.
 func (st *conn) finishRaw(closing bool) {
 	st.mu.Lock()
-	resume := st.completeLocked(monoNow())
+	now := monoNow()
+	ob := st.observeLocked(now)
+	resume := st.completeLocked(now)
 	st.mu.Unlock()
+	ob.report(st)
 	if resume {
 		st.resume()
 	}

@@ -288,6 +288,9 @@ func (st *conn) unmaskTo(dst *[]byte, pkg []byte) {
 // message so far.
 func (st *conn) frameDone(c core.Connection, payload []byte) ([]byte, error) {
 	h := &st.fh
+	if h.op&0x8 != 0 {
+		st.observe(c, false, h.op)
+	}
 	switch h.op {
 	case ws.OpPing:
 		st.sendControl(c, ws.OpPong, payload)
@@ -339,6 +342,7 @@ func (st *conn) frameDone(c core.Connection, payload []byte) ([]byte, error) {
 	if payload == nil {
 		payload = []byte{}
 	}
+	st.observe(c, false, op)
 	return payload, nil
 }
 
@@ -438,6 +442,9 @@ func (st *conn) sendFrame(c core.Connection, op ws.OpCode, payload []byte) error
 		}
 		err := st.pendLocked(op, payload)
 		st.mu.Unlock()
+		if err == nil {
+			st.observe(c, true, op)
+		}
 		return err
 	case phaseOpen:
 	default:
@@ -454,6 +461,9 @@ func (st *conn) sendFrame(c core.Connection, op ws.OpCode, payload []byte) error
 	if cap(b) <= keepFrameBufCap {
 		*bp = b
 		frameBufs.Put(bp)
+	}
+	if err == nil {
+		st.observe(c, true, op)
 	}
 	return err
 }

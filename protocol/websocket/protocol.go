@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/shunhui19/goes/core"
 )
 
@@ -71,6 +73,9 @@ type Protocol struct {
 	// OnWebSocketConnect (and keep it in the connection's UserData).
 	KeepRequest bool
 
+	// Observer, when set, is told of frames and close codes (see Observer).
+	Observer Observer
+
 	// MaxHandshakeSize bounds the request head of the opening handshake
 	// (DefaultMaxHandshakeSize when zero); a longer one gets 431.
 	MaxHandshakeSize int
@@ -129,7 +134,12 @@ func (p *Protocol) Decode(c core.Connection, pkg []byte) ([]byte, error) {
 // Encode implements core.Protocol: data becomes one message of the
 // connection's send type.
 func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
-	return p.state(c).encode(dst, data)
+	st := p.state(c)
+	out, err := st.encode(dst, data)
+	if err == nil {
+		st.observeSent(c)
+	}
+	return out, err
 }
 
 // OnConnClose implements core.ConnCloser: it records close code 1006 when
@@ -138,6 +148,7 @@ func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
 func (p *Protocol) OnConnClose(c core.Connection) {
 	if st, ok := c.Context().(*conn); ok {
 		st.end()
+		st.observeEnd(c)
 	}
 }
 
@@ -149,7 +160,11 @@ func (p *Protocol) CloseFrame(c core.Connection) []byte {
 	if !ok {
 		return nil
 	}
-	return st.farewell(CloseNormal, "")
+	b := st.farewell(CloseNormal, "")
+	if b != nil {
+		st.observe(c, true, ws.OpClose)
+	}
+	return b
 }
 
 // Goodbye implements core.Goodbyer: a stopping server sends 1001 (going
@@ -159,5 +174,9 @@ func (p *Protocol) Goodbye(c core.Connection) []byte {
 	if !ok {
 		return nil
 	}
-	return st.goodbye()
+	b := st.goodbye()
+	if b != nil {
+		st.observe(c, true, ws.OpClose)
+	}
+	return b
 }

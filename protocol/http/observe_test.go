@@ -1,0 +1,114 @@
+package http_test
+
+import (
+	"bufio"
+	"fmt"
+	nethttp "net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/protocol/http"
+)
+
+// recorder is an Observer that keeps what it is told.
+type recorder struct {
+	mu   sync.Mutex
+	seen []string
+	slow time.Duration // the longest elapsed
+}
+
+func (r *recorder) ObserveResponse(c core.Connection, method string, status int, elapsed time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	timed := "timed"
+	if elapsed < 0 {
+		timed = "untimed"
+	}
+	r.seen = append(r.seen, fmt.Sprintf("%s %d %s", method, status, timed))
+	r.slow = max(r.slow, elapsed)
+}
+
+func (r *recorder) list() ([]string, time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := append([]string(nil), r.seen...)
+	sort.Strings(s)
+	return s, r.slow
+}
+
+// The Observer hears of every response once: plain, streamed, from a
+// static mount, and the parser's own rejections; elapsed spans the
+// handler's work.
+func TestObserver(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	p := http.New()
+	p.Observer = rec
+	p.ServeDir("/static/", dir)
+	addr := serve(t, p, func(c core.Connection, _ []byte) {
+		req := http.RequestOf(c)
+		w := req.Response()
+		switch req.Path() {
+		case "/slow":
+			time.Sleep(30 * time.Millisecond)
+			w.SendString("slow")
+		case "/stream":
+			s, err := w.Stream()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			s.WriteString("part")
+			s.End()
+		case "/missing":
+			w.Status(404).SendString("no")
+		default:
+			w.SendString("ok")
+		}
+	})
+	cl := client(t)
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/"}, {"POST", "/"}, {"GET", "/slow"}, {"GET", "/stream"}, {"DELETE", "/missing"}, {"GET", "/static/a.txt"}, {"HEAD", "/"},
+	} {
+		req, _ := nethttp.NewRequest(tc.method, "http://"+addr+tc.path, strings.NewReader(""))
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+	}
+	c := rawConn(t, addr)
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+	resp, err := nethttp.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("smuggling shape answered %d", resp.StatusCode)
+	}
+	want := []string{"DELETE 404 timed", "GET 200 timed", "GET 200 timed", "GET 200 timed", "GET 200 timed", "GET 400 untimed", "HEAD 200 timed", "POST 200 timed"}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, slow := rec.list()
+		if strings.Join(got, ",") == strings.Join(want, ",") {
+			if slow < 30*time.Millisecond || slow > 5*time.Second {
+				t.Fatalf("the slow request took %v by the observer", slow)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("observed %q, want %q", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
