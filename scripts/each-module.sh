@@ -46,7 +46,7 @@ for m in $mods; do
 	step "$m: test allocations (no -race)" bash -c "cd '$m' && go test -count=1 -run Alloc -timeout 5m ./... >/dev/null"
 	# The same suites again on the goroutine engine, where connections are
 	# served (on Linux the default is the epoll engine).
-	case "$m" in transport/tcp | protocol/* | examples | daemon | cluster)
+	case "$m" in transport/tcp | protocol/* | examples | daemon | cluster | metrics)
 		if [ "$(uname -s)" = Linux ]; then
 			step "$m: test -race (goroutine engine)" bash -c "cd '$m' && GOES_ENGINE=goroutine go test -race -count=1 -timeout 20m ./..."
 		fi ;;
