@@ -12,6 +12,7 @@ require (
 	github.com/shunhui19/goes/transport/tcp v0.0.0
 	github.com/valyala/fasthttp v1.78.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/mod v0.42.0
 )
 
 require (
