@@ -266,3 +266,30 @@ func checkFile(t *testing.T, dir, name string, wants ...string) {
 		}
 	}
 }
+
+// This repository is in a state the release command accepts: every go.mod
+// is in go.work, every sibling requirement has its replace directive, and
+// all name one version. (A new module that misses one of these fails here,
+// not on the day of a release.)
+func TestRepositoryIsReleasable(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed: the release command tags with git")
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := loadWorkspace(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if missing, err := ws.modulesMissingFromWork(); err != nil || len(missing) > 0 {
+		t.Errorf("modules not in go.work: %v %v", missing, err)
+	}
+	if err := ws.checkReplaces(); err != nil {
+		t.Error(err)
+	}
+	if _, err := ws.lockstepVersion(); err != nil {
+		t.Error(err)
+	}
+}
