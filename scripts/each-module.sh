@@ -33,6 +33,27 @@ if [ "$mode" = tidy ]; then
 	exit 0
 fi
 
+# Tests run with go test -json through tools/testlog, which prints every
+# skipped test with its message, the whole output of every failure, a line
+# per package and a count per step, and collects the skips in $skips for
+# the list at the end.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export testlog="$tmp/testlog" skips="$tmp/skips"
+: >"$skips"
+if [ "$mode" != check ] && ! go build -C tools -o "$testlog" ./testlog; then
+	echo "warning: tools/testlog did not build; test output is go test's own, skips are not listed"
+	testlog=
+fi
+gotest() { # [-q: leave out passing packages] go test arguments...
+	local q=
+	if [ "${1:-}" = -q ]; then q=-q; shift; fi
+	if [ -z "$testlog" ]; then go test "$@"; return; fi
+	set -o pipefail
+	go test -json "$@" | "$testlog" $q -skips "$skips"
+}
+export -f gotest
+
 unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
 if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; fail=1; failed=$((failed + 1)); fi
 
@@ -40,22 +61,27 @@ for m in $mods; do
 	step "$m: tidy" bash -c "cd '$m' && GOWORK=off go mod tidy -diff"
 	step "$m: vet" bash -c "cd '$m' && go vet ./... && GOWORK=off go vet ./..."
 	if [ "$mode" = check ]; then continue; fi
-	step "$m: test -race" bash -c "cd '$m' && go test -race -count=1 -timeout 20m ./..."
+	step "$m: test -race" bash -c "cd '$m' && gotest -race -count=1 -timeout 20m ./..."
 	# Allocation counts only mean something without -race (its sync.Pool
 	# drops items on purpose), so those tests run once more without it.
-	step "$m: test allocations (no -race)" bash -c "cd '$m' && go test -count=1 -run Alloc -timeout 5m ./... >/dev/null"
+	step "$m: test allocations (no -race)" bash -c "cd '$m' && gotest -q -count=1 -run Alloc -timeout 5m ./..."
 	# The same suites again on the goroutine engine, where connections are
 	# served (on Linux the default is the epoll engine).
 	case "$m" in transport/tcp | protocol/* | examples | daemon | cluster | metrics)
 		if [ "$(uname -s)" = Linux ]; then
-			step "$m: test -race (goroutine engine)" bash -c "cd '$m' && GOES_ENGINE=goroutine go test -race -count=1 -timeout 20m ./..."
+			step "$m: test -race (goroutine engine)" bash -c "cd '$m' && GOES_ENGINE=goroutine gotest -race -count=1 -timeout 20m ./..."
 		fi ;;
 	esac
 	if [ "$mode" = test ]; then
-		step "$m: test -race (GOWORK=off)" bash -c "cd '$m' && GOWORK=off go test -race -count=1 -timeout 20m ./..."
+		step "$m: test -race (GOWORK=off)" bash -c "cd '$m' && GOWORK=off gotest -race -count=1 -timeout 20m ./..."
 	fi
 done
 
+if [ -s "$skips" ]; then
+	echo
+	echo "skipped tests ($(sort -u "$skips" | wc -l); one line per test and message, whichever steps skipped it):"
+	sort -u "$skips" | sed 's/^/  /'
+fi
 echo
 echo "flaky steps (failed once, then passed): $flaky"
 echo "modules: $passed passed, $failed failed"

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,8 +28,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// quietLogger logs nothing, except under go test -v. go test -json (what
+// make test runs) counts as verbose too, but would only bury the log.
 func quietLogger() *slog.Logger {
-	if testing.Verbose() {
+	if testing.Verbose() && flag.Lookup("test.v").Value.String() != "test2json" {
 		return core.NewLogger(os.Stderr, slog.LevelDebug)
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))

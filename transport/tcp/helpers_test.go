@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"net"
@@ -59,8 +60,10 @@ func (frames) Encode(_ core.Connection, dst, d []byte) ([]byte, error) {
 	return append(dst, d...), nil
 }
 
+// quietLogger logs nothing, except under go test -v. go test -json (what
+// make test runs) counts as verbose too, but would only bury the log.
 func quietLogger() *slog.Logger {
-	if testing.Verbose() {
+	if testing.Verbose() && flag.Lookup("test.v").Value.String() != "test2json" {
 		return core.NewLogger(os.Stderr, slog.LevelDebug)
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
