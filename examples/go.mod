@@ -1,15 +1,28 @@
 module github.com/shunhui19/goes/examples
 
-go 1.22
+go 1.26.0
 
 require (
 	github.com/shunhui19/goes/core v0.0.0
+	github.com/shunhui19/goes/metrics v0.0.0
 	github.com/shunhui19/goes/protocol/http v0.0.0
 	github.com/shunhui19/goes/protocol/text v0.0.0
 	github.com/shunhui19/goes/protocol/websocket v0.0.0
 	github.com/shunhui19/goes/transport/tcp v0.0.0
 	github.com/shunhui19/goes/transport/udp v0.0.0
 	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/pandatix/go-abnf v0.5.3 // indirect
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/common v0.73.1 // indirect
+	github.com/prometheus/procfs v0.22.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 require (
@@ -21,12 +34,13 @@ require (
 	github.com/kardianos/osext v0.0.0-20190222173326-2bc1f35cddc0 // indirect
 	github.com/sevlyar/go-daemon v0.1.6 // indirect
 	github.com/shunhui19/goes/daemon v0.0.0 // indirect
-	golang.org/x/sys v0.25.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 )
 
 replace (
 	github.com/shunhui19/goes/core => ../core
 	github.com/shunhui19/goes/daemon => ../daemon
+	github.com/shunhui19/goes/metrics => ../metrics
 	github.com/shunhui19/goes/protocol/http => ../protocol/http
 	github.com/shunhui19/goes/protocol/text => ../protocol/text
 	github.com/shunhui19/goes/protocol/websocket => ../protocol/websocket

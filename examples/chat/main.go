@@ -7,8 +7,10 @@
 //
 // GOES_ADDR overrides the address (default 127.0.0.1:8080). With GOES_CERT
 // and GOES_KEY (paths of a PEM certificate and its key) the same port
-// speaks TLS: the page is at https:// and talks over wss://. The command
-// line is left to RunAll.
+// speaks TLS: the page is at https:// and talks over wss://. With
+// GOES_METRICS_ADDR (say 127.0.0.1:9100) Prometheus metrics are served at
+// /metrics on that address; they start, reload and stop with the chat.
+// The command line is left to RunAll.
 package main
 
 import (
@@ -16,6 +18,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/metrics"
 	_ "github.com/shunhui19/goes/transport/tcp"
 )
 
@@ -25,7 +29,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "chat:", err)
 		os.Exit(2)
 	}
-	ch.goer.RunAll()
+	core.RunAll(goersOf(ch, os.Getenv("GOES_METRICS_ADDR"))...)
+}
+
+// goersOf returns the chat's Goer and, when metricsAddr is set, the one
+// that serves its metrics there.
+func goersOf(ch *chat, metricsAddr string) []*core.Goer {
+	if metricsAddr == "" {
+		return []*core.Goer{ch.goer}
+	}
+	return []*core.Goer{ch.goer, metrics.New(ch.goer).Goer(metricsAddr)}
 }
 
 // fromEnv makes the chat from GOES_ADDR, GOES_CERT and GOES_KEY.

@@ -7,7 +7,8 @@ import (
 )
 
 // A program links only what it imports: the text server carries no HTTP
-// or WebSocket code and no gobwas module, the chat carries both.
+// or WebSocket code and no gobwas module, the chat carries both; only the
+// chat, which serves metrics, carries Prometheus code.
 func TestBinaryCarriesOnlyWhatItImports(t *testing.T) {
 	for _, tc := range []struct {
 		example string
@@ -15,8 +16,9 @@ func TestBinaryCarriesOnlyWhatItImports(t *testing.T) {
 		mustNot []string
 	}{
 		{"text", []string{"goes/core", "goes/protocol/text", "goes/transport/tcp"},
-			[]string{"goes/protocol/http", "goes/protocol/websocket", "gobwas", "transport/udp"}},
-		{"chat", []string{"goes/protocol/websocket", "github.com/gobwas/ws"}, nil},
+			[]string{"goes/protocol/http", "goes/protocol/websocket", "gobwas", "transport/udp", "goes/metrics", "prometheus"}},
+		{"tcp", []string{"goes/core", "goes/transport/tcp"}, []string{"goes/metrics", "prometheus"}},
+		{"chat", []string{"goes/protocol/websocket", "github.com/gobwas/ws", "goes/metrics", "github.com/prometheus/client_golang"}, nil},
 	} {
 		t.Run(tc.example, func(t *testing.T) {
 			bin := build(t, tc.example)
