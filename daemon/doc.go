@@ -15,7 +15,10 @@
 // The pid file (DefaultPidFile unless Config.PidFile is set) names the
 // running process, and a Unix socket beside it (PidFile + ".sock") is its
 // control channel: stop, status, connections and reload are requests over
-// it. Signals work too: SIGINT and SIGTERM stop, SIGQUIT stops gracefully,
+// it. The pid file's first line is the pid; the next ones record the
+// process's start time and executable, so that after a crash a pid the
+// system has given to another process is never taken for the server: the
+// commands report a stale file as not running (exit 3) and remove it. Signals work too: SIGINT and SIGTERM stop, SIGQUIT stops gracefully,
 // SIGUSR1 (and SIGHUP in daemon mode) reloads the running binary. A stop
 // is bounded: SIGINT or SIGTERM during a stop, or a Stop hook still
 // running after StopTimeout (plus GracefulTimeout when graceful), ends Run
