@@ -821,12 +821,22 @@ func (c *TCPConnection) SendQueueSize() int {
 	return c.pendingLocked()
 }
 
-// Flushed reports whether everything sent, SendFrom readers included, has
-// been written to the socket. Safe for concurrent use.
-func (c *TCPConnection) Flushed() bool {
+// Unwritten returns the bytes held in memory and not yet written, the
+// chunk read ahead from a SendFrom reader included (which SendQueueSize
+// leaves out), and whether nothing at all, SendFrom readers included, is
+// left to write. With BytesWritten it tells whether the peer takes what
+// is queued for it. Safe for concurrent use.
+func (c *TCPConnection) Unwritten() (bytes int, flushed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.idleLocked()
+	bytes = len(c.out)
+	if x := c.extra.Load(); x != nil {
+		bytes += x.inflight
+		for _, p := range x.streams {
+			bytes += len(p.after)
+		}
+	}
+	return bytes, c.idleLocked()
 }
 
 // RecvQueueSize returns the bytes received and not yet decoded. It is exact

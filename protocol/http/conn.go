@@ -47,7 +47,8 @@ type conn struct {
 	x atomic.Pointer[exchange]
 
 	deadline atomic.Int64 // monoNow after which the sweeper closes; 0: none
-	unsent   atomic.Int64 // monoNow when the sweeper first found the send queue not empty; 0: empty
+	unsent   atomic.Int64 // monoNow when the sweeper found a backlog to write; 0: none
+	unsentTo atomic.Int64 // the BytesWritten count by which that backlog is written
 
 	mu      sync.Mutex
 	pending atomic.Bool // a request was delivered and awaits its response; set under mu

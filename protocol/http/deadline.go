@@ -30,22 +30,27 @@ func (st *conn) clampDeadline() {
 	}
 }
 
-// checkWrite closes c when its send queue has not emptied for wt (now is
-// monoNow): the peer does not take the responses. The sweeper of c's Goer
-// calls it.
+// checkWrite closes c when what was queued for it at one sweep has not
+// all been written wt later (now is monoNow): the peer does not take the
+// responses, or takes them too slowly. A peer that reads on, even behind a
+// queue that never empties, restarts the clock at each sweep that finds
+// the earlier backlog written. The sweeper of c's Goer calls it.
 func (st *conn) checkWrite(g *core.Goer, c *core.TCPConnection, now int64, wt time.Duration) {
+	written := c.BytesWritten() // before: the mark below errs on the lenient side
+	unwritten, flushed := c.Unwritten()
 	since := st.unsent.Load()
 	switch {
-	case c.Flushed():
+	case flushed:
 		if since != 0 {
 			st.unsent.Store(0)
 		}
-	case since == 0:
+	case since == 0 || written >= st.unsentTo.Load():
 		st.unsent.Store(now)
+		st.unsentTo.Store(written + int64(unwritten))
 	case now-since > int64(wt):
 		st.unsent.Store(0)
 		g.Log().Warn("http: response not written within WriteTimeout; connection closed",
-			"goer", g.GetName(), "remote", c.GetRemoteAddress(), "timeout", wt, "unsent", c.SendQueueSize())
+			"goer", g.GetName(), "remote", c.GetRemoteAddress(), "timeout", wt, "unwritten", unwritten)
 		c.Destroy()
 	}
 }

@@ -175,10 +175,10 @@ func stillOpen(t *testing.T, c net.Conn, br *bufio.Reader, wait time.Duration) {
 	readAll(t, resp)
 }
 
-// TestWriteTimeout: a peer that asks for a large file and never reads is
-// closed once the response has not been written out for WriteTimeout, and
-// the close is logged; peers that read a large file or a slow stream as it
-// comes are not closed.
+// TestWriteTimeout: a peer that asks for a large file and never reads, or
+// reads too slowly for what is queued to go out within WriteTimeout, is
+// closed, and the close is logged; peers that read a large file, a slow
+// stream, or a file slowly but steadily are not.
 func TestWriteTimeout(t *testing.T) {
 	const timeout = time.Second
 	dir := t.TempDir()
@@ -189,6 +189,7 @@ func TestWriteTimeout(t *testing.T) {
 	}
 	f.Truncate(256 << 20) // sparse: far more than the socket buffers hold
 	f.Close()
+	os.WriteFile(filepath.Join(dir, "small.bin"), bytes.Repeat([]byte("x"), 600<<10), 0o644)
 	mid := filepath.Join(dir, "mid.bin")
 	os.WriteFile(mid, bytes.Repeat([]byte("0123456789"), 200<<10), 0o644) // 2 MB, read well within the timeout
 	var rec closeRecorder
@@ -244,30 +245,80 @@ func TestWriteTimeout(t *testing.T) {
 		stillOpen(t, c, br, 2*timeout)
 	})
 
-	t.Run("peer that never reads", func(t *testing.T) {
-		c, err := net.Dial("tcp", addr)
+	t.Run("slow but steady reader", func(t *testing.T) {
+		// 200 KB/s for 600 KB: three times the timeout behind a backlog
+		// that rarely empties, but each part of it goes out in time.
+		c := rawConn(t, addr)
+		c.(*net.TCPConn).SetReadBuffer(16 << 10)
+		io.WriteString(c, "GET /small.bin HTTP/1.1\r\nHost: h\r\n\r\n")
+		br := bufio.NewReaderSize(c, 20<<10)
+		resp, err := nethttp.ReadResponse(br, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		c.(*net.TCPConn).SetReadBuffer(4 << 10)
-		before := len(rec.waitCloses(2, time.Now().Add(5*time.Second))) // the reading peers left
-		if before != 2 {
-			t.Fatalf("%d closes before", before)
+		buf := make([]byte, 20<<10)
+		n := 0
+		for {
+			m, err := io.ReadFull(resp.Body, buf)
+			n += m
+			if err != nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		start := time.Now()
-		io.WriteString(c, "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n")
-		closed := rec.waitCloses(before+1, start.Add(timeout+5*time.Second))
-		if len(closed) <= before {
-			t.Fatal("not closed")
+		resp.Body.Close()
+		if n != 600<<10 {
+			t.Fatalf("%d bytes, want %d", n, 600<<10)
 		}
-		if d := closed[before].Sub(start); d < timeout || d > timeout+3*time.Second {
-			t.Fatalf("closed after %v, want about %v", d, timeout)
-		}
-		if !strings.Contains(logs.String(), "not written within WriteTimeout") {
-			t.Fatalf("not logged: %q", logs.String())
-		}
+		stillOpen(t, c, br, 0)
 	})
+
+	before := len(rec.waitCloses(3, time.Now().Add(5*time.Second))) // the reading peers left
+	if before != 3 {
+		t.Fatalf("%d closes before", before)
+	}
+	peers := []struct {
+		name string
+		read func(c net.Conn) // until the connection fails
+	}{
+		{"peer that never reads", func(c net.Conn) { c.SetReadDeadline(time.Now().Add(20 * time.Second)); c.Read(nil) }},
+		{"peer that reads 10 KB/s", func(c net.Conn) {
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			buf := make([]byte, 1<<10)
+			for {
+				if _, err := io.ReadFull(c, buf); err != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}},
+	}
+	for _, pt := range peers {
+		t.Run(pt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.(*net.TCPConn).SetReadBuffer(4 << 10)
+			start := time.Now()
+			io.WriteString(c, "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n")
+			done := make(chan struct{})
+			go func() { defer close(done); pt.read(c) }()
+			defer func() { c.Close(); <-done }()
+			closed := rec.waitCloses(before+1, start.Add(timeout+10*time.Second))
+			if len(closed) <= before {
+				t.Fatal("not closed")
+			}
+			if d := closed[before].Sub(start); d < timeout || d > timeout+5*time.Second {
+				t.Fatalf("closed after %v, want about %v", d, timeout)
+			}
+			before++
+			if !strings.Contains(logs.String(), "not written within WriteTimeout") {
+				t.Fatalf("not logged: %q", logs.String())
+			}
+		})
+	}
 }
 
 // TestManySlowRequests: a few hundred connections that each trickle a body

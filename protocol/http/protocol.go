@@ -62,13 +62,12 @@ type Protocol struct {
 	// closed when it passes (DefaultRequestTimeout when zero, none when
 	// negative). Raise it for large uploads over slow links.
 	RequestTimeout time.Duration
-	// WriteTimeout closes a connection whose responses are not written out
-	// within it: the send queue, once it holds a response, has not emptied
-	// for this long, because the peer does not read or reads too slowly.
-	// The close is logged (DefaultWriteTimeout when zero, none when
-	// negative). A file is written whole within it, so raise it for large
-	// downloads over slow links; a Stream whose writes the peer takes as
-	// they come never meets it.
+	// WriteTimeout closes a connection when what is queued for it, a
+	// response or the part of a file read ahead, is not written out within
+	// it, because the peer does not read or reads too slowly. The close is
+	// logged (DefaultWriteTimeout when zero, none when negative). A peer
+	// that keeps taking what it is sent, a large file or a long Stream,
+	// never meets it.
 	WriteTimeout time.Duration
 	// DisableKeepAlive answers every request with "Connection: close".
 	DisableKeepAlive bool
