@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,24 +14,9 @@ func TestOnStartPanicFailsStartAndReload(t *testing.T) {
 	dir := t.TempDir()
 	v1 := buildReloadServer(t, dir, "v1", "")
 	bad := buildReloadServer(t, dir, "v2", "onstart")
-	s := &server{dir: dir, events: filepath.Join(dir, "events"),
-		tcp: freePort(t), unix: filepath.Join(dir, "s.sock"), udp: freeUDP(t)}
-	s.env = append(os.Environ(), "GOES_ADDR="+s.tcp, "GOES_UNIX="+s.unix, "GOES_UDP="+s.udp,
-		"GOES_EVENTS="+s.events, "GOES_GRACE=5s")
+	s := newServer(t, dir, "5s")
 	const panicMsg = "OnStart of this release is broken"
-
-	s.must(t, v1, "start", "-d")
-	t.Cleanup(func() { s.run(t, v1, "stop") })
-	c, err := net.Dial("tcp", s.tcp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := bufio.NewReader(c)
-	first, err := ask(c, r, "before")
-	if err != nil || !strings.HasPrefix(first, "v1:") {
-		t.Fatalf("first reply %q %v", first, err)
-	}
+	c, r, first := s.startDaemon(t, v1, "v1")
 
 	out, err := s.run(t, bad, "reload")
 	if err == nil || !strings.Contains(out, panicMsg) || !strings.Contains(out, "keeps serving") {

@@ -41,6 +41,35 @@ type server struct {
 	env         []string
 }
 
+// newServer describes a server in dir listening on a TCP port, a Unix
+// socket and a UDP port, with the graceful timeout grace.
+func newServer(t *testing.T, dir, grace string) *server {
+	s := &server{dir: dir, events: filepath.Join(dir, "events"),
+		tcp: freePort(t), unix: filepath.Join(dir, "s.sock"), udp: freeUDP(t)}
+	s.env = append(os.Environ(), "GOES_ADDR="+s.tcp, "GOES_UNIX="+s.unix, "GOES_UDP="+s.udp,
+		"GOES_EVENTS="+s.events, "GOES_GRACE="+grace)
+	return s
+}
+
+// startDaemon runs bin start -d, stopped when the test ends, and returns a
+// connection to it with the first reply on it ("VERSION:PID").
+func (s *server) startDaemon(t *testing.T, bin, version string) (net.Conn, *bufio.Reader, string) {
+	t.Helper()
+	s.must(t, bin, "start", "-d")
+	t.Cleanup(func() { s.run(t, bin, "stop") })
+	c, err := net.Dial("tcp", s.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := bufio.NewReader(c)
+	first, err := ask(c, r, "hello")
+	if err != nil || !strings.HasPrefix(first, version+":") {
+		t.Fatalf("first reply %q %v, want version %s", first, err, version)
+	}
+	return c, r, first
+}
+
 func (s *server) run(t *testing.T, bin string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
@@ -128,24 +157,9 @@ func TestReloadUnderLoad(t *testing.T) {
 	v1 := buildReloadServer(t, dir, "v1", "")
 	v2 := buildReloadServer(t, dir, "v2", "")
 	broken := buildReloadServer(t, dir, "v3", "yes")
-	s := &server{dir: dir, events: filepath.Join(dir, "events"),
-		tcp: freePort(t), unix: filepath.Join(dir, "s.sock"), udp: freeUDP(t)}
-	s.env = append(os.Environ(), "GOES_ADDR="+s.tcp, "GOES_UNIX="+s.unix, "GOES_UDP="+s.udp,
-		"GOES_EVENTS="+s.events, "GOES_GRACE=20s")
-	s.must(t, v1, "start", "-d")
-	t.Cleanup(func() { s.run(t, v1, "stop") })
-
+	s := newServer(t, dir, "20s")
 	// A connection opened now stays with v1 through every reload.
-	early, err := net.Dial("tcp", s.tcp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer early.Close()
-	er := bufio.NewReader(early)
-	first, err := ask(early, er, "hello")
-	if err != nil || !strings.HasPrefix(first, "v1:") {
-		t.Fatalf("first reply %q %v", first, err)
-	}
+	early, er, first := s.startDaemon(t, v1, "v1")
 
 	// The load: 50 clients, each reconnecting every 20 requests.
 	const clients = 50
