@@ -208,11 +208,18 @@ func (t *Timer) Stop() {
 		return
 	}
 	t.state = stateStopped
-	// Cancel every wheel timer before stopping the wheel: once no timer is
-	// left in it, the wheel's own goroutine has nothing to move between
-	// levels, so stopping it cannot race with that move.
+	// Cancel every wheel timer before stopping the wheel. A cancel that
+	// lands while the wheel's goroutine moves the timer down a level sees
+	// it in no bucket and fails, although the timer is about to be put in
+	// a lower bucket, not run; with the wheel stopped it would then never
+	// fire and never be settled. Those are cancelled once more below, when
+	// the wheel no longer moves anything: a timer in a bucket is settled
+	// here, one in no bucket has had its fire function started.
+	var unsettled []*timingwheel.Timer
 	for id, tk := range t.tasks {
-		t.disarm(tk)
+		if wt := tk.wt; wt != nil && !t.disarm(tk) {
+			unsettled = append(unsettled, wt)
+		}
 		delete(t.tasks, id)
 	}
 	tw := t.tw
@@ -220,6 +227,11 @@ func (t *Timer) Stop() {
 
 	if tw != nil {
 		tw.Stop()
+	}
+	for _, wt := range unsettled {
+		if wt.Stop() {
+			t.armed.Done()
+		}
 	}
 	t.armed.Wait()
 	close(t.done)
@@ -243,18 +255,22 @@ func (t *Timer) arm(tk *task) {
 	tk.wt = t.tw.AfterFunc(d, func() { t.fire(tk, gen) })
 }
 
-// disarm cancels tk's wheel timer, if any; t.mu is held.
-func (t *Timer) disarm(tk *task) {
+// disarm cancels tk's wheel timer, if any, and reports whether it was
+// cancelled (or there was none); t.mu is held.
+func (t *Timer) disarm(tk *task) bool {
 	if tk.wt == nil {
-		return
+		return true
 	}
-	if tk.wt.Stop() {
+	stopped := tk.wt.Stop()
+	if stopped {
 		// Cancelled before firing: settle it here. Otherwise its fire
-		// function runs (or is running) and settles it after seeing that
+		// function runs (or is running, or will run once the wheel has
+		// moved the timer down a level) and settles it after seeing that
 		// tk is no longer scheduled.
 		t.armed.Done()
 	}
 	tk.wt = nil
+	return stopped
 }
 
 // logger returns the logger for task panics.
