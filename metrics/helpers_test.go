@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	nethttp "net/http"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -19,7 +20,13 @@ import (
 	"github.com/shunhui19/goes/core"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(dialerEnv); addr != "" {
+		holdConnections(addr) // the test binary run as a client process
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
