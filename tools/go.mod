@@ -7,6 +7,7 @@ require (
 	github.com/lesismal/nbio v1.6.8
 	github.com/panjf2000/gnet/v2 v2.9.7
 	github.com/shunhui19/goes/core v0.0.0
+	github.com/shunhui19/goes/metrics v0.0.0
 	github.com/shunhui19/goes/protocol/http v0.0.0
 	github.com/shunhui19/goes/protocol/websocket v0.0.0
 	github.com/shunhui19/goes/transport/tcp v0.0.0
@@ -17,27 +18,37 @@ require (
 
 require (
 	github.com/RussellLuo/timingwheel v0.0.0-20220218152713-54845bda3108 // indirect
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/gobwas/pool v0.2.1 // indirect
 	github.com/kardianos/osext v0.0.0-20190222173326-2bc1f35cddc0 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/lesismal/llib v1.2.2 // indirect
 	github.com/molecule-man/go-brrr v1.3.1 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/pandatix/go-abnf v0.5.3 // indirect
 	github.com/panjf2000/ants/v2 v2.11.3 // indirect
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/common v0.73.1 // indirect
+	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/sevlyar/go-daemon v0.1.6 // indirect
 	github.com/shunhui19/goes/daemon v0.0.0 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/sync v0.11.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )
 
 replace (
 	github.com/shunhui19/goes/core => ../core
 	github.com/shunhui19/goes/daemon => ../daemon
+	github.com/shunhui19/goes/metrics => ../metrics
 	github.com/shunhui19/goes/protocol/http => ../protocol/http
 	github.com/shunhui19/goes/protocol/text => ../protocol/text
 	github.com/shunhui19/goes/protocol/websocket => ../protocol/websocket

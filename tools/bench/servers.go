@@ -46,6 +46,7 @@ type impl struct {
 var goesEngines = []struct{ Name, Engine string }{
 	{"goes/epoll", "epoll"}, // the default on Linux
 	{"goes/goroutine", "goroutine"},
+	{"goes/epoll+metrics", "epoll" + withMetrics},
 }
 
 // impls is every server, goes first, then the peers by kind.
@@ -87,11 +88,14 @@ func setEngine(g *core.Goer, engine string) error {
 	if engine == "" {
 		return errors.New("bench: no goes engine named")
 	}
-	g.Engine = engine
+	g.Engine = strings.TrimSuffix(engine, withMetrics)
 	return nil
 }
 
-func startGoer(g *core.Goer) (func(), error) {
+func startGoer(g *core.Goer, engine string) (func(), error) {
+	if strings.HasSuffix(engine, withMetrics) {
+		return startWithMetrics(g)
+	}
 	if err := g.Start(); err != nil {
 		return nil, err
 	}
@@ -105,7 +109,7 @@ func goesEcho(engine string) func(string) (func(), error) {
 			return nil, err
 		}
 		g.OnMessage = func(c core.Connection, data []byte) { c.SendBytes(data, true) }
-		return startGoer(g)
+		return startGoer(g, engine)
 	}
 }
 
@@ -118,7 +122,7 @@ func goesHTTP(engine string) func(string) (func(), error) {
 		g.OnMessage = func(c core.Connection, _ []byte) {
 			goeshttp.RequestOf(c).Response().ContentType("text/plain").SendString(helloBody)
 		}
-		return startGoer(g)
+		return startGoer(g, engine)
 	}
 }
 
@@ -131,7 +135,7 @@ func goesWS(engine string) func(string) (func(), error) {
 		g.OnMessage = func(c core.Connection, data []byte) {
 			goesws.SendMessage(c, goesws.MessageTypeOf(c), data)
 		}
-		return startGoer(g)
+		return startGoer(g, engine)
 	}
 }
 
