@@ -227,7 +227,7 @@ func (ws *workspace) lockstepVersion() (string, error) {
 	for _, v := range sortedKeys(uses) {
 		lines = append(lines, uses[v]...)
 	}
-	return "", fmt.Errorf("the modules require each other at different versions (every module is released at one version; go run ./tools/release sets them):\n%s", strings.Join(lines, "\n"))
+	return "", fmt.Errorf("the modules require each other at different versions; every module is released at one version, so set these to the others' (go mod edit -require=PATH@VERSION; go run ./tools/release sets them all at a release):\n%s", strings.Join(lines, "\n"))
 }
 
 // modulesMissingFromWork lists the go.mod files of the repository (tracked,
