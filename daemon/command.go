@@ -170,7 +170,7 @@ func (s *server) bootstrap(spec *childSpec) (err error) {
 			s.releaseSignals()
 		}
 	}()
-	if err := s.listenControl(ctl); err != nil {
+	if err := s.bindControl(ctl); err != nil {
 		s.hooks.Stop(false, 0)
 		return fmt.Errorf("%w: %w", ErrStartFailed, err)
 	}
@@ -180,6 +180,9 @@ func (s *server) bootstrap(spec *childSpec) (err error) {
 			return fmt.Errorf("%w: pid file: %w", ErrStartFailed, err)
 		}
 	}
+	// Answer only now: whoever the control socket answers (start -d
+	// waiting for its daemon, a test) finds the pid file written.
+	go s.acceptControl()
 	return nil
 }
 

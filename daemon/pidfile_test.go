@@ -173,3 +173,34 @@ func TestServerRecordIdentity(t *testing.T) {
 		t.Errorf("written and read back: %+v, %v; want pid %d start %q exe %q", rec, err, pid, start, exe)
 	}
 }
+
+// Whoever the control socket answers finds the pid file naming the server:
+// start -d returns once its daemon answers, and its caller reads the file.
+func TestControlAnswersOnlyOnceRecorded(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		cfg, _, _ := testConfig(t, "start", "-q")
+		fs := &fakeServer{}
+		done := make(chan error, 1)
+		go func() { done <- Run(cfg, fs.hooks()) }()
+		var pid int
+		var err error
+		waitFor(t, "control socket", func() bool {
+			resp, cerr := call(cfg.PidFile, request{Cmd: "ping"}, time.Second)
+			if cerr != nil {
+				return false
+			}
+			// Read at once: the file must already be there.
+			pid, err = readPid(cfg.PidFile)
+			return resp.Pid == os.Getpid()
+		})
+		if err != nil || pid != os.Getpid() {
+			t.Errorf("round %d: the control socket answered while the pid file said %d, %v", i, pid, err)
+		}
+		if _, err := call(cfg.PidFile, request{Cmd: "stop"}, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

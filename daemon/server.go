@@ -80,8 +80,19 @@ func newServer(cfg Config, hooks Hooks, daemon bool) *server {
 	return s
 }
 
-// listenControl binds the control socket at path, replacing a stale one.
+// listenControl binds the control socket at path, replacing a stale one,
+// and answers on it.
 func (s *server) listenControl(path string) error {
+	if err := s.bindControl(path); err != nil {
+		return err
+	}
+	go s.acceptControl()
+	return nil
+}
+
+// bindControl binds the control socket at path, replacing a stale one;
+// requests wait until acceptControl runs.
+func (s *server) bindControl(path string) error {
 	os.Remove(path)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
@@ -97,7 +108,6 @@ func (s *server) listenControl(path string) error {
 		return fmt.Errorf("%w: %w", ErrControl, err)
 	}
 	s.ln = ln
-	go s.acceptControl()
 	return nil
 }
 
