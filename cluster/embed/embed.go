@@ -70,6 +70,9 @@ func Start(o Options) (*Server, error) {
 	}
 	if port == 0 {
 		opts.Port = server.RANDOM_PORT
+	} else if err := probe(o.Addr); err != nil {
+		// The server would only say so by never becoming ready.
+		return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
 	}
 	if o.ClusterAddr != "" {
 		ch, cp, err := splitHostPort(o.ClusterAddr)
@@ -118,6 +121,15 @@ func (s *Server) ClusterAddr() string {
 		return ""
 	}
 	return a.String()
+}
+
+// probe fails if addr cannot be listened on now.
+func probe(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
 }
 
 func splitHostPort(addr string) (string, int, error) {

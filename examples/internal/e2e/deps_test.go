@@ -16,9 +16,10 @@ func TestBinaryCarriesOnlyWhatItImports(t *testing.T) {
 		mustNot []string
 	}{
 		{"text", []string{"goes/core", "goes/protocol/text", "goes/transport/tcp"},
-			[]string{"goes/protocol/http", "goes/protocol/websocket", "gobwas", "transport/udp", "goes/metrics", "prometheus"}},
-		{"tcp", []string{"goes/core", "goes/transport/tcp"}, []string{"goes/metrics", "prometheus"}},
-		{"chat", []string{"goes/protocol/websocket", "github.com/gobwas/ws", "goes/metrics", "github.com/prometheus/client_golang"}, nil},
+			[]string{"goes/protocol/http", "goes/protocol/websocket", "gobwas", "transport/udp", "goes/metrics", "prometheus", "goes/cluster", "nats-io"}},
+		{"tcp", []string{"goes/core", "goes/transport/tcp"}, []string{"goes/metrics", "prometheus", "goes/cluster", "nats-io"}},
+		{"chat", []string{"goes/protocol/websocket", "github.com/gobwas/ws", "goes/metrics", "github.com/prometheus/client_golang"}, []string{"goes/cluster", "nats-io"}},
+		{"cluster", []string{"goes/cluster", "github.com/nats-io/nats.go", "github.com/nats-io/nats-server"}, []string{"goes/metrics", "prometheus"}},
 	} {
 		t.Run(tc.example, func(t *testing.T) {
 			bin := build(t, tc.example)

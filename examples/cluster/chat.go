@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shunhui19/goes/cluster"
+	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/daemon"
+	"github.com/shunhui19/goes/examples/internal/chatui"
+	"github.com/shunhui19/goes/protocol/websocket"
+)
+
+// chat is examples/chat over a cluster.Node: rooms are groups, a nickname
+// is a uid (so it is unique across processes), and each member's session
+// holds its nickname for the presence lists.
+type chat struct {
+	cfg  config
+	goer *core.Goer
+	link *link
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	members map[int]*member // this process's members, for their OnClose
+}
+
+type member struct {
+	nick, room string
+}
+
+type message = chatui.Message
+
+func newChat(cfg config) *chat {
+	ch := &chat{cfg: cfg, members: map[int]*member{}}
+	p := websocket.New()
+	p.Compression = true
+	p.PingInterval = 30 * time.Second
+	p.HTTPHandler = chatui.Handler()
+	g := core.NewGoer(cfg.addr, p, "tcp")
+	g.Name = "cluster"
+	// Several processes of this program run side by side from one
+	// directory: each keeps its own pid file, named after its address, so
+	// that "GOES_ADDR=... stop" stops the right one.
+	g.PidFile = strings.TrimSuffix(daemon.DefaultPidFile(), ".pid") + "-" + strings.NewReplacer(":", "_", "[", "", "]", "").Replace(cfg.addr) + ".pid"
+	g.MaxPackageSize = 64 << 10
+	g.OnStart = ch.onStart
+	g.OnStop = ch.onStop
+	g.OnMessage = ch.onMessage
+	g.OnClose = ch.onClose
+	ch.goer = g
+	return ch
+}
+
+// onStart joins the cluster in the serving process only (not in the one
+// that runs "stop" or "status", nor in the parent of "start -d").
+func (ch *chat) onStart(g *core.Goer) {
+	ch.log = g.Logger
+	if ch.log == nil {
+		ch.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	l, err := join(ch.cfg, ch.log)
+	if err != nil {
+		ch.log.Error("cluster: no NATS; serving this process's clients alone", "nats", ch.cfg.String(), "err", err)
+	} else {
+		ch.log.Info("cluster: joined", "node", l.node.ID(), "nats", ch.cfg.String())
+	}
+	ch.link = l
+	l.node.Attach(g)
+}
+
+func (ch *chat) onStop(*core.Goer) {
+	if ch.link != nil {
+		ch.link.close()
+	}
+}
+
+func (ch *chat) node() *cluster.Node { return ch.link.node }
+
+func (ch *chat) onMessage(c core.Connection, data []byte) {
+	var m message
+	if err := json.Unmarshal(data, &m); err != nil {
+		ch.send(c, message{Type: "error", Text: "bad message"})
+		return
+	}
+	switch m.Type {
+	case "join":
+		ch.join(c, m.Nick, m.Room)
+	case "say":
+		ch.say(c, m.Text)
+	default:
+		ch.send(c, message{Type: "error", Text: "unknown message type"})
+	}
+}
+
+func nickUid(nick string) string { return "nick:" + strings.ToLower(nick) }
+
+func (ch *chat) join(c core.Connection, nick, room string) {
+	nick = chatui.CleanNick(nick)
+	room = chatui.CleanRoom(room)
+	if nick == "" {
+		ch.send(c, message{Type: "error", Text: "pick a nickname (1 to 24 letters)"})
+		return
+	}
+	ctx := context.Background()
+	n := ch.node()
+	ch.mu.Lock()
+	old := ch.members[c.GetID()]
+	ch.mu.Unlock()
+	if old == nil || !strings.EqualFold(old.nick, nick) {
+		if taken, _ := n.IsUidOnline(ctx, nickUid(nick)); taken {
+			ch.send(c, message{Type: "error", Text: "the nickname " + nick + " is taken"})
+			return
+		}
+	}
+	if old != nil {
+		n.UnbindUid(c, nickUid(old.nick))
+		if old.room != room {
+			n.LeaveGroup(c, old.room)
+			ch.toRoom(old.room, message{Type: "leave", Nick: old.nick, Room: old.room})
+		}
+	}
+	ch.mu.Lock()
+	ch.members[c.GetID()] = &member{nick: nick, room: room}
+	ch.mu.Unlock()
+	n.BindUid(c, nickUid(nick))
+	n.JoinGroup(c, room)
+	n.SetSession(ctx, n.ClientID(c), map[string]string{"nick": nick})
+
+	welcome := ch.presence(room)
+	welcome.Type, welcome.Nick, welcome.Room = "welcome", nick, room
+	ch.send(c, welcome)
+	if old == nil || old.room != room {
+		ch.toRoom(room, message{Type: "join", Nick: nick, Room: room}, n.ClientID(c))
+	}
+	ch.announce()
+}
+
+func (ch *chat) say(c core.Connection, text string) {
+	ch.mu.Lock()
+	m := ch.members[c.GetID()]
+	ch.mu.Unlock()
+	if m == nil {
+		ch.send(c, message{Type: "error", Text: "join a room first"})
+		return
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return
+	}
+	if utf8.RuneCountInString(text) > chatui.MaxText {
+		ch.send(c, message{Type: "error", Text: "message too long"})
+		return
+	}
+	ch.toRoom(m.room, message{Type: "say", Nick: m.nick, Room: m.room, Text: text, Time: time.Now().Format("15:04")})
+}
+
+// onClose runs after the node forgot c (Attach).
+func (ch *chat) onClose(c core.Connection) {
+	ch.mu.Lock()
+	m := ch.members[c.GetID()]
+	delete(ch.members, c.GetID())
+	ch.mu.Unlock()
+	if m != nil {
+		ch.toRoom(m.room, message{Type: "leave", Nick: m.nick, Room: m.room})
+		ch.announce()
+	}
+}
+
+// presence describes the whole cluster as seen from room. A process that
+// does not answer in time is left out.
+func (ch *chat) presence(room string) message {
+	ctx := context.Background()
+	n := ch.node()
+	m := message{Type: "presence"}
+	m.Online, _ = n.Count(ctx)
+	m.Rooms, _ = n.Groups(ctx)
+	sessions, _ := n.GroupSessions(ctx, room)
+	for _, s := range sessions {
+		if s["nick"] != "" {
+			m.Members = append(m.Members, s["nick"])
+		}
+	}
+	sort.Strings(m.Members)
+	return m
+}
+
+// announce tells every member of every room the online count, the rooms
+// and who is in their room.
+func (ch *chat) announce() {
+	rooms, _ := ch.node().Groups(context.Background())
+	for room := range rooms {
+		b, _ := json.Marshal(ch.presence(room))
+		ch.node().SendToGroup(context.Background(), room, b)
+	}
+}
+
+// toRoom sends m to every member of room, on every process, except skip.
+func (ch *chat) toRoom(room string, m message, skip ...cluster.ClientID) {
+	b, _ := json.Marshal(m)
+	if err := ch.node().SendToGroup(context.Background(), room, b, skip...); err != nil && !errors.Is(err, cluster.ErrUnavailable) {
+		ch.log.Warn("cluster: send to room", "room", room, "err", err)
+	}
+}
+
+func (ch *chat) send(c core.Connection, m message) {
+	b, _ := json.Marshal(m)
+	c.SendBytes(b, false)
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	cws "github.com/coder/websocket"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startChat(t *testing.T, cfg config) *chat {
+	t.Helper()
+	cfg.addr = "127.0.0.1:0"
+	ch := newChat(cfg)
+	ch.goer.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := ch.goer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ch.goer.Stop)
+	return ch
+}
+
+type client struct {
+	t   *testing.T
+	ctx context.Context
+	c   *cws.Conn
+}
+
+func dial(t *testing.T, ctx context.Context, ch *chat) *client {
+	t.Helper()
+	c, _, err := cws.Dial(ctx, "ws://"+ch.goer.Addr().String()+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return &client{t, ctx, c}
+}
+
+func (cl *client) send(m message) {
+	cl.t.Helper()
+	b, _ := json.Marshal(m)
+	if err := cl.c.Write(cl.ctx, cws.MessageText, b); err != nil {
+		cl.t.Fatal(err)
+	}
+}
+
+// expect reads until a message of type typ for which ok holds arrives.
+func (cl *client) expect(typ string, ok func(message) bool) message {
+	cl.t.Helper()
+	for {
+		_, b, err := cl.c.Read(cl.ctx)
+		if err != nil {
+			cl.t.Fatalf("waiting for %q: %v", typ, err)
+		}
+		var m message
+		if err := json.Unmarshal(b, &m); err != nil {
+			cl.t.Fatal(err)
+		}
+		if m.Type == typ && (ok == nil || ok(m)) {
+			return m
+		}
+	}
+}
+
+func TestRoomsAcrossProcesses(t *testing.T) {
+	cfg := config{nats: "nats://" + freeAddr(t)}
+	// The first chat finds no NATS and embeds one; the others use it.
+	a, b, c := startChat(t, cfg), startChat(t, cfg), startChat(t, cfg)
+	if !a.link.embeds() || b.link.embeds() || c.link.embeds() {
+		t.Fatal("want exactly the first process to embed the NATS server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	alice, bob, carol := dial(t, ctx, a), dial(t, ctx, b), dial(t, ctx, c)
+	alice.send(message{Type: "join", Nick: "alice", Room: "lobby"})
+	alice.expect("welcome", nil)
+	bob.send(message{Type: "join", Nick: "bob", Room: "lobby"})
+	w := bob.expect("welcome", nil)
+	if w.Online != 2 || !slices.Equal(w.Members, []string{"alice", "bob"}) {
+		t.Errorf("bob's welcome = %+v", w)
+	}
+	alice.expect("join", func(m message) bool { return m.Nick == "bob" })
+	carol.send(message{Type: "join", Nick: "carol", Room: "other"})
+	carol.expect("welcome", nil)
+
+	// A nickname is unique across processes.
+	imp := dial(t, ctx, c)
+	imp.send(message{Type: "join", Nick: "ALICE", Room: "lobby"})
+	imp.expect("error", nil)
+
+	alice.send(message{Type: "say", Text: "hi"})
+	bob.expect("say", func(m message) bool { return m.Nick == "alice" && m.Text == "hi" })
+	carol.send(message{Type: "say", Text: "yo"})
+	carol.expect("say", func(m message) bool {
+		if m.Text == "hi" {
+			t.Error("carol got lobby's message")
+		}
+		return m.Text == "yo"
+	})
+	p := alice.expect("presence", func(m message) bool { return m.Online == 3 })
+	if p.Rooms["lobby"] != 2 || p.Rooms["other"] != 1 {
+		t.Errorf("presence = %+v", p)
+	}
+
+	bob.c.Close(cws.StatusNormalClosure, "")
+	alice.expect("leave", func(m message) bool { return m.Nick == "bob" })
+
+	// The process holding the NATS server stops: another one takes over
+	// the address and the remaining processes join up again.
+	a.goer.Stop()
+	deadline := time.Now().Add(15 * time.Second)
+	for !b.link.embeds() && !c.link.embeds() || !sendWorks(ctx, b, c) {
+		if time.Now().After(deadline) {
+			t.Fatal("no process took over NATS")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	dave := dial(t, ctx, b)
+	dave.send(message{Type: "join", Nick: "dave", Room: "other"})
+	carol.expect("join", func(m message) bool { return m.Nick == "dave" })
+	dave.send(message{Type: "say", Text: "back"})
+	carol.expect("say", func(m message) bool { return m.Text == "back" })
+}
+
+// sendWorks reports whether b reaches c's node.
+func sendWorks(ctx context.Context, b, c *chat) bool {
+	n, err := b.node().Count(ctx)
+	return err == nil && n >= 1 && len(b.node().Peers()) == 1
+}
+
+// TestRoutes: every process embeds a NATS server and the servers form a
+// NATS cluster through routes.
+func TestRoutes(t *testing.T) {
+	routes := []string{freeAddr(t), freeAddr(t)}
+	a := startChat(t, config{route: routes[0], routes: routes})
+	b := startChat(t, config{route: routes[1], routes: routes})
+	if !a.link.embeds() || !b.link.embeds() {
+		t.Fatal("want every process to embed a server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alice, bob := dial(t, ctx, a), dial(t, ctx, b)
+	alice.send(message{Type: "join", Nick: "alice", Room: "lobby"})
+	alice.expect("welcome", nil)
+	// Until the routes are up the processes do not see each other yet.
+	deadline := time.Now().Add(10 * time.Second)
+	for n, _ := b.node().Count(ctx); n != 1; n, _ = b.node().Count(ctx) {
+		if time.Now().After(deadline) {
+			t.Fatal("the routes did not form")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	bob.send(message{Type: "join", Nick: "bob", Room: "lobby"})
+	bob.expect("welcome", func(m message) bool { return m.Online == 2 })
+	bob.send(message{Type: "say", Text: "over the route"})
+	alice.expect("say", func(m message) bool { return m.Text == "over the route" })
+}
