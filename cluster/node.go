@@ -286,13 +286,23 @@ func (n *Node) heartbeat() {
 	t := time.NewTicker(n.cfg.Heartbeat)
 	defer t.Stop()
 	beat := encodeFrame(opHeartbeat, n.id, "", nil, nil)
+	down := false
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
 		}
-		_ = n.bus.Publish(n.heartbeatSubject(), "", beat)
+		err := n.bus.Publish(n.heartbeatSubject(), "", beat)
+		switch {
+		case err != nil:
+			down = true
+		case down:
+			// Back after an outage, during which every peer expired:
+			// learn them again now rather than one heartbeat at a time.
+			down = false
+			n.hello()
+		}
 		n.mu.Lock()
 		now := time.Now()
 		for p, seen := range n.peers {
