@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -73,7 +74,7 @@ func join(cfg config, log *slog.Logger) (*link, error) {
 func (l *link) connect() (*natsbus.Bus, error) {
 	opts := []nats.Option{
 		nats.ReconnectWait(250 * time.Millisecond),
-		nats.DisconnectErrHandler(func(*nats.Conn, error) { go l.takeOver() }),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, _ error) { go l.watch(nc) }),
 	}
 	if l.cfg.route != "" {
 		// Every process carries a server of the NATS cluster; the client
@@ -97,6 +98,16 @@ func (l *link) connect() (*natsbus.Bus, error) {
 			return nil, err
 		}
 		l.takeOver()
+	}
+}
+
+// watch runs while nc is disconnected: it tries to take over the address
+// now and then (the old server may still be closing its port), until nc is
+// connected again, to this process's server or to another's.
+func (l *link) watch(nc *nats.Conn) {
+	for !nc.IsConnected() && !nc.IsClosed() {
+		l.takeOver()
+		time.Sleep(time.Duration(100+rand.IntN(300)) * time.Millisecond)
 	}
 }
 
