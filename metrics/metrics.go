@@ -69,13 +69,13 @@ func (m *Metrics) Add(g *core.Goer) {
 	defer m.mu.Unlock()
 	gm := &goerMetrics{g: g}
 	switch p := g.Protocol.(type) {
-	case *http.Protocol:
-		if p.Observer == nil {
+	case *http.Protocol: // one Protocol may serve several of the Goers
+		if p.Observer == nil || p.Observer == http.Observer((*httpObserver)(m)) {
 			gm.http = &httpCounts{}
 			p.Observer = (*httpObserver)(m)
 		}
 	case *websocket.Protocol:
-		if p.Observer == nil {
+		if p.Observer == nil || p.Observer == websocket.Observer((*wsObserver)(m)) {
 			gm.ws = &wsCounts{}
 			p.Observer = (*wsObserver)(m)
 		}

@@ -240,3 +240,29 @@ func TestOtherPaths(t *testing.T) {
 		t.Fatalf("GET / on the metrics Goer: %d", resp.StatusCode)
 	}
 }
+
+// Two Goers sharing one HTTP Protocol count their requests apart.
+func TestSharedProtocol(t *testing.T) {
+	p := http.New()
+	a := core.NewGoer("127.0.0.1:0", p, "tcp")
+	a.Name = "a"
+	b := core.NewGoer("127.0.0.1:0", p, "tcp")
+	b.Name = "b"
+	ok := func(c core.Connection, _ []byte) { c.Send("ok", false) }
+	a.OnMessage, b.OnMessage = ok, ok
+	m := metrics.New(a, b)
+	addrA, addrB := start(t, a), start(t, b)
+	scrapeAddr := start(t, m.Goer("127.0.0.1:0"))
+	cl := &nethttp.Client{Timeout: 10 * time.Second}
+	for _, addr := range []string{addrA, addrB, addrB} {
+		resp, err := cl.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	cl.CloseIdleConnections()
+	eventually(t, scrapeAddr, "one request on a, two on b", func(f families) bool {
+		return f.value("goes_http_requests_total", "goer=a", "code=2xx") == 1 && f.value("goes_http_requests_total", "goer=b", "code=2xx") == 2
+	})
+}
