@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -281,13 +282,18 @@ func TestStopFlushesFromOutside(t *testing.T) {
 	defer c.Close()
 	const size = 8 << 20
 	fmt.Fprintf(c, "big %d\n", size)
-	time.Sleep(100 * time.Millisecond) // the reply is queued; nobody reads yet
+	// The reply's first bytes prove it is queued (a request still unread
+	// when the server stops is not one it accepted); then nobody reads
+	// while the stop begins, so most of the reply waits in the queue.
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 1<<16)
+	got, err := io.ReadFull(c, buf[:len("v1:")])
+	if err != nil {
+		t.Fatalf("no reply: %v", err)
+	}
 	stopped := make(chan string, 1)
 	go func() { out, _ := s.run(t, v1, "stop"); stopped <- out }()
 	time.Sleep(200 * time.Millisecond)
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	got := 0
-	buf := make([]byte, 1<<16)
 	for {
 		n, err := c.Read(buf)
 		got += n
