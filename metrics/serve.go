@@ -56,10 +56,14 @@ func (m *Metrics) Serve(c core.Connection) error {
 // Path (other paths get 404). Run it with the server's other Goers
 // (core.RunAll(app, m.Goer(addr))): it then starts with them, its
 // listening socket is handed to the new process on reload like theirs,
-// and it stops with them. Its own connections are not counted.
+// and it stops with them. Its own connections are not counted; it uses
+// the goroutine engine whatever GOES_ENGINE says.
 func (m *Metrics) Goer(address string) *core.Goer {
 	g := core.NewGoer(address, http.New(), "tcp")
 	g.Name = "metrics"
+	// A scrape gathers for a millisecond or two: on a goroutine of its
+	// own it holds up no event loop. Scrapers are few.
+	g.Engine = "goroutine"
 	g.OnMessage = func(c core.Connection, _ []byte) {
 		req := http.RequestOf(c)
 		if req.Path() != Path {
