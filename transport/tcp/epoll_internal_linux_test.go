@@ -30,20 +30,38 @@ func TestEpollBlockingHandlerHandsLoopOver(t *testing.T) {
 		}
 		c.SendBytes(d, false)
 	}
+	var served sync.Map // a client's address → the loop serving it
+	g.OnConnect = func(c core.Connection) {
+		tc := c.(*core.TCPConnection)
+		served.Store(tc.GetRemoteAddress(), tc.Socket().(*econn).loop)
+	}
 	eng := startEpoll(t, g)
-	dial := func() net.Conn {
+	dial := func() (net.Conn, *eloop) {
 		c, err := net.DialTimeout("tcp", g.Addr().String(), 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		return c
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if l, ok := served.Load(c.LocalAddr().String()); ok {
+				return c, l.(*eloop)
+			}
+		}
+		t.Fatal("a connection was not served")
+		return nil, nil
 	}
-	blocked := dial()
-	// Every loop gets a connection besides the blocked one's.
-	others := make([]net.Conn, 2*len(eng.loops))
-	for i := range others {
-		others[i] = dial()
+	blocked, _ := dial()
+	// Every loop gets a connection besides the blocked one's. Whichever
+	// loop is free accepts, so dial until each has one.
+	var others []net.Conn
+	covered := map[*eloop]bool{}
+	for len(covered) < len(eng.loops) && len(others) < 200 {
+		c, l := dial()
+		others = append(others, c)
+		covered[l] = true
+	}
+	if len(covered) < len(eng.loops) {
+		t.Fatalf("%d connections reached %d of %d loops", len(others), len(covered), len(eng.loops))
 	}
 	if _, err := blocked.Write([]byte("block")); err != nil {
 		t.Fatal(err)
