@@ -74,7 +74,7 @@ func (e *epollEngine) stopAccepting() {
 			l.post(func() {
 				if !l.unlistened {
 					l.unlistened = true
-					syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, e.lfd, nil)
+					epollCtl(l.epfd, syscall.EPOLL_CTL_DEL, e.lfd, nil)
 					e.unlistened.Done()
 				}
 			})
@@ -110,7 +110,7 @@ func (l *eloop) accept() bool {
 		// it or ask for EPOLLOUT meanwhile, and no event for it is seen
 		// before this returns (this goroutine is the loop).
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
-		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		if err := epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			syscall.Close(fd)
 			continue
 		}
@@ -118,7 +118,7 @@ func (l *eloop) accept() bool {
 		c.setPeer(&rsa)
 		s, err := e.g.Accept(c)
 		if err != nil {
-			syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+			epollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 			syscall.Close(fd)
 			continue
 		}
@@ -141,12 +141,12 @@ func (l *eloop) acceptBackoff(err error) {
 	}
 	e := l.eng
 	e.g.Log().Warn("accept failed; retrying", "goer", e.g.GetName(), "err", err, "in", l.backoff)
-	syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, e.lfd, nil)
+	epollCtl(l.epfd, syscall.EPOLL_CTL_DEL, e.lfd, nil)
 	time.AfterFunc(l.backoff, func() {
 		l.post(func() {
 			if !l.unlistened {
 				ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: int32(e.lfd)}
-				syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, e.lfd, &ev)
+				epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, e.lfd, &ev)
 			}
 		})
 	})

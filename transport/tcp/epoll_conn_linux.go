@@ -79,7 +79,7 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 		c.failNotified()
 		return true
 	}
-	n, err := syscall.Read(int(c.fd), buf)
+	n, err := rawRead(int(c.fd), buf)
 	c.fdMu.RUnlock()
 	switch {
 	case n > 0:
@@ -166,7 +166,7 @@ func (c *econn) detachIfDone() bool {
 	}
 	if !c.detached {
 		c.detached = true
-		syscall.EpollCtl(c.loop.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
+		epollCtl(c.loop.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
 	}
 	return true
 }
@@ -305,7 +305,7 @@ func (c *econn) updateEvents() {
 		op = syscall.EPOLL_CTL_ADD
 	}
 	ev := syscall.EpollEvent{Events: mask, Fd: c.fd}
-	syscall.EpollCtl(c.loop.epfd, op, int(c.fd), &ev)
+	epollCtl(c.loop.epfd, op, int(c.fd), &ev)
 }
 
 // parkHangup takes a socket that hung up while it is not being read out of
@@ -317,7 +317,7 @@ func (c *econn) parkHangup() {
 	c.evMu.Lock()
 	if !c.parked && !c.detached {
 		c.parked = true
-		syscall.EpollCtl(c.loop.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
+		epollCtl(c.loop.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
 	}
 	c.evMu.Unlock()
 }
@@ -407,7 +407,7 @@ func (c *econn) TryWrite(b []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	for {
-		n, err := syscall.Write(int(c.fd), b)
+		n, err := rawWrite(int(c.fd), b)
 		switch err {
 		case nil:
 			return n, nil
@@ -491,7 +491,7 @@ func (c *econn) closeFD() {
 	}
 	c.closed = true
 	fd, l := int(c.fd), c.loop
-	syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+	epollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	syscall.Close(fd)
 	c.fdMu.Unlock()
 	c.wakeWriter()

@@ -167,7 +167,7 @@ func newEpollEngine(g *core.Goer, ln net.Listener) (*epollEngine, error) {
 		l, err := newLoop(e)
 		if err == nil {
 			ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: int32(lfd)}
-			if err = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, lfd, &ev); err != nil {
+			if err = epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, lfd, &ev); err != nil {
 				l.close()
 				err = os.NewSyscallError("epoll_ctl", err)
 			}

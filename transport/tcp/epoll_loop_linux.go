@@ -40,7 +40,7 @@ func newLoop(e *epollEngine) (*eloop, error) {
 	}
 	l := &eloop{eng: e, epfd: epfd, wake: int(r)}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake)}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake, &ev); err != nil {
+	if err := epollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake, &ev); err != nil {
 		syscall.Close(epfd)
 		syscall.Close(l.wake)
 		return nil, os.NewSyscallError("epoll_ctl", err)
@@ -81,7 +81,7 @@ func (l *eloop) notifyLocked() {
 		return
 	}
 	one := [8]byte{1}
-	syscall.Write(l.wake, one[:])
+	rawWrite(l.wake, one[:])
 }
 
 // run serves the loop until it stops or is handed to another goroutine.
@@ -92,7 +92,7 @@ func (l *eloop) run() {
 	var n int
 	var err error
 	poll := func(uintptr) bool {
-		n, err = syscall.EpollWait(l.epfd, events, 0)
+		n, err = epollWaitNow(l.epfd, events)
 		return n > 0 || (err != nil && err != syscall.EAGAIN)
 	}
 	for {
@@ -111,7 +111,7 @@ func (l *eloop) run() {
 			fd := int(ev.Fd)
 			if fd == l.wake {
 				var b [8]byte
-				syscall.Read(l.wake, b[:])
+				rawRead(l.wake, b[:])
 				if !l.runTasks() {
 					l.close()
 					return
@@ -129,7 +129,7 @@ func (l *eloop) run() {
 				// Not ours (any more): a stale registration would be
 				// reported again and again. (The number may belong to
 				// another loop's connection now.)
-				syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+				epollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 				continue
 			}
 			if ev.Events&syscall.EPOLLOUT != 0 {
