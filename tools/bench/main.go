@@ -87,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "load before measuring (own clients)")
 	fs.DurationVar(&c.settle, "settle", time.Second, "wait before reading the memory of idle connections")
 	fs.IntVar(&c.runs, "runs", 1, "repeat every measurement; the table shows medians")
-	fs.StringVar(&c.servers, "servers", "", "comma-separated server families (goes, gnet, nbio, net, fasthttp); empty: all")
+	fs.StringVar(&c.servers, "servers", "", "comma-separated server families (goes, gnet, nbio, net, fasthttp) or names (goes/epoll); empty: all")
 	fs.StringVar(&c.shapes, "shapes", "", "comma-separated shapes or prefixes (echo, http, ws, idle, echo-1k, ...); empty: all")
 	fs.IntVar(&c.echoLargeConns, "echo-1k-conns", 100, "connections of the 1 KiB TCP echo")
 	fs.IntVar(&c.echoSmallConns, "echo-64-conns", 1000, "connections of the 64 B TCP echo")
@@ -212,7 +212,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		sec := section{Shape: sh}
 		for _, im := range impls() {
-			if im.Kind == sh.Kind && selected(cfg.servers, im.Family) {
+			if im.Kind == sh.Kind && (selected(cfg.servers, im.Family) || selected(cfg.servers, im.Name)) {
 				sec.Rows = append(sec.Rows, &row{Server: im.Name, Peer: im.Peer})
 			}
 		}
