@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
+
 	"syscall"
 	"time"
 )
@@ -46,8 +46,8 @@ type counters struct {
 	done    chan struct{}
 	perfErr error
 
-	once          sync.Once
 	cs0, cs1      int64 // /proc fallback
+	wait0, wait1  time.Duration
 	w0, w1        time.Time
 	csErr, csErr1 error
 }
@@ -100,8 +100,15 @@ func startCounters(pid int) *counters {
 	return c
 }
 
-func (c *counters) begin() { c.w0 = time.Now(); c.cs0, c.csErr = procSwitches(c.pid) }
-func (c *counters) end()   { c.w1 = time.Now(); c.cs1, c.csErr1 = procSwitches(c.pid) }
+func (c *counters) begin() {
+	c.w0 = time.Now()
+	c.cs0, c.wait0, c.csErr = procSwitches(c.pid)
+}
+
+func (c *counters) end() {
+	c.w1 = time.Now()
+	c.cs1, c.wait1, c.csErr1 = procSwitches(c.pid)
+}
 
 // stop ends perf and fills s's per-message figures for msgs messages.
 func (c *counters) stop(s *sample, msgs uint64) {
@@ -118,6 +125,9 @@ func (c *counters) stop(s *sample, msgs uint64) {
 		return
 	}
 	per := func(n float64) float64 { return n / float64(msgs) }
+	if errors.Join(c.csErr, c.csErr1) == nil && c.w1.After(c.w0) {
+		s.WaitCores = (c.wait1 - c.wait0).Seconds() / c.w1.Sub(c.w0).Seconds()
+	}
 	if c.perfErr == nil && c.zero.IsZero() {
 		c.perfErr = fmt.Errorf("perf printed no counts: %s", oneLine(lastLines(c.out.String(), 3)))
 	}
@@ -179,15 +189,23 @@ func windowCounts(out []byte, from, to time.Duration) (map[string]float64, error
 	return counts, nil
 }
 
-// procSwitches is the context switches of pid's live threads.
-func procSwitches(pid int) (int64, error) {
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+// procSwitches is the context switches of pid's live threads, and the
+// time they spent runnable but waiting for a CPU (schedstat's run delay).
+func procSwitches(pid int) (int64, time.Duration, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
 	if err != nil || len(tasks) == 0 {
-		return 0, fmt.Errorf("no threads of %d in /proc", pid)
+		return 0, 0, fmt.Errorf("no threads of %d in /proc", pid)
 	}
 	var total int64
+	var wait time.Duration
 	for _, t := range tasks {
-		b, err := os.ReadFile(t)
+		if b, err := os.ReadFile(t + "/schedstat"); err == nil {
+			if f := strings.Fields(string(b)); len(f) >= 2 {
+				ns, _ := strconv.ParseInt(f[1], 10, 64)
+				wait += time.Duration(ns)
+			}
+		}
+		b, err := os.ReadFile(t + "/status")
 		if err != nil {
 			continue // the thread ended
 		}
@@ -199,5 +217,5 @@ func procSwitches(pid int) (int64, error) {
 			}
 		}
 	}
-	return total, nil
+	return total, wait, nil
 }

@@ -273,6 +273,7 @@ type sample struct {
 	UserPerMsg, SysPerMsg    float64
 	CSPerMsg, SyscallsPerMsg float64
 	ByKind                   map[string]float64
+	WaitCores                float64 // the server's threads runnable but waiting for a CPU, per second
 	RSSKB                    int64   // peak RSS under load; RSS with the idle connections
 	BeforeKB                 int64   // idle: RSS before connecting
 	KBPerConn                float64 // idle
@@ -284,8 +285,8 @@ func (s sample) summary(sh shape) string {
 	if sh.Load == loadIdle {
 		return fmt.Sprintf("%d conns, RSS %s → %s, %.2f KB/conn %s", s.Conns, mb(s.BeforeKB), mb(s.RSSKB), s.KBPerConn, strings.Join(s.Notes, "; "))
 	}
-	return fmt.Sprintf("%s/s p50 %v p99 %v, CPU %.2f µs/msg (%.2f cores; user %.2f, sys %.2f), %.3f cs/msg, %.2f syscalls/msg (%s), peak RSS %s %s",
-		humanCount(s.Throughput), s.P50, s.P99, s.CPUPerMsg, s.CPUCores, s.UserPerMsg, s.SysPerMsg,
+	return fmt.Sprintf("%s/s p50 %v p99 %v, CPU %.2f µs/msg (%.2f cores, %.2f waiting; user %.2f, sys %.2f), %.3f cs/msg, %.2f syscalls/msg (%s), peak RSS %s %s",
+		humanCount(s.Throughput), s.P50, s.P99, s.CPUPerMsg, s.CPUCores, s.WaitCores, s.UserPerMsg, s.SysPerMsg,
 		s.CSPerMsg, s.SyscallsPerMsg, kindsCell(s.ByKind), mb(s.RSSKB), strings.Join(s.Notes, "; "))
 }
 

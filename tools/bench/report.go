@@ -19,7 +19,7 @@ type row struct {
 	Throughput, P50, P99, CPUPerMsg, CPUCores float64 // medians; latencies in ns
 	RSSKB, BeforeKB, KBPerConn, Conns         float64
 	UserPerMsg, SysPerMsg, CSPerMsg           float64
-	SyscallsPerMsg                            float64
+	SyscallsPerMsg, WaitCores                 float64
 	ByKind                                    map[string]float64 // nil: not counted
 }
 
@@ -59,6 +59,7 @@ func (s *section) aggregate() {
 		r.SysPerMsg = pick(func(x sample) float64 { return x.SysPerMsg })
 		r.CSPerMsg = pick(func(x sample) float64 { return x.CSPerMsg })
 		r.SyscallsPerMsg = pick(func(x sample) float64 { return x.SyscallsPerMsg })
+		r.WaitCores = pick(func(x sample) float64 { return x.WaitCores })
 		r.ByKind = nil
 		for _, x := range r.Samples {
 			for k := range x.ByKind {
@@ -193,15 +194,15 @@ func (rep report) markdown() string {
 func (s *section) wakeups(b *strings.Builder) {
 	bestCS := s.bestPeer(func(r *row) float64 { return r.CSPerMsg }, false)
 	bestSl := s.bestPeer((*row).sleeps, false)
-	b.WriteString("\nPer message, server side: user and system CPU, context switches, nanosleep + futex calls, system calls (all, and by kind).\n\n")
-	b.WriteString("| server | throughput /s | user µs | sys µs | switches | × best peer | nanosleep+futex | × best peer | syscalls | by kind |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	b.WriteString("\nPer message, server side: user and system CPU, context switches, nanosleep + futex calls, system calls (all, and by kind); and the cores' worth of time the server's threads waited for a CPU (other work on the machine took it).\n\n")
+	b.WriteString("| server | throughput /s | CPU cores | waiting | user µs | sys µs | switches | × best peer | nanosleep+futex | × best peer | syscalls | by kind |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, r := range s.Rows {
 		if len(r.Samples) == 0 {
-			fmt.Fprintf(b, "| %s | failed | | | | | | | | |\n", serverCell(r))
+			fmt.Fprintf(b, "| %s | failed | | | | | | | | | | |\n", serverCell(r))
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", serverCell(r),
-			humanCount(r.Throughput), fixed(r.UserPerMsg, 2), fixed(r.SysPerMsg, 2),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", serverCell(r),
+			humanCount(r.Throughput), fixed(r.CPUCores, 2), fixed(r.WaitCores, 2), fixed(r.UserPerMsg, 2), fixed(r.SysPerMsg, 2),
 			fixed(r.CSPerMsg, 3), times(ratio(r.CSPerMsg, bestCS)),
 			fixed(r.sleeps(), 3), times(ratio(r.sleeps(), bestSl)),
 			fixed(r.SyscallsPerMsg, 2), kindsCell(r.ByKind))

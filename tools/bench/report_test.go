@@ -73,7 +73,7 @@ func TestMarkdown(t *testing.T) {
 	// Every table row has as many cells as its header.
 	for _, line := range strings.Split(md, "\n") {
 		if strings.HasPrefix(line, "| **goes**") || strings.HasPrefix(line, "| nbio") {
-			if n := strings.Count(line, "|"); n != 11 && n != 7 {
+			if n := strings.Count(line, "|"); n != 11 && n != 13 && n != 7 { // throughput, costs per message, idle
 				t.Errorf("row with %d separators: %q", n, line)
 			}
 		}
