@@ -47,7 +47,7 @@ func New(goers ...*core.Goer) *Metrics {
 		Name:    "goes_http_request_duration_seconds",
 		Help:    "Time from an HTTP request's delivery to the handler until its response was queued.",
 		Buckets: LatencyBuckets,
-	}, []string{"goer", "method"})
+	}, append(append([]string(nil), goerLabels...), "method"))
 	empty := []*goerMetrics{}
 	m.goers.Store(&empty)
 	m.reg.MustRegister(
@@ -153,10 +153,7 @@ func (gc *goerCollector) Collect(ch chan<- prometheus.Metric) {
 
 func (gm *goerMetrics) collect(ch chan<- prometheus.Metric) {
 	g := gm.g
-	lv := []string{g.GetName(), g.Transport, core.ProtocolName(g.Protocol)}
-	if lv[1] == "" {
-		lv[1] = core.DefaultTransport
-	}
+	lv := labelsOf(g)
 	s := g.Stats()
 	counter := func(d *prometheus.Desc, v int64, extra ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append(lv[:3:3], extra...)...)
@@ -211,4 +208,13 @@ func (gm *goerMetrics) collect(ch chan<- prometheus.Metric) {
 			return true
 		})
 	}
+}
+
+// labelsOf returns the values of goerLabels for g.
+func labelsOf(g *core.Goer) []string {
+	lv := []string{g.GetName(), g.Transport, core.ProtocolName(g.Protocol)}
+	if lv[1] == "" {
+		lv[1] = core.DefaultTransport
+	}
+	return lv
 }

@@ -53,7 +53,7 @@ func (o *httpObserver) ObserveResponse(c core.Connection, method string, status 
 	}
 	h := gm.http.latency[mi].Load()
 	if h == nil {
-		ob := (*Metrics)(o).latency.WithLabelValues(c.Goer().GetName(), methods[mi])
+		ob := (*Metrics)(o).latency.WithLabelValues(append(labelsOf(gm.g), methods[mi])...)
 		gm.http.latency[mi].CompareAndSwap(nil, &ob)
 		h = gm.http.latency[mi].Load()
 	}
