@@ -11,58 +11,52 @@ import (
 // BindUid binds c to uid (adding c). A uid may have several connections,
 // on several nodes; a connection may have several uids. The node subscribes
 // to the uid's subject while it holds at least one of its connections.
-func (n *Node) BindUid(c core.Connection, uid string) error {
-	if !validName(uid) {
-		return fmt.Errorf("%w: uid %.40q", ErrBadName, uid)
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	e := n.entryLocked(c)
-	if e.uids == nil {
-		e.uids = map[string]struct{}{}
-	}
-	e.uids[uid] = struct{}{}
-	return n.joinLocked(n.uids, uid, c.GetID(), e, n.uidSubject(uid))
-}
+func (n *Node) BindUid(c core.Connection, uid string) error { return n.put(c, uids, uid) }
 
 // UnbindUid undoes BindUid. Unbinding what is not bound does nothing.
-func (n *Node) UnbindUid(c core.Connection, uid string) error {
-	if !validName(uid) {
-		return fmt.Errorf("%w: uid %.40q", ErrBadName, uid)
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	e := n.conns[c.GetID()]
-	if e == nil || e.c != c {
-		return nil
-	}
-	if _, ok := e.uids[uid]; !ok {
-		return nil
-	}
-	delete(e.uids, uid)
-	return n.leaveLocked(n.uids, uid, c.GetID(), n.uidSubject(uid))
-}
+func (n *Node) UnbindUid(c core.Connection, uid string) error { return n.take(c, uids, uid) }
 
 // JoinGroup puts c in group (adding c). The node subscribes to the group's
 // subject while it holds at least one member.
-func (n *Node) JoinGroup(c core.Connection, group string) error {
-	if !validName(group) {
-		return fmt.Errorf("%w: group %.40q", ErrBadName, group)
+func (n *Node) JoinGroup(c core.Connection, group string) error { return n.put(c, groups, group) }
+
+// LeaveGroup takes c out of group. Leaving a group c is not in does nothing.
+func (n *Node) LeaveGroup(c core.Connection, group string) error { return n.take(c, groups, group) }
+
+// kind is what uids and groups have in common: a name per connection, an
+// index of the connections by name, a subject per name.
+type kind struct {
+	what    string
+	index   func(n *Node) map[string]map[int]*entry
+	subject func(n *Node, name string) string
+	names   func(e *entry) *map[string]struct{}
+}
+
+var (
+	uids = kind{"uid", func(n *Node) map[string]map[int]*entry { return n.uids },
+		(*Node).uidSubject, func(e *entry) *map[string]struct{} { return &e.uids }}
+	groups = kind{"group", func(n *Node) map[string]map[int]*entry { return n.groups },
+		(*Node).groupSubject, func(e *entry) *map[string]struct{} { return &e.groups }}
+)
+
+func (n *Node) put(c core.Connection, k kind, name string) error {
+	if !validName(name) {
+		return fmt.Errorf("%w: %s %.40q", ErrBadName, k.what, name)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	e := n.entryLocked(c)
-	if e.groups == nil {
-		e.groups = map[string]struct{}{}
+	names := k.names(e)
+	if *names == nil {
+		*names = map[string]struct{}{}
 	}
-	e.groups[group] = struct{}{}
-	return n.joinLocked(n.groups, group, c.GetID(), e, n.groupSubject(group))
+	(*names)[name] = struct{}{}
+	return n.joinLocked(k.index(n), name, c.GetID(), e, k.subject(n, name))
 }
 
-// LeaveGroup takes c out of group. Leaving a group c is not in does nothing.
-func (n *Node) LeaveGroup(c core.Connection, group string) error {
-	if !validName(group) {
-		return fmt.Errorf("%w: group %.40q", ErrBadName, group)
+func (n *Node) take(c core.Connection, k kind, name string) error {
+	if !validName(name) {
+		return fmt.Errorf("%w: %s %.40q", ErrBadName, k.what, name)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -70,11 +64,12 @@ func (n *Node) LeaveGroup(c core.Connection, group string) error {
 	if e == nil || e.c != c {
 		return nil
 	}
-	if _, ok := e.groups[group]; !ok {
+	names := k.names(e)
+	if _, ok := (*names)[name]; !ok {
 		return nil
 	}
-	delete(e.groups, group)
-	return n.leaveLocked(n.groups, group, c.GetID(), n.groupSubject(group))
+	delete(*names, name)
+	return n.leaveLocked(k.index(n), name, c.GetID(), k.subject(n, name))
 }
 
 func (n *Node) joinLocked(index map[string]map[int]*entry, name string, id int, e *entry, subject string) error {

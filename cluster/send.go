@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/shunhui19/goes/core"
 )
 
 // Sends take the message as the receiving connection's protocol encodes it
@@ -35,18 +37,7 @@ func (n *Node) SendToClient(ctx context.Context, id ClientID, msg []byte) error 
 	if err := n.checkSend(msg); err != nil {
 		return err
 	}
-	node, conn, ok := id.split()
-	if !ok {
-		return fmt.Errorf("%w: %.80q", ErrBadClientID, id)
-	}
-	if node == n.id {
-		c := n.local(conn)
-		if c == nil {
-			return fmt.Errorf("%w: %s", ErrNotFound, id)
-		}
-		return n.sendOne(c, msg)
-	}
-	return n.askNode(ctx, opClient, node, conn, msg)
+	return n.atClient(ctx, id, opClient, msg, func(c core.Connection) error { return n.sendOne(c, msg) })
 }
 
 // CloseClient closes one client wherever it is, after sending farewell
@@ -55,19 +46,27 @@ func (n *Node) CloseClient(ctx context.Context, id ClientID, farewell string) er
 	if err := n.checkSend([]byte(farewell)); err != nil {
 		return err
 	}
+	return n.atClient(ctx, id, opClose, []byte(farewell), func(c core.Connection) error {
+		c.Close(farewell)
+		return nil
+	})
+}
+
+// atClient does op to one client: with local if this node holds it, else
+// by asking its node.
+func (n *Node) atClient(ctx context.Context, id ClientID, op byte, payload []byte, local func(core.Connection) error) error {
 	node, conn, ok := id.split()
 	if !ok {
 		return fmt.Errorf("%w: %.80q", ErrBadClientID, id)
 	}
-	if node == n.id {
-		c := n.local(conn)
-		if c == nil {
-			return fmt.Errorf("%w: %s", ErrNotFound, id)
-		}
-		c.Close(farewell)
-		return nil
+	if node != n.id {
+		return n.askNode(ctx, op, node, conn, payload)
 	}
-	return n.askNode(ctx, opClose, node, conn, []byte(farewell))
+	c := n.local(conn)
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return local(c)
 }
 
 // askNode asks node to do op to its connection conn and waits for its answer.
