@@ -233,6 +233,7 @@ func (st *conn) resume() {
 func (st *conn) completeLocked(now int64) (resume bool) {
 	if x := st.x.Load(); x != nil {
 		x.stream = nil
+		x.req.commitSession()
 	}
 	if st.pauses {
 		st.releaseLocked() // the lane parses no other request until pending is false

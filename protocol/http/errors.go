@@ -24,6 +24,10 @@ var (
 	ErrStreamEnded = errors.New("goes: http: stream ended")
 	// ErrNoSendFrom: the connection cannot stream a file from a reader.
 	ErrNoSendFrom = errors.New("goes: http: connection cannot send from a reader")
+	// ErrSessionStore: a session store failed to load, save or sweep.
+	ErrSessionStore = errors.New("goes: http: session store")
+	// ErrSessionTooLarge: a session save would pass Sessions.MaxSize.
+	ErrSessionTooLarge = errors.New("goes: http: session too large")
 )
 
 // errLast is what Encode returns with the last response of a connection:

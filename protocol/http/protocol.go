@@ -75,11 +75,16 @@ type Protocol struct {
 	ServerName string
 	// Observer, when set, is told of every response (see Observer).
 	Observer Observer
+	// Sessions configures Request.Session (the defaults, with a
+	// MemoryStore, when nil).
+	Sessions *Sessions
 
 	mu     sync.Mutex
 	mounts atomic.Pointer[[]*Static] // replaced, never changed, under mu
 	sweeps map[*core.Goer]*timer.Timer
 	date   atomic.Pointer[dateStamp]
+
+	defSessions atomic.Pointer[Sessions] // when Sessions is nil
 }
 
 // New returns an HTTP protocol with the defaults.
@@ -236,6 +241,9 @@ func (p *Protocol) Encode(c core.Connection, dst, data []byte) ([]byte, error) {
 		return dst, err
 	}
 	closing := st.closingLocked()
+	if s := w.r.sess; s != nil {
+		s.cookieLocked(w)
+	}
 	now := monoNow()
 	dst = w.appendHeadFor(dst, now, int64(len(data)), false, closing, len(data))
 	if w.bodyAllowed() {

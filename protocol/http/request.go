@@ -47,6 +47,9 @@ type Request struct {
 	mform       *multipart.Form
 	mformErr    error
 	mformDone   bool
+
+	sess    *Session // loaded by Session
+	sessErr error
 }
 
 // maxKeptBody is the body buffer size kept for the next request.
@@ -71,6 +74,7 @@ func (r *Request) reset() {
 	}
 	r.contentLength = -1
 	r.chunked, r.afterChunked, r.keepAlive, r.expectContinue = false, false, false, false
+	r.sess, r.sessErr = nil, nil
 	if r.queryValues != nil || r.formDone || r.mformDone {
 		r.queryValues = nil
 		r.form, r.formErr, r.formDone = nil, nil, false

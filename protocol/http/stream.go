@@ -26,6 +26,9 @@ func (st *conn) beginRaw() (closing bool, err error) {
 		return false, err
 	}
 	st.busy = true
+	if s := w.r.sess; s != nil {
+		s.cookieLocked(w)
+	}
 	return st.closingLocked(), nil
 }
 
