@@ -48,8 +48,9 @@ type Request struct {
 	mformErr    error
 	mformDone   bool
 
-	sess    *Session // loaded by Session
+	sess    *Session // loaded by Session: &sessBuf
 	sessErr error
+	sessBuf Session
 }
 
 // maxKeptBody is the body buffer size kept for the next request.
@@ -74,7 +75,10 @@ func (r *Request) reset() {
 	}
 	r.contentLength = -1
 	r.chunked, r.afterChunked, r.keepAlive, r.expectContinue = false, false, false, false
-	r.sess, r.sessErr = nil, nil
+	if r.sess != nil { // the response was never sent
+		r.sess.recycle()
+		r.sess, r.sessErr = nil, nil
+	}
 	if r.queryValues != nil || r.formDone || r.mformDone {
 		r.queryValues = nil
 		r.form, r.formErr, r.formDone = nil, nil, false

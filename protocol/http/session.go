@@ -29,27 +29,48 @@ import (
 type Session struct {
 	m       *Sessions
 	id      string
-	values  map[string]any
+	base    map[string]any // as loaded: never changed (a store may share it)
+	ops     []sessionOp    // what changed since, one entry per key
+	flush   bool           // base is dropped
 	created time.Time
 	expires time.Time // as loaded; zero for a new session
 
 	issued  bool // the id is new: the cookie must be set when the session is kept
 	oldID   string
 	dropOld bool // RegenerateID(true): delete oldID
-	flush   bool
-	changed map[string]bool // key: true set, false deleted
-	gone    bool            // Destroy
-	broken  bool            // the store failed to load it: nothing is saved
+	gone    bool // Destroy
+	broken  bool // the store failed to load it: nothing is saved
 
-	cookieDone bool // Set-Cookie was added to the response
+	cookieDone bool   // Set-Cookie was added to the response
+	lastID     string // the id of the exchange's last session, reused when the next has it
+}
+
+// sessionOp is a value set (or, when !set, deleted) by the request.
+type sessionOp struct {
+	key string
+	val any
+	set bool
 }
 
 // ID returns the session id (32 hex digits), the cookie's value.
 func (s *Session) ID() string { return s.id }
 
+func (s *Session) lookup(key string) (any, bool) {
+	for i := range s.ops {
+		if s.ops[i].key == key {
+			return s.ops[i].val, s.ops[i].set
+		}
+	}
+	if s.flush {
+		return nil, false
+	}
+	v, ok := s.base[key]
+	return v, ok
+}
+
 // Get returns the value of key, or def when the session has none.
 func (s *Session) Get(key string, def any) any {
-	if v, ok := s.values[key]; ok {
+	if v, ok := s.lookup(key); ok {
 		return v
 	}
 	return def
@@ -57,24 +78,20 @@ func (s *Session) Get(key string, def any) any {
 
 // GetString returns the value of key if it is a string, else "".
 func (s *Session) GetString(key string) string {
-	v, _ := s.values[key].(string)
-	return v
+	v, _ := s.lookup(key)
+	str, _ := v.(string)
+	return str
 }
 
 // GetInt returns the value of key if it is an int, else 0.
 func (s *Session) GetInt(key string) int {
-	v, _ := s.values[key].(int)
-	return v
+	v, _ := s.lookup(key)
+	n, _ := v.(int)
+	return n
 }
 
 // Set sets key to v.
-func (s *Session) Set(key string, v any) {
-	if s.values == nil {
-		s.values = make(map[string]any)
-	}
-	s.values[key] = v
-	s.mark(key, true)
-}
+func (s *Session) Set(key string, v any) { s.change1(key, v, true) }
 
 // Put sets every key of kv.
 func (s *Session) Put(kv map[string]any) {
@@ -86,20 +103,32 @@ func (s *Session) Put(kv map[string]any) {
 // Delete removes the keys.
 func (s *Session) Delete(keys ...string) {
 	for _, k := range keys {
-		delete(s.values, k)
-		s.mark(k, false)
+		s.change1(k, nil, false)
 	}
+}
+
+func (s *Session) change1(key string, v any, set bool) {
+	if s.gone {
+		return
+	}
+	for i := range s.ops {
+		if s.ops[i].key == key {
+			s.ops[i].val, s.ops[i].set = v, set
+			return
+		}
+	}
+	s.ops = append(s.ops, sessionOp{key, v, set})
 }
 
 // Has reports whether the session holds key.
 func (s *Session) Has(key string) bool {
-	_, ok := s.values[key]
+	_, ok := s.lookup(key)
 	return ok
 }
 
 // Pull returns the value of key (def if none) and removes it.
 func (s *Session) Pull(key string, def any) any {
-	v, ok := s.values[key]
+	v, ok := s.lookup(key)
 	if !ok {
 		return def
 	}
@@ -110,19 +139,44 @@ func (s *Session) Pull(key string, def any) any {
 // All returns a copy of the session's values (the values themselves are
 // not copied).
 func (s *Session) All() map[string]any {
-	out := make(map[string]any, len(s.values))
-	maps.Copy(out, s.values)
+	out := make(map[string]any, len(s.base)+len(s.ops))
+	if !s.flush {
+		maps.Copy(out, s.base)
+	}
+	for _, o := range s.ops {
+		if o.set {
+			out[o.key] = o.val
+		} else {
+			delete(out, o.key)
+		}
+	}
 	return out
 }
 
 // Len returns the number of values.
-func (s *Session) Len() int { return len(s.values) }
+func (s *Session) Len() int {
+	n := 0
+	if !s.flush {
+		n = len(s.base)
+	}
+	for _, o := range s.ops {
+		_, in := s.base[o.key]
+		in = in && !s.flush
+		switch {
+		case o.set && !in:
+			n++
+		case !o.set && in:
+			n--
+		}
+	}
+	return n
+}
 
 // Flush removes every value; the session (and its id) stays.
 func (s *Session) Flush() {
-	clear(s.values)
 	s.flush = true
-	clear(s.changed)
+	clear(s.ops)
+	s.ops = s.ops[:0]
 }
 
 // RegenerateID gives the session a new id, keeping its values (do it when
@@ -140,9 +194,8 @@ func (s *Session) RegenerateID(deleteOld bool) error {
 	}
 	s.dropOld = s.dropOld || deleteOld
 	s.id = id
-	s.issued = true
+	s.issued = true // the new id gets the whole session
 	s.created = time.Time{}
-	s.flush = true // the new id gets the whole session
 	return nil
 }
 
@@ -150,19 +203,8 @@ func (s *Session) RegenerateID(deleteOld bool) error {
 // forget its cookie. The Session is empty afterwards; a later Set in the
 // same request is not saved.
 func (s *Session) Destroy() {
+	s.Flush()
 	s.gone = true
-	clear(s.values)
-	clear(s.changed)
-}
-
-func (s *Session) mark(key string, set bool) {
-	if s.flush {
-		return // the whole session is saved anyway
-	}
-	if s.changed == nil {
-		s.changed = make(map[string]bool)
-	}
-	s.changed[key] = set
 }
 
 // dirty reports whether the session must be written to its store.
@@ -171,9 +213,9 @@ func (s *Session) dirty() bool {
 		return false
 	}
 	if s.issued {
-		return len(s.values) > 0 || s.oldID != ""
+		return s.Len() > 0 || s.oldID != ""
 	}
-	return s.flush || len(s.changed) > 0
+	return s.flush || len(s.ops) > 0
 }
 
 // change returns what to save, at now.
@@ -183,19 +225,24 @@ func (s *Session) change(now time.Time, cfg *Sessions) Change {
 		created = now
 	}
 	ch := Change{Created: created, Expires: cfg.expiry(created, now), MaxSize: cfg.maxSize()}
-	if s.issued || s.flush {
+	if s.issued {
 		ch.Flush = true
-		ch.Set = s.values
+		ch.Set = s.All()
 		return ch
 	}
-	for k, set := range s.changed {
-		if set {
+	ch.Flush = s.flush
+	if cfg.inline {
+		ch.ops = s.ops // applied before the request's Session is recycled
+		return ch
+	}
+	for _, o := range s.ops {
+		if o.set {
 			if ch.Set == nil {
-				ch.Set = make(map[string]any, len(s.changed))
+				ch.Set = make(map[string]any, len(s.ops))
 			}
-			ch.Set[k] = s.values[k]
+			ch.Set[o.key] = o.val
 		} else {
-			ch.Delete = append(ch.Delete, k)
+			ch.Delete = append(ch.Delete, o.key)
 		}
 	}
 	return ch

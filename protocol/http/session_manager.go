@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,13 +162,15 @@ func (p *Protocol) sessions() *Sessions {
 // handler may go on without it.
 func (r *Request) Session() (*Session, error) {
 	if r.sess == nil {
-		r.sess, r.sessErr = r.st.p.sessions().open(r)
+		r.sess = &r.sessBuf
+		r.sessErr = r.st.p.sessions().open(r, r.sess)
 	}
 	return r.sess, r.sessErr
 }
 
 // open loads the session of r or makes a new one.
-func (m *Sessions) open(r *Request) (*Session, error) {
+// s is the request's Session, recycled.
+func (m *Sessions) open(r *Request, s *Session) error {
 	m.init()
 	c := r.st.c
 	if g := c.Goer(); g != nil {
@@ -175,9 +178,9 @@ func (m *Sessions) open(r *Request) (*Session, error) {
 	}
 	name := m.cookieName()
 	var (
-		s     *Session
 		err   error
 		tried int
+		found bool
 	)
 	now := time.Now()
 	r.eachCookie(func(n, v []byte) bool {
@@ -185,7 +188,10 @@ func (m *Sessions) open(r *Request) (*Session, error) {
 			return true
 		}
 		tried++
-		id := string(v)
+		id := s.lastID
+		if id != string(v) {
+			id = string(v)
+		}
 		m.waitSave(id)
 		ctx, cancel := m.context()
 		rec, ok, e := m.store.Load(ctx, id)
@@ -195,7 +201,8 @@ func (m *Sessions) open(r *Request) (*Session, error) {
 			err = e
 			return false
 		case ok && now.Before(rec.Expires) && now.Before(rec.Created.Add(m.lifetime())):
-			s = &Session{m: m, id: id, values: rec.Values, created: rec.Created, expires: rec.Expires}
+			*s = Session{m: m, id: id, base: rec.Values, created: rec.Created, expires: rec.Expires, ops: s.ops, lastID: id}
+			found = true
 			return false
 		}
 		return tried < maxSessionCookies
@@ -203,17 +210,27 @@ func (m *Sessions) open(r *Request) (*Session, error) {
 	if err != nil {
 		err = fmt.Errorf("%w: load: %w", ErrSessionStore, err)
 		logger(c).Error("http: session not loaded", "err", err)
-		return &Session{m: m, broken: true}, err
+		s.m, s.broken = m, true
+		return err
 	}
-	if s != nil {
-		return s, nil
+	if found {
+		return nil
 	}
 	id, err := newSessionID()
 	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrSessionStore, err)
-		return &Session{m: m, broken: true}, err
+		s.m, s.broken = m, true
+		return fmt.Errorf("%w: %w", ErrSessionStore, err)
 	}
-	return &Session{m: m, id: id, issued: true}, nil
+	s.m, s.id, s.issued = m, id, true
+	return nil
+}
+
+// recycle makes s ready for the next request of its exchange, keeping its
+// buffer and its id (a keep-alive client's next request has the same).
+func (s *Session) recycle() {
+	ops := s.ops
+	clear(ops)
+	*s = Session{ops: ops[:0], lastID: s.id}
 }
 
 // newSessionID returns 128 random bits as 32 hex digits.
@@ -285,6 +302,7 @@ func (r *Request) commitSession() {
 		return
 	}
 	r.sess, r.sessErr = nil, nil
+	defer s.recycle()
 	m := s.m
 	if s.broken || !(s.gone || s.dirty() || m.needsTouch(s)) {
 		return
@@ -297,6 +315,9 @@ func (r *Request) commitSession() {
 		m.write(s, c)
 		return
 	}
+	cp := *s // s is the request's, which is reused
+	cp.ops = slices.Clone(s.ops)
+	s = &cp
 	ids := []string{s.id, s.oldID}
 	m.mu.Lock()
 	if m.pending == nil {

@@ -53,8 +53,8 @@ func (s *MemoryStore) Len() int {
 	return len(s.byID)
 }
 
-// Load implements Store. The values map returned is a copy; the values
-// are not.
+// Load implements Store. The values map returned is the store's own: it
+// is replaced, never changed, by a save.
 func (s *MemoryStore) Load(_ context.Context, id string) (Record, bool, error) {
 	now := time.Now()
 	s.mu.Lock()
@@ -69,9 +69,7 @@ func (s *MemoryStore) Load(_ context.Context, id string) (Record, bool, error) {
 		return Record{}, false, nil
 	}
 	s.lru.MoveToFront(e)
-	rec := r.rec
-	rec.Values = maps.Clone(r.rec.Values)
-	return rec, true, nil
+	return r.rec, true, nil
 }
 
 // Save implements Store.
@@ -94,10 +92,26 @@ func (s *MemoryStore) Save(_ context.Context, id string, ch Change) error {
 	if values == nil {
 		values = make(map[string]any, len(ch.Set))
 	}
-	ch.apply(values)
 	size := 0
-	for k, v := range values {
-		size += len(k) + valueSize(reflect.ValueOf(v), 0)
+	if r != nil && !ch.Flush {
+		size = r.size // less what the change replaces, plus what it sets
+		ch.touched(func(k string) {
+			if v, ok := values[k]; ok {
+				size -= entrySize(k, v)
+			}
+		})
+	}
+	ch.apply(values)
+	if ch.Flush || r == nil {
+		for k, v := range values {
+			size += entrySize(k, v)
+		}
+	} else {
+		ch.touched(func(k string) {
+			if v, ok := values[k]; ok {
+				size += entrySize(k, v)
+			}
+		})
 	}
 	if ch.MaxSize > 0 && size > ch.MaxSize {
 		return ErrSessionTooLarge
@@ -143,6 +157,16 @@ func (s *MemoryStore) Sweep(_ context.Context, now time.Time) error {
 func (s *MemoryStore) remove(e *list.Element) {
 	delete(s.byID, e.Value.(*memRecord).id)
 	s.lru.Remove(e)
+}
+
+func entrySize(k string, v any) int {
+	switch v := v.(type) {
+	case int, int64, uint64, float64, bool:
+		return len(k) + 8
+	case string:
+		return len(k) + 16 + len(v)
+	}
+	return len(k) + valueSize(reflect.ValueOf(v), 0)
 }
 
 // valueSize estimates the bytes v holds, following slices, maps,

@@ -14,7 +14,8 @@ import (
 // Session ids reaching a store are always 32 lower-case hex digits.
 type Store interface {
 	// Load returns the session id. ok is false, with a nil error, when
-	// the store does not hold it or it has expired.
+	// the store does not hold it or it has expired. The caller does not
+	// change rec.Values, so a store may return a map it shares.
 	Load(ctx context.Context, id string) (rec Record, ok bool, err error)
 	// Save applies ch to the session id atomically, creating it if the
 	// store does not hold it: first Flush, then Delete, then Set. Keys the
@@ -51,6 +52,8 @@ type Change struct {
 	Delete  []string
 	Set     map[string]any
 	MaxSize int // bytes the session may take in the store after the change; 0: no limit
+
+	ops []sessionOp // for MemoryStore, in place of Delete and Set
 }
 
 // apply applies ch to values in place.
@@ -63,5 +66,26 @@ func (ch *Change) apply(values map[string]any) {
 	}
 	for k, v := range ch.Set {
 		values[k] = v
+	}
+	for _, o := range ch.ops {
+		if o.set {
+			values[o.key] = o.val
+		} else {
+			delete(values, o.key)
+		}
+	}
+}
+
+// touched calls f with every key ch sets or deletes (not those a Flush
+// removes).
+func (ch *Change) touched(f func(key string)) {
+	for _, k := range ch.Delete {
+		f(k)
+	}
+	for k := range ch.Set {
+		f(k)
+	}
+	for _, o := range ch.ops {
+		f(o.key)
 	}
 }
