@@ -77,6 +77,7 @@ type conn struct {
 type exchange struct {
 	req  Request
 	resp Response
+	sess Session // the request's, when it asks for it
 
 	// parser, lane only
 	scanned    int     // bytes of a head or trailer scanned without finding its end
@@ -93,6 +94,7 @@ type exchange struct {
 var exchangePool = sync.Pool{New: func() any {
 	x := &exchange{}
 	x.req.w = &x.resp
+	x.req.sessBuf = &x.sess
 	x.resp.r = &x.req
 	x.req.contentLength = -1
 	return x

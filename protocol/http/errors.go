@@ -28,6 +28,8 @@ var (
 	ErrSessionStore = errors.New("goes: http: session store")
 	// ErrSessionTooLarge: a session save would pass Sessions.MaxSize.
 	ErrSessionTooLarge = errors.New("goes: http: session too large")
+	// ErrBadSessionFile: a FileStore file does not decode.
+	ErrBadSessionFile = errors.New("goes: http: malformed session file")
 )
 
 // errLast is what Encode returns with the last response of a connection:

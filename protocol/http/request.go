@@ -48,9 +48,9 @@ type Request struct {
 	mformErr    error
 	mformDone   bool
 
-	sess    *Session // loaded by Session: &sessBuf
+	sess    *Session // loaded by Session: sessBuf
 	sessErr error
-	sessBuf Session
+	sessBuf *Session // the exchange's, reused
 }
 
 // maxKeptBody is the body buffer size kept for the next request.

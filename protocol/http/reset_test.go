@@ -55,7 +55,7 @@ func TestResetClearsAll(t *testing.T) {
 
 // linked are the fields that tie a Request or Response to its exchange
 // and connection; reset keeps them.
-var linked = map[string]bool{"st": true, "w": true, "r": true}
+var linked = map[string]bool{"st": true, "w": true, "r": true, "sessBuf": true}
 
 // nonZero returns a value of type typ other than its zero value.
 func nonZero(t *testing.T, typ reflect.Type) reflect.Value {

@@ -162,7 +162,7 @@ func (p *Protocol) sessions() *Sessions {
 // handler may go on without it.
 func (r *Request) Session() (*Session, error) {
 	if r.sess == nil {
-		r.sess = &r.sessBuf
+		r.sess = r.sessBuf
 		r.sessErr = r.st.p.sessions().open(r, r.sess)
 	}
 	return r.sess, r.sessErr

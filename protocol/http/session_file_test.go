@@ -1,0 +1,101 @@
+package http_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/shunhui19/goes/protocol/http"
+)
+
+func sessionFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "sess_*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestSessionFileStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sessions")
+	cfg := func() *http.Sessions { return &http.Sessions{Store: &http.FileStore{Dir: dir}, MaxSize: 4 << 10} }
+	ss := serveSessions(t, cfg())
+	base := "http://" + ss.addr
+	cl := jarClient(t)
+	for i := 1; i <= 3; i++ {
+		expectBody(t, cl, base+"/visits", strconv.Itoa(i))
+	}
+	if f := sessionFiles(t, dir); len(f) != 1 {
+		t.Fatalf("session files %v", f)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("dir %v %v", fi, err)
+	}
+
+	// Another server (a new process, a reload) finds the session.
+	ss2 := serveSessions(t, cfg())
+	base2 := "http://" + ss2.addr
+	for _, ck := range cl.Jar.Cookies(mustURL(t, base)) {
+		cl.Jar.SetCookies(mustURL(t, base2), []*nethttpCookie{ck})
+	}
+	expectBody(t, cl, base2+"/visits", "4")
+
+	t.Run("too large", func(t *testing.T) {
+		expectBody(t, cl, base+"/big?n=10000", "ok")
+		waitLog(t, ss.logs, "session too large")
+		expectBody(t, cl, base+"/visits", "5")
+	})
+	t.Run("login logout", func(t *testing.T) {
+		cl := jarClient(t)
+		expectBody(t, cl, base+"/login?user=bob", "hello bob")
+		expectBody(t, cl, base+"/get?k=user", "bob")
+		before := len(sessionFiles(t, dir))
+		expectBody(t, cl, base+"/logout", "bye")
+		expectBody(t, cl, base+"/get?k=user", "")
+		if after := len(sessionFiles(t, dir)); after != before-1 {
+			t.Fatalf("%d files before logout, %d after", before, after)
+		}
+	})
+	t.Run("damaged file", func(t *testing.T) {
+		cl := jarClient(t)
+		resp := expectBody(t, cl, base+"/visits", "1")
+		id := sessionCookie(resp).Value
+		expectBody(t, cl, base+"/peek", "1") // waits for the save
+		if err := os.WriteFile(filepath.Join(dir, "sess_"+id), []byte("GSS1garbage"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		resp = expectBody(t, cl, base+"/visits", "1")
+		if ck := sessionCookie(resp); ck == nil || ck.Value == id {
+			t.Fatalf("damaged session kept its id: %v", ck)
+		}
+	})
+}
+
+func TestSessionFileStoreExpiry(t *testing.T) {
+	dir := t.TempDir()
+	ss := serveSessions(t, &http.Sessions{Store: &http.FileStore{Dir: dir}, IdleTimeout: 300 * time.Millisecond, SweepInterval: 50 * time.Millisecond})
+	base := "http://" + ss.addr
+	cl := jarClient(t)
+	expectBody(t, cl, base+"/visits", "1")
+	expectBody(t, cl, base+"/visits", "2")
+	stale := filepath.Join(dir, ".tmp-sess-crashed")
+	if err := os.WriteFile(stale, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(stale, old, old)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(sessionFiles(t, dir)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep left an expired session file")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Fatal("the sweep left an old temporary file")
+	}
+	expectBody(t, cl, base+"/visits", "1")
+}
