@@ -694,6 +694,8 @@ func (c *TCPConnection) beginCloseLocked() {
 	c.wakeReader()
 	if t := c.goer.timer; t != nil {
 		c.x().closeTask = t.Add(c.goer.CloseTimeout, func(...any) { c.closeTimedOut() }, nil, false)
+	} else { // no Goer running (a client): a timer of its own
+		time.AfterFunc(c.goer.CloseTimeout, c.closeTimedOut)
 	}
 	if c.idleLocked() {
 		c.shutdownLocked()

@@ -1,0 +1,579 @@
+package core
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// DefaultConnectTimeout bounds a connect when AsyncConnection.ConnectTimeout
+// is zero: a refused connect is reported at once, an address that never
+// answers after this long.
+const DefaultConnectTimeout = 10 * time.Second
+
+// Errors of a connect, given to OnError with ErrCodeConnectFail.
+var (
+	// ErrConnectTimeout: the peer did not answer within ConnectTimeout.
+	ErrConnectTimeout = errors.New("goes: connect timed out")
+	// ErrConnectFailed: the connect failed (refused, unreachable, TLS).
+	ErrConnectFailed = errors.New("goes: connect failed")
+)
+
+// AsyncConnection is a connection goes dials out (workerman's
+// AsyncTcpConnection): the same callbacks, the same state machine and
+// guarantees as an accepted connection (the callbacks of one connection
+// never overlap, Send never blocks and queues at most MaxSendBufferSize,
+// MaxPackageSize, panics contained), whether or not a Goer runs.
+//
+//	c := core.NewAsyncConnection("tcp://127.0.0.1:6379", nil)
+//	c.OnConnect = func(c core.Connection) { c.Send("PING\r\n", true) }
+//	c.OnMessage = func(c core.Connection, data []byte) { fmt.Printf("%s", data) }
+//	c.Connect()
+//
+// Set the fields before Connect; they must not change while connected,
+// except from the connection's own callbacks. The callbacks receive the
+// AsyncConnection itself. Methods are safe for concurrent use.
+type AsyncConnection struct {
+	// Address is where to connect, with a scheme: tcp://host:port,
+	// tcp4://, tcp6://, unix:///path, ssl://host:port (TLSConfig).
+	// Without a scheme it is tcp.
+	Address string
+	// Protocol frames the stream as for a Goer; nil means raw.
+	Protocol Protocol
+	// TLSConfig configures ssl://; nil uses the defaults with the host
+	// name of Address as ServerName.
+	TLSConfig *tls.Config
+	// Server, when set, lends its logger, and automatic reconnection ends
+	// when it stops. The connection is not one of its Connections.
+	Server *Goer
+
+	// Logger overrides the logger (default: Server's, else slog.Default).
+	Logger *slog.Logger
+
+	// ConnectTimeout bounds each connect (DefaultConnectTimeout when zero).
+	ConnectTimeout time.Duration
+	// MaxSendBufferSize limits the bytes queued for sending, before the
+	// connect too (DefaultMaxSendBufferSize when zero).
+	MaxSendBufferSize int
+	// MaxPackageSize limits one incoming package (DefaultMaxPackageSize
+	// when zero).
+	MaxPackageSize int
+	// CloseTimeout bounds how long Close flushes (DefaultCloseTimeout when
+	// zero).
+	CloseTimeout time.Duration
+	// AutoReconnect, when set, connects again after every close that Close
+	// did not ask for, waiting as the Backoff says.
+	AutoReconnect *Backoff
+
+	// OnConnect runs once the connection is up; sends queued before it are
+	// already on their way.
+	OnConnect func(c Connection)
+	// OnMessage runs for every decoded message; data is valid until it
+	// returns.
+	OnMessage func(c Connection, data []byte)
+	// OnClose runs once per Connect: after the connection ends, or after
+	// OnError when the connect failed. Reconnect may be called from it.
+	OnClose func(c Connection)
+	// OnError reports errors with an ErrCode* code; a failed connect is
+	// ErrCodeConnectFail (ErrConnectTimeout or ErrConnectFailed in msg).
+	OnError       func(c Connection, code int, msg string)
+	OnBufferFull  func(c Connection)
+	OnBufferDrain func(c Connection)
+
+	// UserData is the user's own value; core never touches it.
+	UserData any
+
+	id    int
+	owner *Goer // the state machine's Goer: holds the forwarding callbacks
+
+	mu       sync.Mutex
+	state    int // acIdle, acConnecting, acOpen
+	conn     *TCPConnection
+	pending  []pendingSend
+	pendingN int
+	closeReq bool   // Close was called while connecting
+	closeMsg string // its data
+	stopped  bool   // Close was called: no automatic reconnect
+	retry    *time.Timer
+	cancel   context.CancelFunc
+	attempt  int
+}
+
+type pendingSend struct {
+	b   []byte
+	raw bool
+}
+
+const (
+	acIdle = iota
+	acConnecting
+	acOpen
+)
+
+// NewAsyncConnection returns a client connection to address (see
+// AsyncConnection.Address) speaking protocol (nil: raw). Connect starts it.
+func NewAsyncConnection(address string, protocol Protocol) *AsyncConnection {
+	return &AsyncConnection{Address: address, Protocol: protocol}
+}
+
+func (a *AsyncConnection) init() {
+	if a.id == 0 {
+		a.id = int(nextConnID.Add(1))
+	}
+	if a.owner != nil {
+		return
+	}
+	g := &Goer{Name: "client " + a.Address, Protocol: a.Protocol,
+		MaxSendBufferSize: a.MaxSendBufferSize, MaxPackageSize: a.MaxPackageSize,
+		CloseTimeout: a.CloseTimeout}
+	g.Logger = a.Logger
+	if g.Logger == nil && a.Server != nil {
+		g.Logger = a.Server.logger()
+	}
+	g.setDefaults()
+	g.OnConnect = func(Connection) { call(a.OnConnect, a) }
+	g.OnMessage = func(_ Connection, data []byte) {
+		if f := a.OnMessage; f != nil {
+			f(a, data)
+		}
+	}
+	g.OnClose = func(Connection) { a.closed() }
+	g.OnError = func(_ Connection, code int, msg string) {
+		if f := a.OnError; f != nil {
+			f(a, code, msg)
+		}
+	}
+	g.OnBufferFull = func(Connection) { call(a.OnBufferFull, a) }
+	g.OnBufferDrain = func(Connection) { call(a.OnBufferDrain, a) }
+	a.owner = g
+}
+
+func call(f func(Connection), c Connection) {
+	if f != nil {
+		f(c)
+	}
+}
+
+// Connect starts connecting and returns at once; OnConnect, or OnError and
+// OnClose, follow. Sends made before the connection is up are queued
+// (MaxSendBufferSize at most) and go out first once it is. Connect on a
+// connection that is connecting or open does nothing. Safe for concurrent
+// use.
+func (a *AsyncConnection) Connect() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopped = false
+	a.connectLocked()
+}
+
+func (a *AsyncConnection) connectLocked() {
+	if a.state != acIdle {
+		return
+	}
+	a.init()
+	if a.retry != nil {
+		a.retry.Stop()
+		a.retry = nil
+	}
+	a.state = acConnecting
+	timeout := a.ConnectTimeout
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	a.cancel = cancel
+	go a.dial(ctx, cancel)
+}
+
+// dial connects and hands the socket to the engine; it runs on its own
+// goroutine.
+func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
+	defer cancel()
+	scheme, addr := splitScheme(a.Address)
+	d, err := lookupDialer(scheme)
+	var sock Socket
+	if err == nil {
+		sock, err = d.Dial(ctx, scheme, addr, a.tlsConfig(scheme, addr))
+	}
+	if err != nil {
+		a.connectFailed(ctx, err)
+		return
+	}
+	g := a.owner
+	g.conns.Add(1)
+	g.open.Add(1)
+	g.stats.Accepted.Add(1)
+	c := newTCPConnection(g, sock)
+	c.ID = a.id
+	g.Connections.Set(c)
+
+	a.mu.Lock()
+	a.conn, a.state, a.attempt = c, acOpen, 0
+	a.cancel = nil
+	// The queued sends go first; they were accepted already, so the
+	// limit does not refuse them now.
+	c.mu.Lock()
+	for _, p := range a.pending {
+		if _, err := c.appendLocked(p.b, "", p.raw); err != nil {
+			g.logger().Warn("queued send dropped", "conn", c.ID, "err", err)
+		}
+	}
+	if !c.full && c.pendingLocked() >= int(c.maxSend.Load()) {
+		c.full = true
+		c.post(laneEvent{kind: evBufferFull})
+	}
+	c.kickLocked()
+	a.pending, a.pendingN = nil, 0
+	if a.closeReq {
+		a.closeReq = false
+		c.Close(a.closeMsg)
+	}
+	a.mu.Unlock()
+	d.Serve((*Stream)(c))
+}
+
+func (a *AsyncConnection) tlsConfig(scheme, addr string) *tls.Config {
+	if scheme != "ssl" && scheme != "tls" {
+		return nil
+	}
+	conf := a.TLSConfig
+	if conf == nil {
+		conf = &tls.Config{}
+	}
+	if conf.ServerName == "" && !conf.InsecureSkipVerify {
+		conf = conf.Clone()
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			conf.ServerName = host
+		}
+	}
+	return conf
+}
+
+// connectFailed reports a failed connect: OnError, then OnClose.
+func (a *AsyncConnection) connectFailed(ctx context.Context, err error) {
+	a.mu.Lock()
+	a.state = acIdle
+	a.pending, a.pendingN = nil, 0
+	a.closeReq = false
+	a.cancel = nil
+	stopped := a.stopped
+	a.mu.Unlock()
+	kind := ErrConnectFailed
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		kind = ErrConnectTimeout
+	}
+	msg := fmt.Sprintf("%v: %s: %v", kind, a.Address, err)
+	if errors.Is(err, ErrUnknownTransport) {
+		msg = err.Error()
+	}
+	g := a.owner
+	g.stats.countError(ErrCodeConnectFail)
+	g.logger().Debug("connect failed", "goer", g.name(), "conn", a.id, "err", msg)
+	if !stopped || !errors.Is(err, context.Canceled) {
+		a.safely("OnError", func() {
+			if f := a.OnError; f != nil {
+				f(a, ErrCodeConnectFail, msg)
+			}
+		})
+	}
+	a.closed()
+}
+
+// closed runs OnClose and schedules an automatic reconnect.
+func (a *AsyncConnection) closed() {
+	a.mu.Lock()
+	a.state = acIdle
+	a.mu.Unlock()
+	a.safely("OnClose", func() { call(a.OnClose, a) })
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.AutoReconnect == nil || a.stopped || a.state != acIdle || a.retry != nil || a.goerStopped() {
+		return
+	}
+	a.attempt++
+	a.reconnectLocked(a.AutoReconnect.delay(a.attempt))
+}
+
+func (a *AsyncConnection) goerStopped() bool {
+	g := a.Server
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.state == goerStopping || g.state == goerStopped
+}
+
+// safely runs a callback outside a lane (a failed connect has none),
+// recovering and logging a panic.
+func (a *AsyncConnection) safely(name string, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			g := a.owner
+			g.stats.Panics.Add(1)
+			g.logger().Error("callback panicked", "goer", g.name(), "callback", name, "conn", a.id,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	f()
+}
+
+// Reconnect connects again after d: from OnClose, say, or to replace an
+// open connection (which is closed first). Safe for concurrent use.
+func (a *AsyncConnection) Reconnect(d time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopped = false
+	if a.state == acOpen {
+		a.conn.Close("")
+	}
+	a.reconnectLocked(d)
+}
+
+func (a *AsyncConnection) reconnectLocked(d time.Duration) {
+	if a.retry != nil {
+		a.retry.Stop()
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.retry != t || a.stopped {
+			return
+		}
+		a.retry = nil
+		if a.state != acIdle { // the old connection is still closing
+			a.reconnectLocked(10 * time.Millisecond)
+			return
+		}
+		a.connectLocked()
+	})
+	a.retry = t
+}
+
+// current returns the open connection, or nil.
+func (a *AsyncConnection) current() *TCPConnection {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state == acOpen {
+		return a.conn
+	}
+	return nil
+}
+
+// Send implements Connection. Before the connection is up the data is
+// queued (ErrSendBufferFull past MaxSendBufferSize, with no callback);
+// when there is no connection and none is being made, ErrClosed.
+func (a *AsyncConnection) Send(data string, raw bool) error {
+	return a.send([]byte(data), raw, true)
+}
+
+// SendBytes implements Connection.
+func (a *AsyncConnection) SendBytes(data []byte, raw bool) error {
+	return a.send(data, raw, false)
+}
+
+func (a *AsyncConnection) send(b []byte, raw, owned bool) error {
+	a.mu.Lock()
+	switch a.state {
+	case acOpen:
+		c := a.conn
+		a.mu.Unlock()
+		return c.send(b, "", raw)
+	case acConnecting:
+		defer a.mu.Unlock()
+		if a.closeReq {
+			return ErrClosed
+		}
+		if a.pendingN >= a.owner.MaxSendBufferSize {
+			return ErrSendBufferFull
+		}
+		if !owned {
+			b = append([]byte(nil), b...)
+		}
+		a.pending = append(a.pending, pendingSend{b, raw})
+		a.pendingN += len(b)
+		return nil
+	}
+	a.mu.Unlock()
+	return ErrClosed
+}
+
+// Close implements Connection. While connecting, data and what was queued
+// go out once connected, then the connection closes. No automatic
+// reconnect follows. Safe for concurrent use.
+func (a *AsyncConnection) Close(data string) {
+	a.mu.Lock()
+	a.stopped = true
+	if a.retry != nil {
+		a.retry.Stop()
+		a.retry = nil
+	}
+	switch a.state {
+	case acOpen:
+		c := a.conn
+		a.mu.Unlock()
+		c.Close(data)
+		return
+	case acConnecting:
+		a.closeReq, a.closeMsg = true, data
+	}
+	a.mu.Unlock()
+}
+
+// Destroy closes at once, dropping what is queued (see
+// TCPConnection.Destroy); a connect in progress is abandoned and reported
+// with OnClose. No automatic reconnect follows. Safe for concurrent use.
+func (a *AsyncConnection) Destroy() {
+	a.mu.Lock()
+	a.stopped = true
+	if a.retry != nil {
+		a.retry.Stop()
+		a.retry = nil
+	}
+	c, cancel := a.conn, a.cancel
+	st := a.state
+	a.mu.Unlock()
+	switch st {
+	case acOpen:
+		c.Destroy()
+	case acConnecting:
+		cancel()
+	}
+}
+
+// Conn returns the state machine of the open connection (nil when not
+// connected), for what TCPConnection has beyond Connection.
+func (a *AsyncConnection) Conn() *TCPConnection { return a.current() }
+
+// PauseRecv stops delivering messages until ResumeRecv (see
+// TCPConnection.PauseRecv); it does nothing when not connected.
+func (a *AsyncConnection) PauseRecv() {
+	if c := a.current(); c != nil {
+		c.PauseRecv()
+	}
+}
+
+// ResumeRecv undoes PauseRecv.
+func (a *AsyncConnection) ResumeRecv() {
+	if c := a.current(); c != nil {
+		c.ResumeRecv()
+	}
+}
+
+// SendQueueSize returns the bytes accepted by Send and not yet written,
+// those waiting for the connect included.
+func (a *AsyncConnection) SendQueueSize() int {
+	a.mu.Lock()
+	if a.state == acOpen {
+		c := a.conn
+		a.mu.Unlock()
+		return c.SendQueueSize()
+	}
+	defer a.mu.Unlock()
+	return a.pendingN
+}
+
+// State returns StateOpen, StateClosing or StateClosed, or StateConnecting.
+func (a *AsyncConnection) State() string {
+	a.mu.Lock()
+	st, c := a.state, a.conn
+	a.mu.Unlock()
+	switch st {
+	case acConnecting:
+		return StateConnecting
+	case acOpen:
+		return c.State()
+	}
+	return StateClosed
+}
+
+// StateConnecting is an AsyncConnection's state while it connects.
+const StateConnecting = "CONNECTING"
+
+func (a *AsyncConnection) maxSend() int {
+	a.init()
+	return a.owner.MaxSendBufferSize
+}
+
+// GetID implements Connection: one id for every connect of a.
+func (a *AsyncConnection) GetID() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.init()
+	return a.id
+}
+
+// Goer implements Connection: the Server field (nil when none).
+func (a *AsyncConnection) Goer() *Goer { return a.Server }
+
+// Context implements Connection: the open connection's protocol state.
+func (a *AsyncConnection) Context() any {
+	if c := a.current(); c != nil {
+		return c.Context()
+	}
+	return nil
+}
+
+// SetContext implements Connection.
+func (a *AsyncConnection) SetContext(v any) {
+	if c := a.current(); c != nil {
+		c.SetContext(v)
+	}
+}
+
+func (a *AsyncConnection) sock() Socket {
+	if c := a.current(); c != nil {
+		return c.sock
+	}
+	return nil
+}
+
+// RemoteAddr implements Connection; nil when not connected.
+func (a *AsyncConnection) RemoteAddr() net.Addr {
+	if s := a.sock(); s != nil {
+		return s.RemoteAddr()
+	}
+	return nil
+}
+
+// LocalAddr implements Connection; nil when not connected.
+func (a *AsyncConnection) LocalAddr() net.Addr {
+	if s := a.sock(); s != nil {
+		return s.LocalAddr()
+	}
+	return nil
+}
+
+// GetRemoteAddress implements Connection.
+func (a *AsyncConnection) GetRemoteAddress() string { return addrString(a.RemoteAddr()) }
+
+// GetRemoteIP implements Connection.
+func (a *AsyncConnection) GetRemoteIP() string { return addrIP(a.RemoteAddr()) }
+
+// GetRemotePort implements Connection.
+func (a *AsyncConnection) GetRemotePort() int { return addrPort(a.RemoteAddr()) }
+
+// GetLocalAddress implements Connection.
+func (a *AsyncConnection) GetLocalAddress() string { return addrString(a.LocalAddr()) }
+
+// GetLocalIP implements Connection.
+func (a *AsyncConnection) GetLocalIP() string { return addrIP(a.LocalAddr()) }
+
+// GetLocalPort implements Connection.
+func (a *AsyncConnection) GetLocalPort() int { return addrPort(a.LocalAddr()) }
+
+// Stats returns the counters of a's connections.
+func (a *AsyncConnection) Stats() *Stats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.init()
+	return &a.owner.stats
+}

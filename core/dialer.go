@@ -1,0 +1,63 @@
+package core
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Dialer opens client connections (AsyncConnection) for the transports it
+// serves. Transport modules register one per scheme when imported, as they
+// register their Transport:
+//
+//	import _ "github.com/shunhui19/goes/transport/tcp" // tcp://, tcp4://, tcp6://, unix://, ssl://
+type Dialer interface {
+	// Dial connects to address over network ("tcp", "unix", "ssl", ...),
+	// bounded by ctx, and returns the connected socket. tlsConf is set
+	// for ssl (and tls).
+	Dial(ctx context.Context, network, address string, tlsConf *tls.Config) (Socket, error)
+	// Serve runs the engine's reading of s, whose socket Dial returned:
+	// Open, then Received for every read, then Closed once. It may return
+	// at once when the engine reads elsewhere (event loops).
+	Serve(s *Stream)
+}
+
+var (
+	dialersMu sync.RWMutex
+	dialers   = map[string]Dialer{}
+)
+
+// RegisterDialer makes d dial the given schemes. A transport module calls
+// it from init.
+func RegisterDialer(d Dialer, schemes ...string) {
+	dialersMu.Lock()
+	defer dialersMu.Unlock()
+	for _, s := range schemes {
+		dialers[strings.ToLower(s)] = d
+	}
+}
+
+func lookupDialer(scheme string) (Dialer, error) {
+	dialersMu.RLock()
+	d, ok := dialers[scheme]
+	dialersMu.RUnlock()
+	if ok {
+		return d, nil
+	}
+	if m, ok := transportModules[scheme]; ok {
+		return nil, fmt.Errorf("%w %q: no dialer linked in; add: import _ \"github.com/shunhui19/goes/%s\"", ErrUnknownTransport, scheme, m)
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownTransport, scheme)
+}
+
+// splitScheme splits "tcp://127.0.0.1:80" into "tcp" and "127.0.0.1:80";
+// an address without a scheme is tcp. "unix:///tmp/a.sock" gives
+// "/tmp/a.sock".
+func splitScheme(address string) (scheme, addr string) {
+	if i := strings.Index(address, "://"); i > 0 {
+		return strings.ToLower(address[:i]), address[i+3:]
+	}
+	return DefaultTransport, address
+}
