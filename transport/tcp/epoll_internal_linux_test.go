@@ -191,10 +191,13 @@ func TestEpollWatchdogParksWhenQuiet(t *testing.T) {
 // to workers after a couple of handovers, rather than stall a loop at every
 // call; and they are served concurrently there.
 func TestEpollBlockingHandlersOffload(t *testing.T) {
-	const conns, rounds = 16, 20
+	// Each call blocks past starvedLimit: on a machine whose other work
+	// keeps threads waiting for a CPU the watchdog waits that long before
+	// it hands a loop over.
+	const conns, rounds, block = 16, 8, starvedLimit + 5*time.Millisecond
 	g := epollGoer("127.0.0.1:0")
 	g.OnMessage = func(c core.Connection, d []byte) {
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(block)
 		c.SendBytes(d, false)
 	}
 	eng := startEpoll(t, g)
@@ -225,7 +228,7 @@ func TestEpollBlockingHandlersOffload(t *testing.T) {
 		t.Fatal(err)
 	}
 	took := time.Since(begin)
-	// One at a time per loop, 320 calls of 5 ms would take 800 ms or more.
+	// One at a time per loop, 128 calls of 25 ms would take 1.6 s or more.
 	if n := eng.handoffs.Load(); n > conns*rounds/4 {
 		t.Fatalf("%d handovers for %d blocking calls: the loops did not hand the calls to workers", n, conns*rounds)
 	}
