@@ -79,6 +79,12 @@ func TestThreeNodes(t *testing.T) {
 		for i, n := range nodes {
 			before[i] = n.Stats().ToGroup.Load()
 		}
+		// Every message of node 2 meanwhile that is not a heartbeat or a query.
+		st := nodes[2].Stats()
+		traffic := func() int64 {
+			return st.ToClient.Load() + st.ToUid.Load() + st.ToGroup.Load() + st.ToAll.Load() + st.Bad.Load()
+		}
+		traffic0 := traffic()
 		// From node 2, which has no members: it sends but gets nothing.
 		must(t, nodes[2].SendToGroup(bg, "front", []byte("front 1"), clients[0][0].ID))
 		members, err := nodes[2].GroupMembers(bg, "front")
@@ -109,6 +115,11 @@ func TestThreeNodes(t *testing.T) {
 					t.Fatalf("client %d/%d got the group message %d times; want %d", i, j, got, want)
 				}
 			}
+		}
+		// Node 2, without members, got no message at all but heartbeats and
+		// the others' queries.
+		if other := traffic() - traffic0; other != 0 {
+			t.Errorf("node 2 received %d messages besides heartbeats and queries", other)
 		}
 		for i, want := range []int64{1, 1, 0} {
 			if d := nodes[i].Stats().ToGroup.Load() - before[i]; d != want {
