@@ -72,6 +72,14 @@ type Goer struct {
 	OnStop func(g *Goer)
 	// OnReload runs in the old process when a reload begins.
 	OnReload func(g *Goer)
+	// OnGracefulStop runs on every open stream connection when a graceful
+	// stop begins (stop -g, SIGQUIT, GracefulStop, or the old process of a
+	// reload), on the connection's lane like its other callbacks, before
+	// the protocol's own drain (see Drainer). It is the place to tell the
+	// connection's peer to go elsewhere (the new process of a reload takes
+	// new connections) or to close it: a connection nobody closes is served
+	// on until it ends or GracefulTimeout passes.
+	OnGracefulStop func(c Connection)
 
 	// MaxSendBufferSize is the default per-connection send queue limit
 	// (DefaultMaxSendBufferSize when zero).
@@ -121,6 +129,7 @@ type Goer struct {
 	started   time.Time
 	inherited *os.File
 	open      atomic.Int64 // open stream connections
+	draining  atomic.Bool  // a graceful stop waits for the connections
 	lastWarn  atomic.Int64
 
 	udpMu     sync.Mutex

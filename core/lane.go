@@ -27,6 +27,7 @@ const (
 	evBufferDrain
 	evError
 	evGoodbye // the server stops: the protocol's goodbye, then Close
+	evDrain   // a graceful stop begins: OnGracefulStop and the protocol's drain
 )
 
 // post queues ev for the lane.
@@ -106,6 +107,8 @@ func (c *TCPConnection) runEvent(ev laneEvent) {
 			}()
 		}
 		c.Close("")
+	case evDrain:
+		c.drain()
 	}
 }
 
@@ -211,6 +214,10 @@ func (s *Stream) Open() {
 		}()
 	}
 	c.call("OnConnect", c.goer.OnConnect)
+	c.opened = true
+	if x := c.extra.Load(); x != nil && x.drain == drainEarly {
+		c.drain() // the graceful stop began before the connection was open
+	}
 	c.unlockLane()
 }
 

@@ -85,6 +85,25 @@ type Goodbyer interface {
 	Goodbye(c Connection) []byte
 }
 
+// Drainer is implemented by protocols that have their own way to end a
+// connection gracefully (an HTTP keep-alive connection, a WebSocket). When a
+// graceful stop or a reload begins, core calls OnConnDrain on every open
+// connection, on its lane (after the callback in progress, never during
+// one) and after the Goer's OnGracefulStop. The protocol tells its peer to
+// leave when it can: an HTTP connection answers the request in progress
+// with "Connection: close", a WebSocket sends a close frame.
+//
+// OnConnDrain reports whether c is idle: between two messages, with nothing
+// of the next one received. Core closes an idle connection once it has
+// received nothing for DrainQuiet (at once for one that was quiet longer):
+// its peer may be sending the next message right now, and that one must be
+// answered rather than lost. Until then core calls OnConnDrain again, so it
+// must be safe to call more than once; a connection that got busy
+// meanwhile reports false and ends as the protocol arranged.
+type Drainer interface {
+	OnConnDrain(c Connection) (idle bool)
+}
+
 // CloseFramer is implemented by protocols that end a connection with a
 // message of their own (a WebSocket close frame). Connection.Close queues
 // the bytes CloseFrame returns after its data. It is called with the

@@ -149,8 +149,11 @@ func (g *Goer) Done() <-chan struct{} {
 // and returns when all have ended. OnStop runs. Safe for concurrent use.
 func (g *Goer) Stop() { g.stop(0) }
 
-// GracefulStop stops accepting and lets connections end by themselves for
-// up to GracefulTimeout, then stops like Stop.
+// GracefulStop stops accepting, tells every connection (OnGracefulStop and
+// the protocol's Drainer: HTTP closes idle keep-alive connections and
+// answers the requests in progress with "Connection: close", WebSocket
+// sends 1001) and lets connections end by themselves for up to
+// GracefulTimeout, then stops like Stop.
 func (g *Goer) GracefulStop() { g.stop(g.GracefulTimeout) }
 
 // StopWithin stops gracefully, waiting at most grace for connections to end
@@ -186,8 +189,13 @@ func (g *Goer) stop(grace time.Duration) {
 
 	ln.Close()
 	<-g.served
-	if grace > 0 && !g.waitConns(grace) {
-		g.logger().Info("graceful timeout passed; closing the remaining connections", "goer", g.name(), "open", g.open.Load())
+	if grace > 0 {
+		g.draining.Store(true)
+		g.drainAll()
+		if !g.waitConns(grace) {
+			g.logger().Info("graceful timeout passed; closing the remaining connections", "goer", g.name(), "open", g.open.Load())
+		}
+		g.draining.Store(false)
 	}
 	g.closeAll()
 	if !g.waitConns(g.CloseTimeout + time.Second) {

@@ -181,6 +181,9 @@ func (g *Goer) abandon() {
 func (g *Goer) status() daemon.GoerStatus {
 	g.mu.Lock()
 	state := [...]string{"idle", "running", "stopping", "stopped"}[g.state]
+	if g.state == goerStopping && g.draining.Load() {
+		state = "draining"
+	}
 	listen := g.Transport + "://" + g.Address
 	if g.listener != nil {
 		listen = g.Transport + "://" + g.listener.Addr().String()

@@ -93,6 +93,8 @@ type TCPConnection struct {
 	// holdWrites queues sends while a batch of packages is delivered; the
 	// lane writes them together afterwards (mu).
 	holdWrites bool
+	// opened: OnConnect has run (lane).
+	opened bool
 }
 
 type ctxBox struct{ v any }
@@ -114,6 +116,9 @@ type connExtra struct {
 
 	// guarded by TCPConnection.evMu
 	events []laneEvent
+
+	// on the lane
+	drain uint8 // drainNone, drainEarly, drainTold
 }
 
 // x returns c's extra part, making it on first use. Any goroutine may call
