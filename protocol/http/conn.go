@@ -310,7 +310,7 @@ func (st *conn) closed() {
 // connection's last.
 func (st *conn) closingLocked() bool {
 	x := st.x.Load()
-	return !x.req.keepAlive || st.p.DisableKeepAlive || st.goodbye.Load() || x.resp.wantsClose()
+	return !x.req.keepAlive || st.p.DisableKeepAlive || st.leaving() || x.resp.wantsClose()
 }
 
 // deliver ends the parsing of a request: the handler (or a static mount)
