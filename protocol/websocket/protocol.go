@@ -76,6 +76,13 @@ type Protocol struct {
 	// Observer, when set, is told of frames and close codes (see Observer).
 	Observer Observer
 
+	// ServeWhileDraining keeps open connections served during a graceful
+	// stop or a reload's drain, until they end or the Goer's
+	// GracefulTimeout passes (they then get 1001). By default they get a
+	// 1001 (going away) close frame as soon as the drain begins, so that
+	// clients reconnect, to the new process in a reload (see OnConnDrain).
+	ServeWhileDraining bool
+
 	// MaxHandshakeSize bounds the request head of the opening handshake
 	// (DefaultMaxHandshakeSize when zero); a longer one gets 431.
 	MaxHandshakeSize int
