@@ -69,8 +69,11 @@ func (c *TCPConnection) drain() {
 		return
 	}
 	// Bytes arrived a moment ago (the engine may hold some it read and
-	// not yet handed over): look again when the connection has been
-	// quiet for DrainQuiet.
+	// not yet handed over), or a package is under way: look again when
+	// the connection has been quiet for DrainQuiet.
+	if wait <= 0 {
+		wait = DrainQuiet
+	}
 	if t := c.goer.timer; t != nil {
 		t.Add(max(wait, 10*time.Millisecond), func(...any) { c.post(laneEvent{kind: evDrain}) }, nil, false)
 	}
