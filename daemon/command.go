@@ -471,7 +471,7 @@ func statusCommand(cfg Config, o options) error {
 		if o.daemon {
 			fmt.Fprint(cfg.Stdout, "\033[H\033[2J")
 		}
-		formatStatus(cfg.Stdout, resp.Status)
+		formatStatus(cfg.Stdout, resp.Status, drainingStatus(cfg.PidFile)...)
 		if !o.daemon || (o.count > 0 && i >= o.count) {
 			return nil
 		}

@@ -55,7 +55,12 @@ type controlClient struct {
 }
 
 func dialControl(pidFile string) (*controlClient, error) {
-	c, err := net.DialTimeout("unix", controlPath(pidFile), 2*time.Second)
+	return dialSocket(controlPath(pidFile))
+}
+
+// dialSocket connects to the control socket at path.
+func dialSocket(path string) (*controlClient, error) {
+	c, err := net.DialTimeout("unix", path, 2*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrControl, err)
 	}
@@ -87,9 +92,15 @@ func (c *controlClient) recv(deadline time.Time) (response, error) {
 
 func (c *controlClient) Close() error { return c.conn.Close() }
 
-// call sends req and returns the first response, within timeout.
+// call sends req to the server at pidFile and returns the first response,
+// within timeout.
 func call(pidFile string, req request, timeout time.Duration) (response, error) {
-	c, err := dialControl(pidFile)
+	return callPath(controlPath(pidFile), req, timeout)
+}
+
+// callPath is call for the control socket at path.
+func callPath(path string, req request, timeout time.Duration) (response, error) {
+	c, err := dialSocket(path)
 	if err != nil {
 		return response{}, err
 	}

@@ -29,6 +29,9 @@
 // ready; only then does the old process stop accepting, finish its
 // connections (bounded by GracefulTimeout) and exit. If the new process
 // fails, the old one keeps serving and reload reports the new one's output.
+// While the old process finishes its connections it answers status requests
+// on a socket of its own (PidFile + ".sock.draining." + its pid), and the
+// status command lists it, [draining], with its connections.
 // In the foreground the old process stays, idle, until the new one ends, so
 // the terminal and Ctrl+C keep working; SIGTERM, SIGQUIT and SIGUSR1 sent
 // to it are passed on to the new one.

@@ -28,9 +28,10 @@ type server struct {
 	daemon  bool
 	child   *childSpec // set in a process started by reload
 
-	ln     *net.UnixListener
-	events chan event
-	done   chan struct{} // closed when the main loop has ended
+	ln      *net.UnixListener
+	drainLn *net.UnixListener // after a reload: answers status while draining (mu)
+	events  chan event
+	done    chan struct{} // closed when the main loop has ended
 
 	state     atomic.Value // string: running, stopping
 	reloading atomic.Bool
@@ -111,9 +112,13 @@ func (s *server) bindControl(path string) error {
 	return nil
 }
 
-func (s *server) acceptControl() {
+func (s *server) acceptControl() { s.accept(s.ln, true) }
+
+// accept serves the control socket ln; all: every command, else only those
+// that read (ping, status, connections).
+func (s *server) accept(ln *net.UnixListener, all bool) {
 	for {
-		c, err := s.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
@@ -128,7 +133,7 @@ func (s *server) acceptControl() {
 		s.conns[c] = struct{}{}
 		s.handlers.Add(1)
 		s.mu.Unlock()
-		go s.handle(c)
+		go s.handle(c, all)
 	}
 }
 
@@ -138,7 +143,7 @@ func (s *server) forget(c net.Conn) {
 	s.mu.Unlock()
 }
 
-func (s *server) handle(c net.Conn) {
+func (s *server) handle(c net.Conn, all bool) {
 	defer s.handlers.Done()
 	keep := false
 	defer func() {
@@ -160,6 +165,13 @@ func (s *server) handle(c net.Conn) {
 	if err := json.Unmarshal(line, &req); err != nil {
 		writeResponse(c, response{Error: "bad request: " + err.Error()})
 		return
+	}
+	switch req.Cmd {
+	case "stop", "reload":
+		if !all {
+			writeResponse(c, response{Error: "this process is finishing its connections after a reload; " + req.Cmd + " the server itself"})
+			return
+		}
 	}
 	switch req.Cmd {
 	case "ping":
@@ -321,6 +333,10 @@ func (s *server) run() error {
 	}
 
 	s.state.Store("stopping")
+	if handedTo != nil {
+		s.state.Store("draining")
+		s.listenDrain()
+	}
 	err := s.stopServer(handedTo, graceful, sigs)
 	if handedTo == nil {
 		removePidIfOwn(s.cfg.PidFile, s.pid)
@@ -394,6 +410,7 @@ func (s *server) finish() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	s.closeDrain()
 	for _, c := range waiters {
 		writeResponse(c, response{OK: true, Done: true, Pid: s.pid})
 		s.forget(c)

@@ -43,8 +43,9 @@ func printBanner(w io.Writer, st *statusReport) {
 	fmt.Fprintln(w, rule(""))
 }
 
-// formatStatus writes the status command's output.
-func formatStatus(w io.Writer, st *statusReport) {
+// formatStatus writes the status command's output: the server's, then a
+// row per Goer of each old process still draining after a reload.
+func formatStatus(w io.Writer, st *statusReport, draining ...*statusReport) {
 	up := st.Now.Sub(st.Started)
 	conns := 0
 	for _, g := range st.Goers {
@@ -55,16 +56,35 @@ func formatStatus(w io.Writer, st *statusReport) {
 	fmt.Fprintf(w, "start time: %s   run %s\n", st.Started.Format("2006-01-02 15:04:05"), formatUptime(up))
 	fmt.Fprintf(w, "load average: %-20s mode: %s   state: %s\n", orDash(st.Load), modeName(st.Daemon), st.State)
 	fmt.Fprintf(w, "%d goers   %d connections\n", len(st.Goers), conns)
+	if len(draining) > 0 {
+		old := 0
+		for _, d := range draining {
+			for _, g := range d.Goers {
+				old += g.Connections
+			}
+		}
+		procs := "processes"
+		if len(draining) == 1 {
+			procs = "process"
+		}
+		fmt.Fprintf(w, "draining after a reload: %d old %s   %d connections\n", len(draining), procs, old)
+	}
 	fmt.Fprintln(w, rule("GOERS"))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "pid\tmemory\tlistening\tname\tconnections\tsend_fail\ttimers\ttotal_request\tqps\tstatus")
-	for i, g := range st.Goers {
-		rate := 0.0
-		if i < len(st.Rates) {
-			rate = st.Rates[i]
+	for _, p := range append([]*statusReport{st}, draining...) {
+		for i, g := range p.Goers {
+			rate := 0.0
+			if i < len(p.Rates) {
+				rate = p.Rates[i]
+			}
+			state := g.State
+			if p != st && p.State == "draining" {
+				state = "draining"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t[%s]\n",
+				p.Pid, formatBytes(p.Memory), g.Listen, g.Name, g.Connections, g.SendFailures, g.Timers, g.Requests, rate, state)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t[%s]\n",
-			st.Pid, formatBytes(st.Memory), g.Listen, g.Name, g.Connections, g.SendFailures, g.Timers, g.Requests, rate, g.State)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, rule(""))
