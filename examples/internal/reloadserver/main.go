@@ -4,7 +4,9 @@
 // old process from the new one. It records OnReload and OnStop in the file
 // GOES_EVENTS. A build with -X main.broken=yes panics at start, as a bad
 // release would; one with -X main.broken=onstart panics in the last Goer's
-// OnStart.
+// OnStart. GOES_HTTP and GOES_WS add an HTTP and a WebSocket Goer that
+// answer "VERSION:PID:..." too; with GOES_BYE set, the text Goers tell each
+// connection "VERSION:PID:bye" and close it when a graceful stop begins.
 package main
 
 import (
@@ -15,7 +17,9 @@ import (
 	"time"
 
 	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/protocol/http"
 	"github.com/shunhui19/goes/protocol/text"
+	"github.com/shunhui19/goes/protocol/websocket"
 	_ "github.com/shunhui19/goes/transport/tcp"
 	_ "github.com/shunhui19/goes/transport/udp"
 )
@@ -59,12 +63,33 @@ func main() {
 		g := core.NewGoer(addr, text.New(), spec.transport)
 		g.Name = spec.transport
 		g.OnMessage = reply
+		if os.Getenv("GOES_BYE") != "" {
+			g.OnGracefulStop = func(c core.Connection) {
+				c.Close(fmt.Sprintf("%s:%d:bye", version, os.Getpid()))
+			}
+		}
+		goers = append(goers, g)
+	}
+	if addr := os.Getenv("GOES_HTTP"); addr != "" {
+		g := core.NewGoer(addr, http.New(), "tcp")
+		g.Name = "http"
+		g.OnMessage = func(c core.Connection, _ []byte) {
+			c.Send(fmt.Sprintf("%s:%d:%s", version, os.Getpid(), http.RequestOf(c).Path()), false)
+		}
+		goers = append(goers, g)
+	}
+	if addr := os.Getenv("GOES_WS"); addr != "" {
+		g := core.NewGoer(addr, websocket.New(), "tcp")
+		g.Name = "websocket"
+		g.OnMessage = reply
+		goers = append(goers, g)
+	}
+	for _, g := range goers {
 		g.OnReload = event("reload")
 		g.OnStop = event("stop")
 		if d, err := time.ParseDuration(os.Getenv("GOES_GRACE")); err == nil {
 			g.GracefulTimeout = d
 		}
-		goers = append(goers, g)
 	}
 	if broken == "onstart" && len(goers) > 0 {
 		goers[len(goers)-1].OnStart = func(g *core.Goer) {
