@@ -253,3 +253,23 @@ func TestDrainMovesKeepAliveLoad(t *testing.T) {
 	within(t, stopped, 3*time.Second, "the old server's graceful stop")
 	t.Logf("%d requests; all %d clients on the new server %v after the stop began", ok.Load(), clients, moved.Round(time.Millisecond))
 }
+
+// A request whose handler never answers holds its connection only until
+// GracefulTimeout (shortened here): then it is closed, and the stop ends.
+func TestDrainPastGracefulTimeout(t *testing.T) {
+	started := make(chan struct{}, 1)
+	g := startGoer(t, func(core.Connection, []byte) { started <- struct{}{} }) // no answer
+	c := rawConn(t, g.Addr().String())
+	io.WriteString(c, "GET /never HTTP/1.1\r\nHost: h\r\n\r\n")
+	<-started
+	const grace = 300 * time.Millisecond
+	stopped := stopGracefully(g, grace)
+	begin := time.Now()
+	br := bufio.NewReader(c)
+	expectClosed(t, c, br, 5*time.Second)
+	if d := time.Since(begin); d < grace-50*time.Millisecond {
+		t.Fatalf("closed after %v, before the graceful timeout", d)
+	}
+	c.Close()
+	within(t, stopped, grace+3*time.Second, "a graceful stop past its timeout")
+}
