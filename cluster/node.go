@@ -75,7 +75,10 @@ type Node struct {
 	uids   map[string]map[int]*entry
 	groups map[string]map[int]*entry
 	peers  map[string]time.Time // other nodes, by last heartbeat
-	closed bool
+	// peerGone is closed (and replaced) whenever a peer leaves the list, so
+	// that queries stop waiting for it.
+	peerGone chan struct{}
+	closed   bool
 
 	stop  chan struct{}
 	wg    sync.WaitGroup
@@ -141,16 +144,17 @@ func New(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	n := &Node{
-		id:     cfg.ID,
-		cfg:    cfg,
-		bus:    cfg.Bus,
-		prefix: cfg.Prefix,
-		log:    cfg.Logger.With("node", cfg.ID),
-		conns:  map[int]*entry{},
-		uids:   map[string]map[int]*entry{},
-		groups: map[string]map[int]*entry{},
-		peers:  map[string]time.Time{},
-		stop:   make(chan struct{}),
+		id:       cfg.ID,
+		cfg:      cfg,
+		bus:      cfg.Bus,
+		prefix:   cfg.Prefix,
+		log:      cfg.Logger.With("node", cfg.ID),
+		conns:    map[int]*entry{},
+		uids:     map[string]map[int]*entry{},
+		groups:   map[string]map[int]*entry{},
+		peers:    map[string]time.Time{},
+		peerGone: make(chan struct{}),
+		stop:     make(chan struct{}),
 	}
 	if n.bus == nil {
 		return n, nil
@@ -307,7 +311,7 @@ func (n *Node) heartbeat() {
 		now := time.Now()
 		for p, seen := range n.peers {
 			if now.Sub(seen) > n.cfg.PeerTimeout {
-				delete(n.peers, p)
+				n.dropPeerLocked(p)
 			}
 		}
 		n.mu.Unlock()
@@ -321,6 +325,15 @@ func (n *Node) sawPeer(id string) {
 	n.mu.Lock()
 	n.peers[id] = time.Now()
 	n.mu.Unlock()
+}
+
+func (n *Node) dropPeerLocked(p string) {
+	if _, ok := n.peers[p]; !ok {
+		return
+	}
+	delete(n.peers, p)
+	close(n.peerGone)
+	n.peerGone = make(chan struct{})
 }
 
 // Peers returns the ids of the other nodes this node expects answers from.

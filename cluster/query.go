@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 )
 
 // Queries ask every node and add up the answers, waiting at most
@@ -77,25 +78,38 @@ func (n *Node) gather(ctx context.Context, q query) ([]answer, error) {
 	if n.bus == nil {
 		return answers, nil
 	}
+	// missing: the nodes still expected. A node that leaves the peer list
+	// meanwhile (goodbye, or silent past PeerTimeout) is not waited for.
+	var mu sync.Mutex
 	missing := map[string]bool{}
-	for _, p := range n.Peers() {
+	n.mu.Lock()
+	for p := range n.peers {
 		missing[p] = true
 	}
+	gone := n.peerGone
+	n.mu.Unlock()
 	seen := map[string]bool{n.id: true}
 	data, _ := json.Marshal(q)
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.QueryTimeout)
 	defer cancel()
+	watching := make(chan struct{})
+	defer close(watching)
+	go n.watchPeers(ctx, watching, gone, &mu, missing, cancel)
 	err := n.bus.Gather(ctx, n.querySubject(), encodeFrame(opQuery, n.id, "", nil, data), func(b []byte) bool {
 		var a answer
 		if json.Unmarshal(b, &a) != nil || !validNodeID(a.Node) || seen[a.Node] {
 			return true
 		}
 		seen[a.Node] = true
-		delete(missing, a.Node)
 		n.sawPeer(a.Node)
 		answers = append(answers, a)
+		mu.Lock()
+		defer mu.Unlock()
+		delete(missing, a.Node)
 		return len(missing) > 0
 	})
+	mu.Lock()
+	defer mu.Unlock()
 	if errors.Is(err, ErrNoResponders) {
 		// Nobody else listens: the nodes still expected are gone.
 		n.forgetPeers(missing)
@@ -119,7 +133,36 @@ func (n *Node) forgetPeers(ps map[string]bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for p := range ps {
-		delete(n.peers, p)
+		n.dropPeerLocked(p)
+	}
+}
+
+// watchPeers takes the nodes that leave the peer list out of missing, and
+// ends the wait (cancel) once none is left to wait for.
+func (n *Node) watchPeers(ctx context.Context, done <-chan struct{}, gone chan struct{}, mu *sync.Mutex, missing map[string]bool, cancel func()) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-gone:
+		}
+		mu.Lock()
+		n.mu.Lock()
+		for p := range missing {
+			if _, ok := n.peers[p]; !ok {
+				delete(missing, p)
+			}
+		}
+		gone = n.peerGone
+		n.mu.Unlock()
+		empty := len(missing) == 0
+		mu.Unlock()
+		if empty {
+			cancel()
+			return
+		}
 	}
 }
 

@@ -68,7 +68,7 @@ func (n *Node) receive(m Msg) {
 	case opBye:
 		n.stats.Heartbeat.Add(1)
 		n.mu.Lock()
-		delete(n.peers, f.origin)
+		n.dropPeerLocked(f.origin)
 		n.mu.Unlock()
 	}
 }
