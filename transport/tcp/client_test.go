@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -383,4 +384,40 @@ func (s lagReader) Read(b []byte) (int, error) {
 		b = b[:64<<10]
 	}
 	return s.r.Read(b)
+}
+
+// TestManyClients opens many client connections from this process to one
+// Goer (2,000; GOES_CLIENTS sets another count, 10,000 for the full run),
+// each sending a line and getting it back.
+func TestManyClients(t *testing.T) {
+	n := 2000
+	if s := os.Getenv("GOES_CLIENTS"); s != "" {
+		fmt.Sscan(s, &n)
+	}
+	addr := start(t, echoLines())
+	var answered, closed atomic.Int32
+	done := make(chan struct{})
+	clients := make([]*core.AsyncConnection, n)
+	for i := range clients {
+		a := core.NewAsyncConnection(addr, lines{})
+		a.OnConnect = func(c core.Connection) { c.Send("ping", false) }
+		a.OnMessage = func(core.Connection, []byte) { answered.Add(1) }
+		a.OnError = func(_ core.Connection, code int, msg string) { t.Errorf("client error %d: %s", code, msg) }
+		a.OnClose = func(core.Connection) {
+			if int(closed.Add(1)) == n {
+				close(done)
+			}
+		}
+		clients[i] = a
+		a.Connect()
+	}
+	waitFor(t, "every answer", func() bool { return int(answered.Load()) == n })
+	for _, a := range clients {
+		a.Close("")
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%d of %d clients closed", closed.Load(), n)
+	}
 }
