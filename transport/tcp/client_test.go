@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -421,5 +423,84 @@ func TestManyClients(t *testing.T) {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%d of %d clients closed", closed.Load(), n)
+	}
+}
+
+// TestClientTLSAndUnix: ssl:// verifies the server against TLSConfig's
+// roots (and fails against a client that does not trust it); unix://
+// dials a socket path.
+func TestClientTLSAndUnix(t *testing.T) {
+	cert, roots := selfSigned(t)
+	g := core.NewGoer("127.0.0.1:0", lines{}, "ssl")
+	g.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	g.OnMessage = func(c core.Connection, d []byte) { c.SendBytes(d, false) }
+	addr := start(t, g)
+
+	u := core.NewGoer(filepath.Join(t.TempDir(), "echo.sock"), lines{}, "unix")
+	u.OnMessage = func(c core.Connection, d []byte) { c.SendBytes(d, false) }
+	uaddr := start(t, u)
+
+	for _, tc := range []struct {
+		address string
+		conf    *tls.Config
+		ok      bool
+	}{
+		{"ssl://" + addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, true},
+		{"ssl://" + addr, nil, false}, // the system roots do not know the server
+		{"unix://" + uaddr, nil, true},
+	} {
+		a := core.NewAsyncConnection(tc.address, lines{})
+		a.TLSConfig = tc.conf
+		ev := watch(a)
+		a.Connect()
+		a.Send("over "+tc.address, false)
+		if tc.ok {
+			waitFor(t, "the echo", func() bool { return ev.get(func(e *clientEvents) bool { return len(e.msgs) == 1 }) })
+			a.Close("")
+		}
+		ev.waitClose(t, 10*time.Second)
+		ev.get(func(e *clientEvents) bool {
+			if tc.ok && (len(e.errs) != 0 || e.msgs[0] != "over "+tc.address) || !tc.ok && (len(e.codes) != 1 || e.codes[0] != core.ErrCodeConnectFail) {
+				t.Errorf("%s: msgs %q codes %v errs %q", tc.address, e.msgs, e.codes, e.errs)
+			}
+			return true
+		})
+	}
+}
+
+// TestAutoReconnectEnds: automatic reconnection stops when the Server
+// stops, and when Close is called.
+func TestAutoReconnectEnds(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	for _, viaServer := range []bool{true, false} {
+		g := core.NewGoer("127.0.0.1:0", nil, "tcp")
+		g.Logger = quietLogger()
+		if err := g.Start(); err != nil {
+			t.Fatal(err)
+		}
+		a := core.NewAsyncConnection(dead, nil)
+		a.Server = g
+		a.AutoReconnect = &core.Backoff{Initial: 5 * time.Millisecond, Max: 10 * time.Millisecond}
+		var attempts atomic.Int32
+		a.OnClose = func(core.Connection) { attempts.Add(1) }
+		a.Connect()
+		waitFor(t, "a few attempts", func() bool { return attempts.Load() >= 3 })
+		if viaServer {
+			g.Stop()
+		} else {
+			a.Close("")
+		}
+		time.Sleep(50 * time.Millisecond) // an attempt under way ends
+		n := attempts.Load()
+		time.Sleep(150 * time.Millisecond)
+		if m := attempts.Load(); m != n {
+			t.Errorf("server stopped %v: %d attempts after the end", viaServer, m-n)
+		}
+		g.Stop()
 	}
 }
