@@ -298,7 +298,7 @@ func (a *AsyncConnection) closed() {
 		return
 	}
 	a.attempt++
-	a.reconnectLocked(a.AutoReconnect.delay(a.attempt))
+	a.reconnectLocked(a.AutoReconnect.delay(a.attempt), true)
 }
 
 func (a *AsyncConnection) goerStopped() bool {
@@ -334,10 +334,12 @@ func (a *AsyncConnection) Reconnect(d time.Duration) {
 	if a.state == acOpen {
 		a.conn.Close("")
 	}
-	a.reconnectLocked(d)
+	a.reconnectLocked(d, false)
 }
 
-func (a *AsyncConnection) reconnectLocked(d time.Duration) {
+// reconnectLocked connects after d; auto: for AutoReconnect, which a
+// stopped Server ends.
+func (a *AsyncConnection) reconnectLocked(d time.Duration, auto bool) {
 	if a.retry != nil {
 		a.retry.Stop()
 	}
@@ -345,12 +347,12 @@ func (a *AsyncConnection) reconnectLocked(d time.Duration) {
 	t = time.AfterFunc(d, func() {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		if a.retry != t || a.stopped {
+		if a.retry != t || a.stopped || auto && a.goerStopped() {
 			return
 		}
 		a.retry = nil
 		if a.state != acIdle { // the old connection is still closing
-			a.reconnectLocked(10 * time.Millisecond)
+			a.reconnectLocked(10*time.Millisecond, auto)
 			return
 		}
 		a.connectLocked()
