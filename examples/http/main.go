@@ -5,6 +5,8 @@
 //	open http://127.0.0.1:8080/          -> hello, goer (the manual's example)
 //	open http://127.0.0.1:8080/form      -> a form and an upload
 //	open http://127.0.0.1:8080/static/   -> files from http/static
+//	open http://127.0.0.1:8080/visits    -> 1, 2, 3, ...: this session's visits
+//	open http://127.0.0.1:8080/login     -> log in and out (a session value)
 //	go run ./http stop
 //
 // GOES_ADDR overrides the address (default 127.0.0.1:8080) and
@@ -62,6 +64,10 @@ func newGoer(addr, static string) *core.Goer {
 			form(c, req)
 		case "/upload":
 			upload(c, req)
+		case "/visits":
+			visits(c, req)
+		case "/login", "/logout":
+			login(c, req)
 		default:
 			// The manual's example: any other page says hello.
 			c.Send("hello, goer", false)
@@ -134,4 +140,59 @@ func fileSum(fh *multipart.FileHeader) ([]byte, error) {
 		return nil, err
 	}
 	return h.Sum(nil), nil
+}
+
+// visits counts, in plain text, how often this session asked for the
+// page: 1 for a new client, then 2, 3, ... while it sends its cookie.
+func visits(c core.Connection, req *http.Request) {
+	w := req.Response().ContentType("text/plain; charset=utf-8")
+	s, err := req.Session()
+	if err != nil {
+		w.Status(503).SendString("sessions unavailable\n")
+		return
+	}
+	n := s.GetInt("visits") + 1
+	s.Set("visits", n)
+	w.SendString(fmt.Sprintf("%d\n", n))
+}
+
+const loginPage = `<!doctype html>
+<html><head><meta charset="utf-8"><title>goes login</title>
+<link rel="stylesheet" href="/static/style.css"></head>
+<body><h1>Log in</h1>%s</body></html>
+`
+
+// login shows who is logged in, logs in a name (POST /login) and logs
+// out (POST /logout). Logging in gives the session a new id.
+func login(c core.Connection, req *http.Request) {
+	w := req.Response()
+	s, err := req.Session()
+	if err != nil {
+		w.Status(503).SendString(fmt.Sprintf(loginPage, `<p id="result">Sessions are unavailable.</p>`))
+		return
+	}
+	if req.Method() == "POST" {
+		switch req.Path() {
+		case "/login":
+			if name := req.FormValue("name"); name != "" {
+				s.Set("user", name)
+				if err := s.RegenerateID(true); err != nil {
+					w.Status(500).SendString(err.Error())
+					return
+				}
+			}
+		case "/logout":
+			s.Destroy()
+		}
+		w.Redirect("/login", 303)
+		return
+	}
+	if user := s.GetString("user"); user != "" {
+		c.Send(fmt.Sprintf(loginPage, `<p id="result">Logged in as `+html.EscapeString(user)+`.</p>
+<form method="post" action="/logout"><button type="submit" id="logout">Log out</button></form>`), false)
+		return
+	}
+	c.Send(fmt.Sprintf(loginPage, `<p id="result">Not logged in.</p>
+<form method="post" action="/login"><label>Name <input name="name" id="name"></label>
+<button type="submit" id="login">Log in</button></form>`), false)
 }
