@@ -156,6 +156,7 @@ func TestClientConnectRefused(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("a refused connect took %v to report", took)
 	}
+	t.Logf("a refused connect reported in %v", took)
 	if n := a.Stats().Errors(core.ErrCodeConnectFail); n != 1 {
 		t.Errorf("Errors(ErrCodeConnectFail) = %d", n)
 	}
