@@ -49,6 +49,16 @@
 // KeepAliveTimeout between requests, or whose responses the peer does not
 // take within WriteTimeout is closed.
 //
+// Every request has a session, loaded on first use with Request.Session
+// and saved after the response only when changed (see Session and
+// Sessions): in memory by default, in files with FileStore, in Redis with
+// the module github.com/shunhui19/goes/protocol/http/redisstore.
+//
+//	s, err := req.Session()
+//	if err == nil {
+//		s.Set("visits", s.GetInt("visits")+1)
+//	}
+//
 // Static files are opt-in: ServeDir mounts a directory at a URL prefix;
 // paths cannot leave it.
 package http

@@ -1,12 +1,18 @@
 package http_test
 
 import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	nethttp "net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/shunhui19/goes/core"
 	"github.com/shunhui19/goes/protocol/http"
 )
 
@@ -98,4 +104,66 @@ func TestSessionFileStoreExpiry(t *testing.T) {
 		t.Fatal("the sweep left an old temporary file")
 	}
 	expectBody(t, cl, base+"/visits", "1")
+}
+
+// TestSessionSavedAtClose: a save runs after the response even when the
+// connection closes right away, by the server ("Connection: close") or by
+// the client.
+func TestSessionSavedAtClose(t *testing.T) {
+	ss := serveSessions(t, &http.Sessions{Store: &http.FileStore{Dir: t.TempDir()}})
+	roundTrip := func(cookie, header string, clientCloses bool) *nethttp.Response {
+		c := rawConn(t, ss.addr)
+		req := "GET /visits HTTP/1.1\r\nHost: x\r\n" + header
+		if cookie != "" {
+			req += "Cookie: " + http.DefaultSessionCookie + "=" + cookie + "\r\n"
+		}
+		io.WriteString(c, req+"\r\n")
+		resp, err := nethttp.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		if clientCloses {
+			c.Close()
+		}
+		return resp
+	}
+	resp := roundTrip("", "Connection: close\r\n", false)
+	id := sessionCookie(resp).Value
+	for i := 2; i <= 4; i++ {
+		resp := roundTrip(id, "Connection: close\r\n", i%2 == 0)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	cl := client(t)
+	req, _ := nethttp.NewRequest("GET", "http://"+ss.addr+"/peek", nil)
+	req.Header.Set("Cookie", http.DefaultSessionCookie+"="+id)
+	resp, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := readAll(t, resp); b != "4" {
+		t.Fatalf("visits %q after 4 closed connections, want 4", b)
+	}
+}
+
+// TestSessionSecureOnTLS: on a TLS Goer the cookie is Secure.
+func TestSessionSecureOnTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	ss := serveSessions(t, nil, func(g *core.Goer) {
+		g.Transport = "ssl"
+		g.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	})
+	tr := &nethttp.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.CloseIdleConnections()
+	cl := &nethttp.Client{Transport: tr, Timeout: 10 * time.Second}
+	resp, err := cl.Get("https://" + ss.addr + "/visits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	if raw := resp.Header.Get("Set-Cookie"); !strings.Contains(raw, "; Secure") || !strings.Contains(raw, "HttpOnly") {
+		t.Fatalf("Set-Cookie %q on TLS", raw)
+	}
 }
