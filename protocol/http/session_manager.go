@@ -77,8 +77,15 @@ type Sessions struct {
 	mu       sync.Mutex
 	sweeps   map[*core.Goer]*timer.Timer
 	pending  map[string]*pendingSave // ids with a save under way
+	saves    sync.WaitGroup
 	sweeping atomic.Bool
 }
+
+// Wait waits for the saves under way: a store other than MemoryStore
+// saves on a goroutine after the response. Call it after the Goers that
+// use m have stopped, before the program exits, so that no save is cut
+// short. Safe for concurrent use.
+func (m *Sessions) Wait() { m.saves.Wait() }
 
 // pendingSave lets the next request of a session wait for the saves of
 // the requests before it.
@@ -334,8 +341,10 @@ func (r *Request) commitSession() {
 		}
 		ps.n++
 	}
+	m.saves.Add(1)
 	m.mu.Unlock()
 	go func() {
+		defer m.saves.Done()
 		m.write(s, c)
 		m.mu.Lock()
 		for _, id := range ids {

@@ -106,6 +106,7 @@ func serveSessions(t testing.TB, cfg *http.Sessions, setup ...func(g *core.Goer)
 		g.Logger = slog.New(slog.NewTextHandler(ss.logs, nil))
 	}}, setup...)
 	ss.addr = serve(t, p, sessionHandler(file), setup...)
+	t.Cleanup(cfg.Wait) // before the store's directory is removed
 	return ss
 }
 

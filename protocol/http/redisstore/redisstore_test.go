@@ -151,6 +151,7 @@ func serve(t *testing.T, cfg *http.Sessions) (string, *syncBuffer) {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Stop)
+	t.Cleanup(cfg.Wait)
 	return "http://" + g.Addr().String(), logs
 }
 
