@@ -87,6 +87,19 @@ type Goer struct {
 	// MaxPackageSize is the default per-connection package limit
 	// (DefaultMaxPackageSize when zero).
 	MaxPackageSize int
+	// SendHighWater is where backpressure begins: a stream connection whose
+	// send queue holds this many bytes, or a SendFrom reader, stops being
+	// read (its buffered packages wait too) until the queue has been
+	// written out; a peer that does not read its answers is thus slowed
+	// down by TCP instead of losing them. Zero means half of the
+	// connection's MaxSendBufferSize; larger values are capped at it.
+	// Answers to the packages read before the pause still fit: a Send is
+	// accepted whole while less than MaxSendBufferSize is queued.
+	// Negative turns backpressure off where the protocol allows it (raw,
+	// text, frame): such connections read on, and their sends past
+	// MaxSendBufferSize are refused. HTTP and WebSocket connections pause
+	// whatever this says (see Paced).
+	SendHighWater int
 	// MaxConnections refuses connections beyond this many open ones (0: no limit).
 	MaxConnections int
 	// IdleTimeout closes stream connections that received nothing for this

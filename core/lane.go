@@ -235,17 +235,28 @@ func (s *Stream) Received(b []byte) bool {
 }
 
 // deliverPass frames b (after what is buffered) on the lane. It reports
-// true only when no pause began meanwhile and none is in force: a pause
-// that a callback on the lane (OnBufferDrain, say) or another goroutine
-// lifted again before this returns may have left whole messages buffered,
-// and they must not wait for the peer's next bytes.
+// true only when no pause began meanwhile and none is in force. A pause
+// that was lifted again before the pass ended (a send queue that passed
+// its high-water mark and was written out at once, a callback on the lane
+// that resumed) may have left whole messages buffered: they are delivered
+// here, before it returns, rather than wait for the peer's next bytes. It
+// reports false when the connection is paused or closing; a pause lifted
+// after that is the engine's to notice (WaitResume).
 func (c *TCPConnection) deliverPass(b []byte) bool {
-	gen := c.pause.Load() &^ 1
-	c.laneMu.Lock()
-	c.received(b)
-	c.unlockLane()
-	// Not paused, and no pause came and went meanwhile.
-	return !c.closing() && c.pause.Load() == gen
+	for {
+		gen := c.pause.Load() &^ pausedMask
+		c.laneMu.Lock()
+		c.received(b)
+		c.unlockLane()
+		w := c.pause.Load()
+		if c.closing() || w&pausedMask != 0 {
+			return false
+		}
+		if w == gen {
+			return true // no pause came and went meanwhile
+		}
+		b = nil
+	}
 }
 
 // Writable is the engine's notice that the socket takes writes again,

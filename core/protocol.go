@@ -58,6 +58,24 @@ type BufferDrainer interface {
 	OnConnBufferDrain(c Connection)
 }
 
+// Paced is implemented by protocols whose peers wait for an answer to what
+// they send (HTTP requests): when Paced returns true, their connections
+// stop reading at the send queue's high-water mark even where the Goer's
+// SendHighWater turns backpressure off, so that a request is not read
+// while its answer could not be queued.
+type Paced interface {
+	Paced() bool
+}
+
+// SendRefusalHandler is implemented by protocols for which a refused Send
+// loses what the peer waits for (an HTTP response: its request would stay
+// unanswered). OnSendRefused runs after Send refused a message to be
+// encoded (raw false) with ErrSendBufferFull, on the goroutine that called
+// Send, with no lock held; OnError has been posted already.
+type SendRefusalHandler interface {
+	OnSendRefused(c Connection, err error)
+}
+
 // ConnCloser is implemented by protocols that release per-connection state
 // when a connection ends (temporary files, partial messages). OnConnClose runs
 // once, right before the user's OnClose.

@@ -73,8 +73,9 @@ type TCPConnection struct {
 	maxPkg  int32        // receive side: MaxPackageSize, clamped
 	recvLen atomic.Int32 // len(recv) (at most MaxInt32), for other goroutines
 	maxSend atomic.Int32 // MaxSendBufferSize, clamped, for other goroutines
-	// pause is the receive side's pause word, written under mu: bit 0 is
-	// set while paused, the rest counts the PauseRecv calls that paused.
+	// pause is the receive side's pause word, written under mu: the
+	// reasons it is paused (pausedByUser, pausedByQueue) and a count of
+	// the pauses begun (in units of pauseGen).
 	pause atomic.Uint32
 	state atomic.Int32 // connOpen, connClosing, connClosed; written under mu
 	// laneDone: the lane ran its last callback (evMu).
@@ -95,7 +96,21 @@ type TCPConnection struct {
 	holdWrites bool
 	// opened: OnConnect has run (lane).
 	opened bool
+	// paced: reading pauses while the send queue is past its high-water
+	// mark (mu).
+	paced bool
 }
+
+// The reasons in the pause word (TCPConnection.pause). Each is lifted on
+// its own: a user's ResumeRecv does not undo a pause for a full queue, nor
+// a drained queue the user's PauseRecv.
+const (
+	pausedByUser  uint32 = 1 << iota // PauseRecv
+	pausedByQueue                    // the send queue passed its high-water mark
+	pauseGen                         // the unit of the count of pauses begun
+
+	pausedMask = pausedByUser | pausedByQueue
+)
 
 type ctxBox struct{ v any }
 
@@ -271,9 +286,34 @@ func newTCPConnection(g *Goer, sock Socket) *TCPConnection {
 		sock:              sock,
 		created:           time.Now().UnixNano(),
 	}
+	c.paced = c.pacedFor(g.Protocol)
 	c.syncLimits()
 	c.lastActive.Store(c.created)
 	return c
+}
+
+// pacedFor reports whether a connection speaking p stops reading at the
+// send queue's high-water mark.
+func (c *TCPConnection) pacedFor(p Protocol) bool {
+	if c.goer.SendHighWater >= 0 {
+		return true
+	}
+	pp, ok := p.(Paced)
+	return ok && pp.Paced()
+}
+
+// highWater is the send queue size at which reading pauses (see
+// Goer.SendHighWater).
+func (c *TCPConnection) highWater() int {
+	m := int(c.maxSend.Load())
+	h := c.goer.SendHighWater
+	switch {
+	case h <= 0:
+		h = m / 2
+	case h > m:
+		h = m
+	}
+	return max(h, 1)
 }
 
 // syncLimits publishes the exported limit fields to other goroutines. It runs
@@ -304,8 +344,12 @@ func (c *TCPConnection) send(b []byte, s string, raw bool) error {
 		return ErrClosed
 	}
 	if c.pendingLocked() >= int(c.maxSend.Load()) {
+		p := c.Protocol
 		c.mu.Unlock()
 		c.sendFailed(ErrSendBufferFull)
+		if rh, ok := p.(SendRefusalHandler); ok && !raw {
+			rh.OnSendRefused(c, ErrSendBufferFull)
+		}
 		return ErrSendBufferFull
 	}
 	closeAfter, err := c.appendLocked(b, s, raw)
@@ -317,9 +361,13 @@ func (c *TCPConnection) send(b []byte, s string, raw bool) error {
 	if closeAfter {
 		c.beginCloseLocked()
 	}
-	if !c.full && c.pendingLocked() >= int(c.maxSend.Load()) {
+	n := c.pendingLocked()
+	if !c.full && n >= int(c.maxSend.Load()) {
 		c.full = true
 		c.post(laneEvent{kind: evBufferFull})
+	}
+	if c.paced && n >= c.highWater() {
+		c.pauseLocked(pausedByQueue)
 	}
 	c.kickLocked()
 	return nil
@@ -565,6 +613,7 @@ func (c *TCPConnection) afterDrainLocked() {
 		putSendBuf(x.spare)
 		x.spare = nil
 	}
+	c.resumeLocked(pausedByQueue)
 	if c.full && c.state.Load() != connClosed { // a destroyed queue was dropped, not drained
 		c.full = false
 		c.post(laneEvent{kind: evBufferDrain})
@@ -637,6 +686,10 @@ func (c *TCPConnection) shutdownLocked() {
 func (c *TCPConnection) SetProtocol(p Protocol) {
 	c.mu.Lock()
 	c.Protocol = p
+	c.paced = c.pacedFor(p)
+	if !c.paced {
+		c.resumeLocked(pausedByQueue)
+	}
 	c.mu.Unlock()
 	if c.pkgLen < 0 {
 		c.pkgLen = 0 // what the old protocol scanned means nothing to p
@@ -658,6 +711,9 @@ func (c *TCPConnection) SendFrom(r io.Reader) error {
 	}
 	x := c.x()
 	x.streams = append(x.streams, &outPart{r: r})
+	if c.paced { // a reader's length is unknown: read on once it is written
+		c.pauseLocked(pausedByQueue)
+	}
 	c.kickLocked()
 	return nil
 }
@@ -776,37 +832,59 @@ func (c *TCPConnection) sendFailed(err error) {
 	c.post(laneEvent{kind: evError, code: ErrCodeSendFail, msg: err.Error()})
 }
 
-// PauseRecv stops delivering messages (and, on most engines, reading) until
-// ResumeRecv. A closing connection is not paused: it reads on until the
-// peer's EOF. Safe for concurrent use.
+// PauseRecv stops delivering messages (and reading) until ResumeRecv. A
+// closing connection is not paused: it reads on until the peer's EOF.
+// Backpressure (Goer.SendHighWater) pauses a connection on its own; the two
+// pauses are independent, and the connection reads again once neither
+// holds. Safe for concurrent use.
 func (c *TCPConnection) PauseRecv() {
 	c.mu.Lock()
-	if !c.isPaused() && c.state.Load() == connOpen {
-		c.x().resumed = make(chan struct{})
-		c.pause.Store((c.pause.Load() | 1) + 2) // paused, one more pause
-	}
+	c.pauseLocked(pausedByUser)
 	c.mu.Unlock()
 }
 
 // ResumeRecv undoes PauseRecv. Safe for concurrent use.
 func (c *TCPConnection) ResumeRecv() {
 	c.mu.Lock()
-	c.wakeReader()
+	c.resumeLocked(pausedByUser)
 	c.mu.Unlock()
 }
 
-// wakeReader releases a reader waiting in a pause; c.mu is held.
-func (c *TCPConnection) wakeReader() {
-	if c.isPaused() {
-		c.pause.Store(c.pause.Load() &^ 1)
+// pauseLocked adds the reason why to the pause word; c.mu is held.
+func (c *TCPConnection) pauseLocked(why uint32) {
+	w := c.pause.Load()
+	if w&why != 0 || c.state.Load() != connOpen {
+		return
+	}
+	if w&pausedMask == 0 {
+		c.x().resumed = make(chan struct{})
+	}
+	c.pause.Store((w | why) + pauseGen)
+}
+
+// resumeLocked lifts the reasons why; the reader goes on once none is
+// left. c.mu is held.
+func (c *TCPConnection) resumeLocked(why uint32) {
+	w := c.pause.Load()
+	if w&why == 0 {
+		return
+	}
+	w &^= why
+	c.pause.Store(w)
+	if w&pausedMask == 0 {
 		close(c.x().resumed)
 	}
 }
 
-// IsPaused reports whether receiving is paused.
+// wakeReader releases a reader waiting in a pause, whatever paused it (the
+// connection is closing); c.mu is held.
+func (c *TCPConnection) wakeReader() { c.resumeLocked(pausedMask) }
+
+// IsPaused reports whether receiving is paused, by PauseRecv or because
+// the send queue is past its high-water mark.
 func (c *TCPConnection) IsPaused() bool { return c.isPaused() }
 
-func (c *TCPConnection) isPaused() bool { return c.pause.Load()&1 != 0 }
+func (c *TCPConnection) isPaused() bool { return c.pause.Load()&pausedMask != 0 }
 
 // State returns StateOpen, StateClosing or StateClosed.
 func (c *TCPConnection) State() string {

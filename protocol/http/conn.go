@@ -336,6 +336,17 @@ func (st *conn) deliver() ([]byte, error) {
 	return body, nil
 }
 
+// unanswerable ends a connection whose pending request cannot be answered
+// (its response was refused): the peer sees the connection close after
+// the responses queued before, and the log says why.
+func (st *conn) unanswerable(err error) {
+	c := st.c
+	if g := c.Goer(); g != nil {
+		g.Log().Warn("http: response not sent; closing the connection", "conn", c.GetID(), "remote", c.GetRemoteAddress(), "err", err)
+	}
+	c.Close("")
+}
+
 // reject answers status with a short text body and returns the error that
 // makes core close the connection after flushing it.
 func (st *conn) reject(status int, reason string) error {

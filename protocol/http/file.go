@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shunhui19/goes/core"
 )
 
 // senderFrom is implemented by connections that stream a reader
@@ -124,6 +126,9 @@ func (w *Response) sendOpenFile(f *os.File, fi fs.FileInfo, name string) error {
 	if err := st.c.SendBytes(head, true); err != nil {
 		f.Close()
 		st.abortRaw()
+		if errors.Is(err, core.ErrSendBufferFull) {
+			st.unanswerable(err)
+		}
 		return err
 	}
 	if !w.bodyAllowed() || length == 0 {

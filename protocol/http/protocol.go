@@ -105,6 +105,9 @@ var (
 	_ core.ConnOpener    = (*Protocol)(nil)
 	_ core.BufferDrainer = (*Protocol)(nil)
 	_ core.Goodbyer      = (*Protocol)(nil)
+	_ core.Paced         = (*Protocol)(nil)
+
+	_ core.SendRefusalHandler = (*Protocol)(nil)
 )
 
 func orInt(v, def int) int {
@@ -285,6 +288,22 @@ func (p *Protocol) OnConnClose(c core.Connection) {
 	if st, ok := c.Context().(*conn); ok {
 		st.setDeadline(0)
 		st.closed()
+	}
+}
+
+// Paced implements core.Paced: a connection stops reading requests while
+// its send queue is past the high-water mark, so that the answer to every
+// request read can be queued; pipelined requests wait in the kernel and in
+// the peer instead.
+func (p *Protocol) Paced() bool { return true }
+
+// OnSendRefused implements core.SendRefusalHandler: a response the send
+// queue refused leaves its request unanswered, and every request behind it
+// too, so the connection is closed at once (after what is queued) and the
+// reason logged, rather than wait for ResponseTimeout.
+func (p *Protocol) OnSendRefused(c core.Connection, err error) {
+	if st, ok := c.Context().(*conn); ok && st.pending.Load() {
+		st.unanswerable(err)
 	}
 }
 

@@ -99,6 +99,9 @@ func (w *Response) Stream() (*Stream, error) {
 	w.scratch = head
 	if err := st.c.SendBytes(head, true); err != nil {
 		st.abortRaw()
+		if errors.Is(err, core.ErrSendBufferFull) {
+			st.unanswerable(err)
+		}
 		return nil, err
 	}
 	st.mu.Lock()

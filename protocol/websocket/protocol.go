@@ -103,6 +103,12 @@ func NewWebsocketProtocol() *Protocol { return New() }
 // Name implements core.ProtocolNamer.
 func (p *Protocol) Name() string { return protoName }
 
+// Paced implements core.Paced: a connection stops reading messages while
+// its send queue is past the high-water mark, so that an echo or an answer
+// sent from OnMessage can be queued; the peer's further messages wait in
+// the kernel and in the peer.
+func (p *Protocol) Paced() bool { return true }
+
 func orInt(v, def int) int {
 	if v > 0 {
 		return v

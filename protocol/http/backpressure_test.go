@@ -1,0 +1,183 @@
+package http_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	nethttp "net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/protocol/http"
+)
+
+// pipelineFiles writes the static files the pipelining tests ask for: n
+// files of different sizes and contents, so that a response out of order
+// shows.
+func pipelineFiles(t *testing.T, n int) (dir string, bodies []string) {
+	t.Helper()
+	dir = t.TempDir()
+	for i := range n {
+		body := strings.Repeat(fmt.Sprintf("file %d. ", i), 100+300*i)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.txt", i)), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, body)
+	}
+	return dir, bodies
+}
+
+// pipeline sends total GETs on one connection in one burst, every 7th for
+// a static file, and reads the answers after lateBy: every request must be
+// answered, in order (RFC 9112 §9.3.2), however far the answers outgrow the
+// send queue.
+func pipeline(t *testing.T, total int, lateBy time.Duration, setup func(g *core.Goer)) {
+	const files = 5
+	dir, bodies := pipelineFiles(t, files)
+	p := http.New()
+	p.ResponseTimeout = 3 * time.Second // a stalled pipeline fails the test in seconds, not a minute
+	p.ServeDir("/static/", dir)
+	var sendFails atomic.Int64
+	addr := serve(t, p, func(c core.Connection, _ []byte) {
+		if err := c.Send(http.RequestOf(c).Path(), false); err != nil {
+			sendFails.Add(1)
+		}
+	}, func(g *core.Goer) {
+		g.MaxSendBufferSize = 64 << 10 // the answers outgrow the queue about a hundred times over
+		if setup != nil {
+			setup(g)
+		}
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+
+	want := func(i int) string {
+		if i%7 == 6 {
+			return bodies[(i/7)%files]
+		}
+		return "/p/" + strconv.Itoa(i)
+	}
+	var reqs bytes.Buffer
+	for i := range total {
+		if i%7 == 6 {
+			fmt.Fprintf(&reqs, "GET /static/f%d.txt HTTP/1.1\r\nHost: h\r\n\r\n", (i/7)%files)
+		} else {
+			fmt.Fprintf(&reqs, "GET /p/%d HTTP/1.1\r\nHost: h\r\n\r\n", i)
+		}
+	}
+	wrote := make(chan error, 1)
+	go func() { // one burst; the server may stop reading it for a while
+		_, err := c.Write(reqs.Bytes())
+		wrote <- err
+	}()
+	time.Sleep(lateBy)
+	br := bufio.NewReaderSize(c, 64<<10)
+	var got int
+	for got = 0; got < total; got++ {
+		resp, err := nethttp.ReadResponse(br, nil)
+		if err != nil {
+			break
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			break
+		}
+		if resp.StatusCode != 200 || string(b) != want(got) {
+			t.Fatalf("answer %d: %d, %d bytes %.40q; want %.40q", got, resp.StatusCode, len(b), b, want(got))
+		}
+	}
+	if got < total {
+		t.Fatalf("%d of %d pipelined requests answered; %d sends refused", got, total, sendFails.Load())
+	}
+	if err := <-wrote; err != nil {
+		t.Fatalf("writing the requests: %v", err)
+	}
+	if n := sendFails.Load(); n != 0 {
+		t.Fatalf("%d answers refused", n)
+	}
+}
+
+func TestPipelineOutgrowsSendQueue(t *testing.T) {
+	pipeline(t, 20000, 0, nil)
+}
+
+func TestPipelineReadLate(t *testing.T) {
+	pipeline(t, 20000, 3*time.Second, nil)
+}
+
+// logBuffer collects a Goer's log for a test.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A response that the send queue refuses (a handler filled the queue with
+// raw bytes of its own first) would leave its request, and the pipelined
+// ones behind it, unanswered: the connection closes at once, with the
+// reason in the log, instead of after ResponseTimeout.
+func TestRefusedResponseClosesConnection(t *testing.T) {
+	var log logBuffer
+	p := http.New()
+	p.ResponseTimeout = 30 * time.Second
+	junk := bytes.Repeat([]byte("j"), 16<<10)
+	var refused atomic.Int64
+	addr := serve(t, p, func(c core.Connection, _ []byte) {
+		for c.SendBytes(junk, true) == nil {
+		}
+		if err := c.Send("answer", false); err != nil {
+			refused.Add(1)
+		}
+	}, func(g *core.Goer) {
+		g.MaxSendBufferSize = 64 << 10
+		g.CloseTimeout = 500 * time.Millisecond
+		g.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	})
+	c := rawConn(t, addr)
+	begin := time.Now()
+	io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n")
+	time.Sleep(time.Second) // the peer reads late: the queue stays full
+	b, err := io.ReadAll(c)
+	if err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("after %d bytes: %v", len(b), err)
+	}
+	if took := time.Since(begin); took > 10*time.Second {
+		t.Fatalf("connection closed after %v", took)
+	}
+	if refused.Load() != 1 {
+		t.Fatalf("%d responses refused, want 1", refused.Load())
+	}
+	if bytes.Contains(b, []byte("answer")) || bytes.Contains(b, []byte("HTTP/1.1 200")) {
+		t.Fatal("a refused response went out")
+	}
+	if !strings.Contains(log.String(), "response not sent; closing the connection") {
+		t.Fatalf("the log does not say why the connection closed:\n%s", log.String())
+	}
+}
