@@ -64,6 +64,11 @@ func pipeline(t *testing.T, total int, lateBy time.Duration, setup func(g *core.
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// A small receive buffer: the answers wait in the server, not in the
+	// kernel's buffers (which grow to tens of MiB on loopback).
+	if err := c.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 
 	want := func(i int) string {

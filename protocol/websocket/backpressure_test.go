@@ -3,6 +3,7 @@ package websocket_test
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"sync/atomic"
@@ -24,6 +25,11 @@ func echoLate(t *testing.T, addr string, count, size int, lateBy time.Duration) 
 		t.Fatalf("handshake: %d", resp.StatusCode)
 	}
 	rc.c.SetDeadline(time.Now().Add(30 * time.Second))
+	// A small receive buffer: the echoes wait in the server, not in the
+	// kernel's buffers (which grow to tens of MiB on loopback).
+	if err := rc.c.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
 	msgs := make([][]byte, count)
 	for i := range msgs {
 		msgs[i] = bytes.Repeat([]byte{byte(i)}, size)
