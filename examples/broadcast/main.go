@@ -28,7 +28,7 @@ func main() {
 
 	// When a new client connects, tell the clients already online.
 	goer.OnConnect = func(connection core.Connection) {
-		connection.Send(fmt.Sprintf("welcome, you are client %d; %d online", connection.GetID(), goer.Connections.Len()), false)
+		send(connection, fmt.Sprintf("welcome, you are client %d; %d online", connection.GetID(), goer.Connections.Len()))
 		broadcast(goer, connection, fmt.Sprintf("a new client[%v] is online", connection.GetRemoteAddress()))
 	}
 
@@ -51,8 +51,18 @@ func main() {
 func broadcast(goer *core.Goer, from core.Connection, msg string) {
 	goer.Connections.Range(func(id int, other *core.TCPConnection) bool {
 		if id != from.GetID() {
-			other.Send(msg, false)
+			send(other, msg)
 		}
 		return true
 	})
+}
+
+// send queues msg for c. A client whose send queue is full reads too
+// slowly to keep up with the others: it is told nothing more and closed,
+// and the log says so, rather than miss messages unnoticed.
+func send(c core.Connection, msg string) {
+	if err := c.Send(msg, false); err != nil {
+		c.Goer().Log().Warn("message not sent; closing the client", "remote", c.GetRemoteAddress(), "err", err)
+		c.Close("")
+	}
 }

@@ -146,7 +146,7 @@ func (ch *chat) announce() {
 			b, _ = json.Marshal(ch.presence(m.room))
 			byRoom[m.room] = b
 		}
-		c.SendBytes(b, false)
+		deliver(c, b)
 	})
 }
 
@@ -162,7 +162,7 @@ func (ch *chat) toRoom(room string, m message, skip ...int) {
 				return
 			}
 		}
-		c.SendBytes(b, false)
+		deliver(c, b)
 	})
 }
 
@@ -182,5 +182,15 @@ func (ch *chat) each(f func(c core.Connection, m *member)) {
 
 func (ch *chat) send(c core.Connection, m message) {
 	b, _ := json.Marshal(m)
-	c.SendBytes(b, false)
+	deliver(c, b)
+}
+
+// deliver sends b to c. A member whose send queue is full reads too slowly
+// to keep up with the room: rather than miss messages unnoticed, it is
+// closed, and the log says so.
+func deliver(c core.Connection, b []byte) {
+	if err := c.SendBytes(b, false); err != nil {
+		c.Goer().Log().Warn("chat: message not sent; closing the member", "remote", c.GetRemoteAddress(), "err", err)
+		c.Close("")
+	}
 }

@@ -32,7 +32,10 @@ func newGoer(addr string) *core.Goer {
 	g.Name = "frame-echo"
 	g.MaxPackageSize = 1 << 20 // no frame over 1 MiB, header included
 	g.OnMessage = func(c core.Connection, payload []byte) {
-		_ = c.SendBytes(payload, false) // goes back with its header
+		if err := c.SendBytes(payload, false); err != nil { // goes back with its header
+			log.Printf("%s: echo not sent (%v); closing", c.GetRemoteAddress(), err)
+			c.Close("")
+		}
 	}
 	g.OnError = func(c core.Connection, code int, msg string) {
 		log.Printf("%s: error %d: %s", c.GetRemoteAddress(), code, msg)

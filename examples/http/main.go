@@ -59,18 +59,25 @@ func newGoer(addr, static string) *core.Goer {
 	g.Name = "http-example"
 	g.OnMessage = func(c core.Connection, data []byte) {
 		req := http.RequestOf(c)
+		var err error
 		switch req.Path() {
 		case "/form":
-			form(c, req)
+			err = form(c, req)
 		case "/upload":
-			upload(c, req)
+			err = upload(c, req)
 		case "/visits":
-			visits(c, req)
+			err = visits(c, req)
 		case "/login", "/logout":
-			login(c, req)
+			err = login(c, req)
 		default:
 			// The manual's example: any other page says hello.
-			c.Send("hello, goer", false)
+			err = c.Send("hello, goer", false)
+		}
+		if err != nil {
+			// The response was not queued: end the connection rather than
+			// leave this request (and any pipelined behind it) unanswered.
+			g.Log().Warn("response not sent; closing", "path", req.Path(), "err", err)
+			c.Close("")
 		}
 	}
 	return g
@@ -96,35 +103,32 @@ const page = `<!doctype html>
 </body></html>
 `
 
-func form(c core.Connection, req *http.Request) {
+func form(c core.Connection, req *http.Request) error {
 	result := ""
 	if req.Method() == "POST" {
 		result = fmt.Sprintf(`<p id="result">Hello %s, you like %s.</p>`,
 			html.EscapeString(req.FormValue("name")), html.EscapeString(req.FormValue("colour")))
 	}
-	c.Send(fmt.Sprintf(page, result), false)
+	return c.Send(fmt.Sprintf(page, result), false)
 }
 
-func upload(c core.Connection, req *http.Request) {
+func upload(c core.Connection, req *http.Request) error {
 	w := req.Response()
 	if req.Method() != "POST" {
-		w.Redirect("/form", 303)
-		return
+		return w.Redirect("/form", 303)
 	}
 	fh, err := req.FormFile("file")
 	if err != nil {
-		w.Status(400).SendString(fmt.Sprintf(page, `<p id="result">No file: `+html.EscapeString(err.Error())+`</p>`))
-		return
+		return w.Status(400).SendString(fmt.Sprintf(page, `<p id="result">No file: `+html.EscapeString(err.Error())+`</p>`))
 	}
 	sum, err := fileSum(fh)
 	if err != nil {
-		w.Status(500).SendString(fmt.Sprintf(page, `<p id="result">Upload unreadable: `+html.EscapeString(err.Error())+`</p>`))
-		return
+		return w.Status(500).SendString(fmt.Sprintf(page, `<p id="result">Upload unreadable: `+html.EscapeString(err.Error())+`</p>`))
 	}
 	result := fmt.Sprintf(`<p id="result">Received %s (%d bytes, %s, sha256 %x). Note: %s</p>`,
 		html.EscapeString(fh.Filename), fh.Size, html.EscapeString(fh.Header.Get("Content-Type")),
 		sum[:8], html.EscapeString(req.FormValue("note")))
-	c.Send(fmt.Sprintf(page, result), false)
+	return c.Send(fmt.Sprintf(page, result), false)
 }
 
 // fileSum hashes an uploaded file, which may be in memory or spooled to a
@@ -144,16 +148,15 @@ func fileSum(fh *multipart.FileHeader) ([]byte, error) {
 
 // visits counts, in plain text, how often this session asked for the
 // page: 1 for a new client, then 2, 3, ... while it sends its cookie.
-func visits(c core.Connection, req *http.Request) {
+func visits(c core.Connection, req *http.Request) error {
 	w := req.Response().ContentType("text/plain; charset=utf-8")
 	s, err := req.Session()
 	if err != nil {
-		w.Status(503).SendString("sessions unavailable\n")
-		return
+		return w.Status(503).SendString("sessions unavailable\n")
 	}
 	n := s.GetInt("visits") + 1
 	s.Set("visits", n)
-	w.SendString(fmt.Sprintf("%d\n", n))
+	return w.SendString(fmt.Sprintf("%d\n", n))
 }
 
 const loginPage = `<!doctype html>
@@ -164,12 +167,11 @@ const loginPage = `<!doctype html>
 
 // login shows who is logged in, logs in a name (POST /login) and logs
 // out (POST /logout). Logging in gives the session a new id.
-func login(c core.Connection, req *http.Request) {
+func login(c core.Connection, req *http.Request) error {
 	w := req.Response()
 	s, err := req.Session()
 	if err != nil {
-		w.Status(503).SendString(fmt.Sprintf(loginPage, `<p id="result">Sessions are unavailable.</p>`))
-		return
+		return w.Status(503).SendString(fmt.Sprintf(loginPage, `<p id="result">Sessions are unavailable.</p>`))
 	}
 	if req.Method() == "POST" {
 		switch req.Path() {
@@ -177,22 +179,19 @@ func login(c core.Connection, req *http.Request) {
 			if name := req.FormValue("name"); name != "" {
 				s.Set("user", name)
 				if err := s.RegenerateID(true); err != nil {
-					w.Status(500).SendString(err.Error())
-					return
+					return w.Status(500).SendString(err.Error())
 				}
 			}
 		case "/logout":
 			s.Destroy()
 		}
-		w.Redirect("/login", 303)
-		return
+		return w.Redirect("/login", 303)
 	}
 	if user := s.GetString("user"); user != "" {
-		c.Send(fmt.Sprintf(loginPage, `<p id="result">Logged in as `+html.EscapeString(user)+`.</p>
+		return c.Send(fmt.Sprintf(loginPage, `<p id="result">Logged in as `+html.EscapeString(user)+`.</p>
 <form method="post" action="/logout"><button type="submit" id="logout">Log out</button></form>`), false)
-		return
 	}
-	c.Send(fmt.Sprintf(loginPage, `<p id="result">Not logged in.</p>
+	return c.Send(fmt.Sprintf(loginPage, `<p id="result">Not logged in.</p>
 <form method="post" action="/login"><label>Name <input name="name" id="name"></label>
 <button type="submit" id="login">Log in</button></form>`), false)
 }

@@ -273,3 +273,68 @@ func TestCommand(t *testing.T) {
 		t.Fatalf("the example did not stop\n%s", out.String())
 	}
 }
+
+// One connection sends 20,000 GETs in one burst, every 7th for a static
+// file, and reads the answers late through a small receive buffer: every
+// request is answered, in order (RFC 9112 §9.3.2), although the answers
+// outgrow the send queue many times over.
+func TestPipelinedBurst(t *testing.T) {
+	const total = 20000
+	static := staticDir()
+	files := []string{"goer.txt", "index.html", "style.css"}
+	var bodies []string
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(static, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, string(b))
+	}
+	g := newGoer("127.0.0.1:0", static)
+	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	g.MaxSendBufferSize = 64 << 10
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	c, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(64 << 10)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	var reqs bytes.Buffer
+	for i := range total {
+		path := "/"
+		if i%7 == 6 {
+			path = "/static/" + files[(i/7)%len(files)]
+		}
+		fmt.Fprintf(&reqs, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", path)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(reqs.Bytes())
+		wrote <- err
+	}()
+	time.Sleep(time.Second)
+	br := bufio.NewReader(c)
+	for i := range total {
+		resp, err := nethttp.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d of %d: %v", i, total, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := "hello, goer"
+		if i%7 == 6 {
+			want = bodies[(i/7)%len(files)]
+		}
+		if err != nil || resp.StatusCode != 200 || string(b) != want {
+			t.Fatalf("answer %d: %d %q %v; want %q", i, resp.StatusCode, b, err, want)
+		}
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+}

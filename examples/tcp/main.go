@@ -23,7 +23,13 @@ func main() {
 	goer := core.NewGoer(addr, nil, "tcp")
 
 	goer.OnMessage = func(connection core.Connection, data []byte) {
-		connection.Send("hello, goer\n", false)
+		if err := connection.Send("hello, goer\n", false); err != nil {
+			// Not queued (the connection is closing, or the peer reads
+			// nothing while it keeps sending): end the connection rather
+			// than leave the peer waiting for an answer that never comes.
+			goer.Log().Warn("answer not sent; closing", "remote", connection.GetRemoteAddress(), "err", err)
+			connection.Close("")
+		}
 	}
 
 	goer.RunAll()

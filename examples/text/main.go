@@ -30,7 +30,10 @@ func newGoer(addr string) *core.Goer {
 	g := core.NewGoer(addr, text.New(), "tcp")
 	g.Name = "text-echo"
 	g.OnMessage = func(c core.Connection, line []byte) {
-		_ = c.SendBytes(line, false) // goes back with "\n"
+		if err := c.SendBytes(line, false); err != nil { // goes back with "\n"
+			g.Log().Warn("echo not sent; closing", "remote", c.GetRemoteAddress(), "err", err)
+			c.Close("")
+		}
 	}
 	return g
 }

@@ -49,7 +49,12 @@ func newGoer(addr string, out io.Writer, unit time.Duration) *core.Goer {
 	g.OnConnect = func(c core.Connection) {
 		tc := c.(*core.TCPConnection)
 		tc.UserData = t.Add(unit, func(args ...any) {
-			args[0].(core.Connection).Send(time.Now().Format("15:04:05"), false)
+			c := args[0].(core.Connection)
+			if err := c.Send(time.Now().Format("15:04:05"), false); err != nil {
+				// A peer that reads nothing: stop (OnClose deletes its timer).
+				g.Log().Warn("time not sent; closing", "remote", c.GetRemoteAddress(), "err", err)
+				c.Close("")
+			}
 		}, c, true)
 	}
 	g.OnClose = func(c core.Connection) {

@@ -24,7 +24,10 @@ func main() {
 		addr = "127.0.0.1:9292"
 	}
 	echo := func(connection core.Connection, data []byte) {
-		connection.SendBytes(data, false)
+		if err := connection.SendBytes(data, false); err != nil {
+			connection.Goer().Log().Warn("echo not sent", "remote", connection.GetRemoteAddress(), "err", err)
+			connection.Close("") // a stream connection ends; for a datagram peer there is nothing to close
+		}
 	}
 
 	udp := core.NewGoer(addr, nil, "udp")

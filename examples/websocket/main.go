@@ -33,7 +33,13 @@ func newGoer(addr string) *core.Goer {
 	g := core.NewGoer(addr, websocket.New(), "tcp")
 	g.Name = "websocket-echo"
 	g.OnMessage = func(c core.Connection, data []byte) {
-		_ = websocket.SendMessage(c, websocket.MessageTypeOf(c), data)
+		if err := websocket.SendMessage(c, websocket.MessageTypeOf(c), data); err != nil {
+			// Not queued: the connection is closing, or its send queue is
+			// full although reading pauses while echoes wait (sends from
+			// elsewhere filled it). End it rather than drop the message.
+			g.Log().Warn("echo not sent; closing", "remote", c.GetRemoteAddress(), "err", err)
+			websocket.CloseWith(c, websocket.CloseInternalError, "echo not sent")
+		}
 	}
 	return g
 }

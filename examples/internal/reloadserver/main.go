@@ -37,11 +37,16 @@ func main() {
 		line := string(data)
 		if n, ok := strings.CutPrefix(line, "big "); ok { // a long answer, then close
 			size, _ := strconv.Atoi(n)
-			c.Send(version+":"+strings.Repeat("x", size), false)
+			if err := c.Send(version+":"+strings.Repeat("x", size), false); err != nil {
+				c.Goer().Log().Warn("answer not sent", "err", err)
+			}
 			c.Close("")
 			return
 		}
-		c.Send(fmt.Sprintf("%s:%d:%s", version, os.Getpid(), line), false)
+		if err := c.Send(fmt.Sprintf("%s:%d:%s", version, os.Getpid(), line), false); err != nil {
+			c.Goer().Log().Warn("answer not sent; closing", "err", err)
+			c.Close("")
+		}
 	}
 	event := func(what string) func(*core.Goer) {
 		return func(g *core.Goer) {
