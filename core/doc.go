@@ -28,7 +28,10 @@
 //  4. Send never blocks on a slow peer. Data queues up to MaxSendBufferSize;
 //     reaching it fires OnBufferFull once; further sends fail with
 //     ErrSendBufferFull and OnError; OnBufferDrain fires when the queue is
-//     empty again. Messages never interleave.
+//     empty again. Messages never interleave. A connection whose queue
+//     passes Goer.SendHighWater stops being read until the queue is
+//     written out, so that a peer that reads slowly is slowed down rather
+//     than have its answers refused.
 //  5. A package over MaxPackageSize closes the connection with OnError.
 //  6. A panic in a callback is recovered and logged with its stack; that
 //     connection is closed; the server goes on.
