@@ -297,6 +297,22 @@ func (s *Stream) WaitResume() bool {
 	}
 }
 
+// TryResume is WaitResume for a goroutine that must not block (an event
+// loop): unless the connection is paused it delivers the messages already
+// buffered and reports true. It reports false when the connection is
+// paused, or paused again while delivering (a send queue past its
+// high-water mark); the engine then calls WaitResume from a goroutine that
+// may wait.
+func (s *Stream) TryResume() bool {
+	c := (*TCPConnection)(s)
+	for !c.isPaused() {
+		if c.deliverPass(nil) || c.closing() {
+			return true
+		}
+	}
+	return false
+}
+
 // Closed ends the connection after the engine's reading stopped with err
 // (io.EOF when the peer closed): the socket is closed, the connection leaves
 // the store, and OnClose runs once. After io.EOF the socket must still take

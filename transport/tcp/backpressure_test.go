@@ -229,10 +229,14 @@ func TestNeverReadingPeer(t *testing.T) {
 		wrote <- err
 	}()
 	var maxSend, maxRecv int
+	var readOpen int64 // a closing connection reads on (and drops) until EOF
 	stop := time.Now().Add(8 * time.Second)
 	for done := false; !done && time.Now().Before(stop); {
 		maxSend = max(maxSend, tc.SendQueueSize())
 		maxRecv = max(maxRecv, tc.RecvQueueSize())
+		if n := tc.BytesRead(); tc.State() == core.StateOpen {
+			readOpen = n
+		}
 		select {
 		case <-closed:
 			done = true
@@ -250,8 +254,11 @@ func TestNeverReadingPeer(t *testing.T) {
 	if maxRecv > 512<<10 {
 		t.Fatalf("%d bytes waited to be decoded", maxRecv)
 	}
-	if n := tc.BytesRead(); n >= int64(len(out)) {
-		t.Fatalf("the server read all %d bytes from a peer that reads nothing", n)
+	// What it read went into echoes the kernel's buffers hold (a few MiB)
+	// and into the queue; then it stopped.
+	t.Logf("read %d KiB of %d KiB while open", readOpen>>10, len(out)>>10)
+	if readOpen > int64(len(out)/2) {
+		t.Fatalf("the server read %d of %d bytes from a peer that reads nothing", readOpen, len(out))
 	}
 	c.Close()
 	<-wrote

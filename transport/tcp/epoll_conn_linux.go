@@ -249,17 +249,21 @@ func (c *econn) work(l *eloop, b []byte) bool {
 }
 
 // waitResume follows a Received that returned false. A worker waits for
-// the connection to resume; the loop hands a paused connection to a
-// worker instead and reports false (c's work continues there).
+// the connection to resume; the loop, which must not wait (a full send
+// queue drains on the loop's own EPOLLOUT), delivers what is buffered if
+// the connection was resumed meanwhile, and otherwise hands the paused
+// connection to a worker and reports false (c's work continues there).
 func (c *econn) waitResume(l *eloop) bool {
-	if l != nil && c.s.Paused() {
+	if l != nil && !c.s.TryResume() {
 		c.mu.Lock()
 		c.resume = true
 		c.mu.Unlock()
 		c.loop.eng.dispatch(c)
 		return false
 	}
-	c.s.WaitResume()
+	if l == nil {
+		c.s.WaitResume()
+	}
 	return true
 }
 
