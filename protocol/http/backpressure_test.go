@@ -186,3 +186,42 @@ func TestRefusedResponseClosesConnection(t *testing.T) {
 		t.Fatalf("the log does not say why the connection closed:\n%s", log.String())
 	}
 }
+
+// A peer that pipelines requests and never reads its answers: the
+// connection stops reading with its send queue bounded, and
+// KeepAliveTimeout (which runs from the last answer queued) closes it.
+func TestPipelineNeverRead(t *testing.T) {
+	const limit = 64 << 10
+	p := http.New()
+	p.KeepAliveTimeout = time.Second
+	closed := make(chan struct{})
+	conns := make(chan *core.TCPConnection, 1)
+	addr := serve(t, p, hello, func(g *core.Goer) {
+		g.MaxSendBufferSize = limit
+		g.CloseTimeout = 500 * time.Millisecond
+		g.OnConnect = func(c core.Connection) { conns <- c.(*core.TCPConnection) }
+		g.OnClose = func(core.Connection) { close(closed) }
+	})
+	c := rawConn(t, addr)
+	if err := c.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	tc := <-conns
+	reqs := bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 100000)
+	go c.Write(reqs) // ends with an error once the server closes
+	maxQueue := 0
+	deadline := time.After(10 * time.Second)
+	for done := false; !done; {
+		maxQueue = max(maxQueue, tc.SendQueueSize())
+		select {
+		case <-closed:
+			done = true
+		case <-deadline:
+			t.Fatal("a peer that never reads kept its connection")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if maxQueue > limit+256 {
+		t.Fatalf("send queue reached %d bytes, limit %d", maxQueue, limit)
+	}
+}
