@@ -342,7 +342,7 @@ func (st *conn) deliver() ([]byte, error) {
 func (st *conn) unanswerable(err error) {
 	c := st.c
 	if g := c.Goer(); g != nil {
-		g.Log().Warn("http: response not sent; closing the connection", "conn", c.GetID(), "remote", c.GetRemoteAddress(), "err", err)
+		g.Log().Warn("http: response not sent; closing the connection", "goer", g.GetName(), "conn", c.GetID(), "remote", c.GetRemoteAddress(), "err", err)
 	}
 	c.Close("")
 }
