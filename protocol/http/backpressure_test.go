@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,30 +125,12 @@ func TestPipelineReadLate(t *testing.T) {
 	pipeline(t, 20000, 3*time.Second, nil)
 }
 
-// logBuffer collects a Goer's log for a test.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A response that the send queue refuses (a handler filled the queue with
 // raw bytes of its own first) would leave its request, and the pipelined
 // ones behind it, unanswered: the connection closes at once, with the
 // reason in the log, instead of after ResponseTimeout.
 func TestRefusedResponseClosesConnection(t *testing.T) {
-	var log logBuffer
+	var log syncBuffer
 	p := http.New()
 	p.ResponseTimeout = 30 * time.Second
 	junk := bytes.Repeat([]byte("j"), 16<<10)
