@@ -96,9 +96,6 @@ type TCPConnection struct {
 	holdWrites bool
 	// opened: OnConnect has run (lane).
 	opened bool
-	// paced: reading pauses while the send queue is past its high-water
-	// mark (mu).
-	paced bool
 }
 
 // The reasons in the pause word (TCPConnection.pause). Each is lifted on
@@ -286,19 +283,18 @@ func newTCPConnection(g *Goer, sock Socket) *TCPConnection {
 		sock:              sock,
 		created:           time.Now().UnixNano(),
 	}
-	c.paced = c.pacedFor(g.Protocol)
 	c.syncLimits()
 	c.lastActive.Store(c.created)
 	return c
 }
 
-// pacedFor reports whether a connection speaking p stops reading at the
-// send queue's high-water mark.
-func (c *TCPConnection) pacedFor(p Protocol) bool {
+// pacedLocked reports whether reading pauses while the send queue is past
+// its high-water mark; c.mu is held.
+func (c *TCPConnection) pacedLocked() bool {
 	if c.goer.SendHighWater >= 0 {
 		return true
 	}
-	pp, ok := p.(Paced)
+	pp, ok := c.Protocol.(Paced)
 	return ok && pp.Paced()
 }
 
@@ -366,7 +362,7 @@ func (c *TCPConnection) send(b []byte, s string, raw bool) error {
 		c.full = true
 		c.post(laneEvent{kind: evBufferFull})
 	}
-	if c.paced && n >= c.highWater() {
+	if n >= c.highWater() && c.pacedLocked() {
 		c.pauseLocked(pausedByQueue)
 	}
 	c.kickLocked()
@@ -686,8 +682,7 @@ func (c *TCPConnection) shutdownLocked() {
 func (c *TCPConnection) SetProtocol(p Protocol) {
 	c.mu.Lock()
 	c.Protocol = p
-	c.paced = c.pacedFor(p)
-	if !c.paced {
+	if !c.pacedLocked() {
 		c.resumeLocked(pausedByQueue)
 	}
 	c.mu.Unlock()
@@ -711,7 +706,7 @@ func (c *TCPConnection) SendFrom(r io.Reader) error {
 	}
 	x := c.x()
 	x.streams = append(x.streams, &outPart{r: r})
-	if c.paced { // a reader's length is unknown: read on once it is written
+	if c.pacedLocked() { // a reader's length is unknown: read on once it is written
 		c.pauseLocked(pausedByQueue)
 	}
 	c.kickLocked()
