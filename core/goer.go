@@ -91,14 +91,19 @@ type Goer struct {
 	// send queue holds this many bytes, or a SendFrom reader, stops being
 	// read (its buffered packages wait too) until the queue has been
 	// written out; a peer that does not read its answers is thus slowed
-	// down by TCP instead of losing them. Zero means half of the
-	// connection's MaxSendBufferSize; larger values are capped at it.
-	// Answers to the packages read before the pause still fit: a Send is
-	// accepted whole while less than MaxSendBufferSize is queued.
-	// Negative turns backpressure off where the protocol allows it (raw,
-	// text, frame): such connections read on, and their sends past
-	// MaxSendBufferSize are refused. HTTP and WebSocket connections pause
-	// whatever this says (see Paced).
+	// down by TCP instead of losing them. Answers to the packages read
+	// before the pause still fit: a Send is accepted whole while less than
+	// MaxSendBufferSize is queued. Values above MaxSendBufferSize are
+	// capped at it.
+	//
+	// HTTP and WebSocket connections always pause (see Paced): at this
+	// mark, or at half of MaxSendBufferSize when it is zero or negative.
+	// Raw, text, frame and users' protocols pause only when it is set
+	// (positive); by default they read on and sends past
+	// MaxSendBufferSize are refused. Do not set it on a Goer whose
+	// connections are piped to others (Pipe pauses the source instead):
+	// a proxied connection that stopped reading its own peer could wait
+	// for that peer forever.
 	SendHighWater int
 	// MaxConnections refuses connections beyond this many open ones (0: no limit).
 	MaxConnections int

@@ -291,7 +291,7 @@ func newTCPConnection(g *Goer, sock Socket) *TCPConnection {
 // pacedLocked reports whether reading pauses while the send queue is past
 // its high-water mark; c.mu is held.
 func (c *TCPConnection) pacedLocked() bool {
-	if c.goer.SendHighWater >= 0 {
+	if c.goer.SendHighWater > 0 {
 		return true
 	}
 	pp, ok := c.Protocol.(Paced)

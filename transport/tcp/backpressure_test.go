@@ -38,6 +38,7 @@ func echoServer(t *testing.T, proto core.Protocol, setup func(g *core.Goer)) (ad
 	refused = new(atomic.Int64)
 	g := core.NewGoer("127.0.0.1:0", proto, "tcp")
 	g.MaxSendBufferSize = 64 << 10
+	g.SendHighWater = 32 << 10
 	g.OnMessage = func(c core.Connection, d []byte) {
 		if err := c.SendBytes(d, false); err != nil {
 			refused.Add(1)
@@ -120,10 +121,10 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
-// With SendHighWater negative a text connection reads on, and sends past
-// MaxSendBufferSize are refused as before (guarantee 4).
+// Without SendHighWater (the default) a text connection reads on, and
+// sends past MaxSendBufferSize are refused as before (guarantee 4).
 func TestSendHighWaterOff(t *testing.T) {
-	addr, refused := echoServer(t, lines{}, func(g *core.Goer) { g.SendHighWater = -1 })
+	addr, refused := echoServer(t, lines{}, func(g *core.Goer) { g.SendHighWater = 0 })
 	out, want := lateStream(lines{}, 512, 16<<10) // more than the kernel's buffers take
 	got := writeThenRead(t, addr, out, len(want), time.Second)
 	if refused.Load() == 0 || len(got) >= len(want) {
@@ -142,6 +143,7 @@ func TestUserPauseAndBackpressure(t *testing.T) {
 	huge := string(bytes.Repeat([]byte("y"), 8<<20)) // more than the kernel buffers hold
 	g := core.NewGoer("127.0.0.1:0", lines{}, "tcp")
 	g.MaxSendBufferSize = 64 << 10
+	g.SendHighWater = 32 << 10
 	g.OnConnect = func(c core.Connection) { conns <- c.(*core.TCPConnection) }
 	g.OnMessage = func(c core.Connection, d []byte) {
 		got <- string(d)
