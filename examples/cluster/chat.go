@@ -198,7 +198,9 @@ func (ch *chat) announce() {
 	rooms, _ := ch.node().Groups(context.Background())
 	for room := range rooms {
 		b, _ := json.Marshal(ch.presence(room))
-		ch.node().SendToGroup(context.Background(), room, b)
+		if err := ch.node().SendToGroup(context.Background(), room, b); err != nil && !errors.Is(err, cluster.ErrUnavailable) {
+			ch.log.Warn("cluster: presence to room", "room", room, "err", err)
+		}
 	}
 }
 
@@ -212,5 +214,10 @@ func (ch *chat) toRoom(room string, m message, skip ...cluster.ClientID) {
 
 func (ch *chat) send(c core.Connection, m message) {
 	b, _ := json.Marshal(m)
-	c.SendBytes(b, false)
+	if err := c.SendBytes(b, false); err != nil {
+		// A member whose send queue is full cannot keep up: closed, and
+		// logged, rather than miss messages unnoticed.
+		ch.log.Warn("cluster: message not sent; closing the member", "remote", c.GetRemoteAddress(), "err", err)
+		c.Close("")
+	}
 }
