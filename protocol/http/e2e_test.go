@@ -80,6 +80,29 @@ func rawConn(t *testing.T, addr string) net.Conn {
 	return c
 }
 
+// smallReadConn is rawConn with a 64 KiB receive buffer, so that what the
+// client does not read waits in the server's queue rather than in the
+// kernel's buffers, which grow to megabytes on loopback.
+func smallReadConn(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c := rawConn(t, addr)
+	if err := c.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitFor polls cond until it holds or d has passed, and reports whether
+// it held.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			return false
+		}
+	}
+	return true
+}
+
 // getRoot sends GET / on c and reads the response's head; the body is
 // left to the caller.
 func getRoot(t *testing.T, c net.Conn) (*bufio.Reader, *nethttp.Response) {
@@ -728,10 +751,10 @@ func TestStreamBackpressure(t *testing.T) {
 		g.MaxSendBufferSize = limit
 		g.OnBufferDrain = func(core.Connection) { pump() }
 	})
-	c := rawConn(t, addr)
+	c := smallReadConn(t, addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-	time.Sleep(200 * time.Millisecond) // not reading: the queue fills
-	if refused.Load() == 0 {
+	// Not reading: the queue fills.
+	if !waitFor(10*time.Second, func() bool { return refused.Load() > 0 }) {
 		t.Fatal("writes were never refused")
 	}
 	mu.Lock()
@@ -928,10 +951,15 @@ func TestStreamDrain(t *testing.T) {
 		t.Run(tt.path, func(t *testing.T) {
 			maxQueued.Store(0)
 			refusals.Store(0)
-			c := rawConn(t, addr)
+			c := smallReadConn(t, addr)
 			c.SetDeadline(time.Now().Add(30 * time.Second))
 			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", tt.path)
-			time.Sleep(100 * time.Millisecond) // not reading: the queue fills
+			// Not reading: the queue fills.
+			if tt.path == "/ondrain" {
+				waitFor(10*time.Second, func() bool { return refusals.Load() > 0 })
+			} else {
+				time.Sleep(100 * time.Millisecond)
+			}
 			br := bufio.NewReader(c)
 			resp, err := nethttp.ReadResponse(br, nil)
 			if err != nil {
