@@ -60,7 +60,9 @@ func TestEchoCoder(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name+map[bool]string{true: " deflate"}[compress], func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				// 16 MiB of random bytes deflated both ways under -race on a
+				// loaded machine has taken 54 s.
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				defer cancel()
 				c := dialCoder(t, ctx, "ws://"+addr+"/echo", &cws.DialOptions{CompressionMode: mode})
 				c.SetReadLimit(64 << 20)
