@@ -5,9 +5,9 @@ go 1.26.0
 require (
 	github.com/nats-io/nats-server/v2 v2.15.3
 	github.com/nats-io/nats.go v1.55.0
-	github.com/shunhui19/goes/core v0.0.0
-	github.com/shunhui19/goes/protocol/text v0.0.0
-	github.com/shunhui19/goes/transport/tcp v0.0.0
+	github.com/shunhui19/goes/core v0.2.0
+	github.com/shunhui19/goes/protocol/text v0.2.0
+	github.com/shunhui19/goes/transport/tcp v0.2.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -22,7 +22,7 @@ require (
 	github.com/nats-io/nkeys v0.4.17 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/sevlyar/go-daemon v0.1.6 // indirect
-	github.com/shunhui19/goes/daemon v0.0.0 // indirect
+	github.com/shunhui19/goes/daemon v0.2.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/time v0.16.0 // indirect

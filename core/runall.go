@@ -11,7 +11,7 @@ import (
 )
 
 // Version is the goes version shown by start and status.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // RunAll runs the program's command line for g alone: start, start -d,
 // stop, restart, reload, status, connections (see Run). It exits the

@@ -4,13 +4,13 @@ go 1.26.0
 
 require (
 	github.com/nats-io/nats.go v1.55.0
-	github.com/shunhui19/goes/core v0.0.0
-	github.com/shunhui19/goes/metrics v0.0.0
-	github.com/shunhui19/goes/protocol/http v0.0.0
-	github.com/shunhui19/goes/protocol/text v0.0.0
-	github.com/shunhui19/goes/protocol/websocket v0.0.0
-	github.com/shunhui19/goes/transport/tcp v0.0.0
-	github.com/shunhui19/goes/transport/udp v0.0.0
+	github.com/shunhui19/goes/core v0.2.0
+	github.com/shunhui19/goes/metrics v0.2.0
+	github.com/shunhui19/goes/protocol/http v0.2.0
+	github.com/shunhui19/goes/protocol/text v0.2.0
+	github.com/shunhui19/goes/protocol/websocket v0.2.0
+	github.com/shunhui19/goes/transport/tcp v0.2.0
+	github.com/shunhui19/goes/transport/udp v0.2.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -44,8 +44,8 @@ require (
 	github.com/gobwas/ws v1.4.0 // indirect
 	github.com/kardianos/osext v0.0.0-20190222173326-2bc1f35cddc0 // indirect
 	github.com/sevlyar/go-daemon v0.1.6 // indirect
-	github.com/shunhui19/goes/cluster v0.0.0
-	github.com/shunhui19/goes/daemon v0.0.0
+	github.com/shunhui19/goes/cluster v0.2.0
+	github.com/shunhui19/goes/daemon v0.2.0
 	golang.org/x/sys v0.50.0 // indirect
 )
 

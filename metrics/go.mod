@@ -6,12 +6,12 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.73.1
-	github.com/shunhui19/goes/core v0.0.0
-	github.com/shunhui19/goes/daemon v0.0.0
-	github.com/shunhui19/goes/protocol/http v0.0.0
-	github.com/shunhui19/goes/protocol/text v0.0.0
-	github.com/shunhui19/goes/protocol/websocket v0.0.0
-	github.com/shunhui19/goes/transport/tcp v0.0.0
+	github.com/shunhui19/goes/core v0.2.0
+	github.com/shunhui19/goes/daemon v0.2.0
+	github.com/shunhui19/goes/protocol/http v0.2.0
+	github.com/shunhui19/goes/protocol/text v0.2.0
+	github.com/shunhui19/goes/protocol/websocket v0.2.0
+	github.com/shunhui19/goes/transport/tcp v0.2.0
 	go.uber.org/goleak v1.3.0
 )
 

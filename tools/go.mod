@@ -6,11 +6,11 @@ require (
 	github.com/gobwas/ws v1.4.0
 	github.com/lesismal/nbio v1.6.8
 	github.com/panjf2000/gnet/v2 v2.9.7
-	github.com/shunhui19/goes/core v0.0.0
-	github.com/shunhui19/goes/metrics v0.0.0
-	github.com/shunhui19/goes/protocol/http v0.0.0
-	github.com/shunhui19/goes/protocol/websocket v0.0.0
-	github.com/shunhui19/goes/transport/tcp v0.0.0
+	github.com/shunhui19/goes/core v0.2.0
+	github.com/shunhui19/goes/metrics v0.2.0
+	github.com/shunhui19/goes/protocol/http v0.2.0
+	github.com/shunhui19/goes/protocol/websocket v0.2.0
+	github.com/shunhui19/goes/transport/tcp v0.2.0
 	github.com/valyala/fasthttp v1.78.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/mod v0.42.0
@@ -46,9 +46,9 @@ require (
 	github.com/prometheus/common v0.73.1 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/sevlyar/go-daemon v0.1.6 // indirect
-	github.com/shunhui19/goes/cluster v0.0.0
-	github.com/shunhui19/goes/daemon v0.0.0 // indirect
-	github.com/shunhui19/goes/protocol/text v0.0.0
+	github.com/shunhui19/goes/cluster v0.2.0
+	github.com/shunhui19/goes/daemon v0.2.0 // indirect
+	github.com/shunhui19/goes/protocol/text v0.2.0
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
