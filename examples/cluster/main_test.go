@@ -40,6 +40,26 @@ func startChat(t *testing.T, cfg config) *chat {
 	return ch
 }
 
+// knowEachOther waits until every process's node expects answers from all
+// the others. A node learns of those already running from the answers to
+// its hello, which it awaits only briefly, and otherwise from their next
+// heartbeat; until then its counts leave them out.
+func knowEachOther(t *testing.T, chats ...*chat) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		all := true
+		for _, ch := range chats {
+			all = all && len(ch.node().Peers()) == len(chats)-1
+		}
+		if all {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatal("the processes did not learn of each other within 10 s")
+		}
+	}
+}
+
 type client struct {
 	t   *testing.T
 	ctx context.Context
@@ -89,6 +109,7 @@ func TestRoomsAcrossProcesses(t *testing.T) {
 	if !a.link.embeds() || b.link.embeds() || c.link.embeds() {
 		t.Fatal("want exactly the first process to embed the NATS server")
 	}
+	knowEachOther(t, a, b, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -158,6 +179,7 @@ func TestRoutes(t *testing.T) {
 	if !a.link.embeds() || !b.link.embeds() {
 		t.Fatal("want every process to embed a server")
 	}
+	knowEachOther(t, a, b)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	alice, bob := dial(t, ctx, a), dial(t, ctx, b)
