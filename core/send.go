@@ -1,0 +1,426 @@
+package core
+
+// The send side of a stream connection: Send and SendFrom queue, the
+// engine's write readiness and the flusher write the queue out, and the
+// drain and close paths wait for it.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Send buffers up to keepBufferCap are shared through sendBufs between
+// connections that are sending; boxes carries the *[]byte holders, so that
+// neither a get nor a put allocates.
+var sendBufs, boxes sync.Pool
+
+func getSendBuf() []byte {
+	p, _ := sendBufs.Get().(*[]byte)
+	if p == nil {
+		return make([]byte, 0, 512)
+	}
+	b := *p
+	*p = nil
+	boxes.Put(p)
+	return b
+}
+
+func putSendBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > keepBufferCap {
+		return
+	}
+	p, _ := boxes.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
+	}
+	*p = b[:0]
+	sendBufs.Put(p)
+}
+
+// outPart is a queued reader (SendFrom) followed by the bytes sent after it.
+type outPart struct {
+	r     io.Reader
+	after []byte
+	busy  bool // the flusher is reading r (with the lock released)
+}
+
+// Send implements Connection. Safe for concurrent use.
+func (c *TCPConnection) Send(data string, raw bool) error {
+	return c.send(nil, data, raw)
+}
+
+// SendBytes implements Connection. Safe for concurrent use.
+func (c *TCPConnection) SendBytes(data []byte, raw bool) error {
+	return c.send(data, "", raw)
+}
+
+// send queues b (or s when b is nil) and starts writing it.
+func (c *TCPConnection) send(b []byte, s string, raw bool) error {
+	c.mu.Lock()
+	if c.state.Load() != connOpen {
+		c.mu.Unlock()
+		c.sendFailed(ErrClosed)
+		return ErrClosed
+	}
+	if c.pendingLocked() >= int(c.maxSend.Load()) {
+		p := c.Protocol
+		c.mu.Unlock()
+		c.sendFailed(ErrSendBufferFull)
+		if rh, ok := p.(SendRefusalHandler); ok && !raw {
+			rh.OnSendRefused(c, ErrSendBufferFull)
+		}
+		return ErrSendBufferFull
+	}
+	closeAfter, err := c.appendLocked(b, s, raw)
+	if err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	c.goer.stats.Sent.Add(1)
+	if closeAfter {
+		c.beginCloseLocked()
+	}
+	n := c.pendingLocked()
+	if !c.full && n >= int(c.maxSend.Load()) {
+		c.full = true
+		c.post(laneEvent{kind: evBufferFull})
+	}
+	if n >= c.highWater() && c.pacedLocked() {
+		c.pauseLocked(pausedByQueue)
+	}
+	c.kickLocked()
+	return nil
+}
+
+// appendLocked encodes into the queue. It reports whether the protocol asked
+// for the connection to close after this message.
+func (c *TCPConnection) appendLocked(b []byte, s string, raw bool) (closeAfter bool, err error) {
+	dst := &c.out
+	if st := c.streamsLocked(); len(st) > 0 {
+		dst = &st[len(st)-1].after
+	} else if c.out == nil {
+		c.out = getSendBuf()
+	}
+	if raw || c.Protocol == nil {
+		if b != nil {
+			*dst = append(*dst, b...)
+		} else {
+			*dst = append(*dst, s...)
+		}
+		return false, nil
+	}
+	if b == nil {
+		// Encode neither keeps nor changes data (Protocol's contract),
+		// so the string's bytes serve without a copy.
+		b = unsafe.Slice(unsafe.StringData(s), len(s))
+	}
+	before := len(*dst)
+	out, err := c.Protocol.Encode(c, *dst, b)
+	if err != nil && !errors.Is(err, ErrCloseAfter) {
+		*dst = (*dst)[:before]
+		return false, fmt.Errorf("goes: encode: %w", err)
+	}
+	*dst = out
+	return err != nil, nil
+}
+
+// pendingLocked is the number of bytes accepted and not yet written. The
+// chunk being pulled from a SendFrom reader does not count: it is the
+// writer's read-ahead (streamChunk at most), not data the user queued, and
+// must not refuse what is sent behind the stream.
+func (c *TCPConnection) pendingLocked() int {
+	n := len(c.out)
+	if x := c.extra.Load(); x != nil {
+		n += x.inflight - x.streamed
+		for _, p := range x.streams {
+			n += len(p.after)
+		}
+	}
+	return n
+}
+
+// kickLocked writes what it can at once and leaves the rest to a flusher
+// goroutine. It unlocks c.mu.
+func (c *TCPConnection) kickLocked() {
+	if c.writing || c.holdWrites || (len(c.out) == 0 && len(c.streamsLocked()) == 0) {
+		c.mu.Unlock()
+		return
+	}
+	if tw, ok := c.sock.(TryWriter); ok && len(c.out) > 0 && c.state.Load() != connClosed {
+		n, err := tw.TryWrite(c.out)
+		if n > 0 {
+			c.wrote(n)
+			c.out = c.out[:copy(c.out, c.out[n:])]
+		}
+		if err != nil {
+			c.mu.Unlock()
+			c.ioFailed(err)
+			return
+		}
+		if len(c.out) == 0 && len(c.streamsLocked()) == 0 {
+			c.afterDrainLocked()
+			c.mu.Unlock()
+			return
+		}
+	}
+	c.writing = true
+	if c.notifyLocked() {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	go c.flush()
+}
+
+// notifyLocked has the engine call Writable when the socket takes writes
+// again, if it can and nothing but queued bytes waits (a SendFrom reader
+// is read by a flusher goroutine); c.writing is set.
+func (c *TCPConnection) notifyLocked() bool {
+	wn, ok := c.sock.(WriteNotifier)
+	if !ok || len(c.out) == 0 || len(c.streamsLocked()) > 0 || c.state.Load() == connClosed {
+		return false
+	}
+	c.awaitOut = true
+	if wn.NotifyWritable() {
+		return true
+	}
+	c.awaitOut = false
+	return false
+}
+
+// writable writes what the kernel takes now, when the engine reports the
+// socket writable (Stream.Writable).
+func (c *TCPConnection) writable() {
+	c.mu.Lock()
+	if !c.awaitOut {
+		c.mu.Unlock()
+		return
+	}
+	c.awaitOut = false
+	if c.state.Load() == connClosed {
+		c.writing = false
+		c.mu.Unlock()
+		return
+	}
+	if len(c.out) > 0 {
+		n, err := c.sock.(TryWriter).TryWrite(c.out)
+		if n > 0 {
+			c.wrote(n)
+			// Not moved to the front: a long queue would be copied at
+			// every EPOLLOUT. Appends go on at its end.
+			c.out = c.out[n:]
+		}
+		if err != nil {
+			c.writing = false
+			c.mu.Unlock()
+			c.ioFailed(err)
+			return
+		}
+	}
+	if len(c.out) == 0 && len(c.streamsLocked()) == 0 {
+		c.writing = false
+		c.afterDrainLocked()
+		c.mu.Unlock()
+		return
+	}
+	if c.notifyLocked() {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	go c.flush() // a SendFrom reader queued meanwhile, or no notice to come
+}
+
+func (c *TCPConnection) wrote(n int) {
+	c.bytesWritten.Add(int64(n))
+	c.goer.stats.BytesWritten.Add(int64(n))
+}
+
+// flush writes the queue until it is empty; it runs on its own goroutine so
+// that Send never waits for the peer.
+func (c *TCPConnection) flush() {
+	x := c.x()
+	c.mu.Lock()
+	for {
+		if len(c.out) == 0 && !c.pullStreamLocked(x) {
+			break
+		}
+		if c.state.Load() == connClosed {
+			break
+		}
+		buf := c.out
+		c.out = x.spare[:0]
+		x.spare = nil
+		x.inflight = len(buf)
+		c.mu.Unlock()
+
+		n, err := c.sock.Write(buf)
+		if n > 0 {
+			c.wrote(n)
+		}
+
+		c.mu.Lock()
+		x.inflight, x.streamed = 0, 0
+		if cap(buf) <= keepBufferCap {
+			x.spare = buf[:0]
+		}
+		if err != nil {
+			c.writing = false
+			c.mu.Unlock()
+			c.ioFailed(err)
+			return
+		}
+	}
+	c.writing = false
+	c.afterDrainLocked()
+	c.mu.Unlock()
+}
+
+// pullStreamLocked moves the next bytes of the first queued reader (or what
+// was queued behind it, once it ends) into c.out. It reports whether c.out
+// now has data. It reads with c.mu unlocked.
+func (c *TCPConnection) pullStreamLocked(x *connExtra) bool {
+	for len(x.streams) > 0 && len(c.out) == 0 {
+		p := x.streams[0]
+		if p.r == nil {
+			c.out, p.after = p.after, nil
+			x.streamed = 0
+			x.streams = x.streams[1:]
+			continue
+		}
+		buf := x.spare[:0]
+		x.spare = nil
+		if cap(buf) < streamChunk {
+			buf = make([]byte, 0, streamChunk)
+		}
+		x.inflight = 0
+		p.busy = true
+		c.mu.Unlock()
+		n, err := io.ReadFull(p.r, buf[:streamChunk])
+		c.mu.Lock()
+		p.busy = false
+		if c.state.Load() == connClosed { // destroyed meanwhile: the reader is ours to close
+			if cl, ok := p.r.(io.Closer); ok {
+				cl.Close()
+			}
+			p.r = nil
+			return false
+		}
+		c.out = buf[:n]
+		x.streamed = n
+		if err != nil { // io.EOF, io.ErrUnexpectedEOF or a real failure: the stream ends
+			if cl, ok := p.r.(io.Closer); ok {
+				cl.Close()
+			}
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				c.goer.logger().Warn("send stream failed", "conn", c.ID, "err", err)
+			}
+			p.r = nil
+		}
+	}
+	return len(c.out) > 0
+}
+
+// afterDrainLocked runs when the queue became empty: fire OnBufferDrain and
+// finish a pending close.
+func (c *TCPConnection) afterDrainLocked() {
+	// An idle connection holds no send buffer: small ones go back to a
+	// pool shared by every connection, big ones to the collector.
+	putSendBuf(c.out)
+	c.out = nil
+	if x := c.extra.Load(); x != nil {
+		putSendBuf(x.spare)
+		x.spare = nil
+	}
+	c.resumeLocked(pausedByQueue)
+	if c.full && c.state.Load() != connClosed { // a destroyed queue was dropped, not drained
+		c.full = false
+		c.post(laneEvent{kind: evBufferDrain})
+	}
+	if c.state.Load() == connClosing {
+		c.shutdownLocked()
+	}
+	c.signalDrainedLocked()
+}
+
+// signalDrainedLocked releases a Closed waiting for the queue to empty.
+func (c *TCPConnection) signalDrainedLocked() {
+	if x := c.extra.Load(); x != nil && x.drained != nil {
+		close(x.drained)
+		x.drained = nil
+	}
+}
+
+// flushAfterEOF runs when the peer has finished sending: what the handlers
+// queued in answer still goes out (a peer may half-close after its request
+// and read on), bounded by CloseTimeout, and the connection then closes like
+// Close("").
+func (c *TCPConnection) flushAfterEOF() {
+	c.close("", false)
+	c.mu.Lock()
+	if c.state.Load() == connClosed || c.idleLocked() {
+		c.mu.Unlock()
+		return
+	}
+	if c.awaitOut {
+		// The caller may be the engine's own goroutine, which would
+		// report the socket writable only after this returns.
+		c.awaitOut = false
+		go c.flush()
+	}
+	x := c.x()
+	if x.drained == nil {
+		x.drained = make(chan struct{})
+	}
+	ch := x.drained
+	c.mu.Unlock()
+	t := time.NewTimer(c.goer.CloseTimeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+		c.closeTimedOut()
+	}
+}
+
+// shutdownLocked ends a flushed connection: half-close so that the peer
+// reads everything, then the reader sees EOF (or the close timeout fires)
+// and the socket is closed.
+func (c *TCPConnection) shutdownLocked() {
+	if c.shut {
+		return
+	}
+	c.shut = true
+	if cw, ok := c.sock.(closeWriter); ok {
+		if err := cw.CloseWrite(); err == nil {
+			return
+		}
+	}
+	c.sock.Close()
+}
+
+// SendFrom queues r's content for sending without reading it all into
+// memory: the connection's writer reads it in chunks as the peer takes them.
+// Data sent later queues behind it. If r is an io.Closer it is closed when it
+// ends. Raw: the protocol does not see it. Safe for concurrent use.
+func (c *TCPConnection) SendFrom(r io.Reader) error {
+	c.mu.Lock()
+	if c.state.Load() != connOpen {
+		c.mu.Unlock()
+		if cl, ok := r.(io.Closer); ok {
+			cl.Close()
+		}
+		return ErrClosed
+	}
+	x := c.x()
+	x.streams = append(x.streams, &outPart{r: r})
+	if c.pacedLocked() { // a reader's length is unknown: read on once it is written
+		c.pauseLocked(pausedByQueue)
+	}
+	c.kickLocked()
+	return nil
+}
