@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// echoBackend serves io.Copy echoes until the benchmark ends.
-func echoBackend(b *testing.B) string {
+// serveEach listens on a free loopback port and runs handle for every
+// connection on a goroutine of its own until the benchmark ends.
+func serveEach(b *testing.B, handle func(c net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -26,44 +27,30 @@ func echoBackend(b *testing.B) string {
 				return
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); io.Copy(c, c); c.Close() }()
+			go func() { defer wg.Done(); handle(c) }()
 		}
 	}()
 	return ln.Addr().String()
 }
 
+// echoBackend serves io.Copy echoes until the benchmark ends.
+func echoBackend(b *testing.B) string {
+	return serveEach(b, func(c net.Conn) { io.Copy(c, c); c.Close() })
+}
+
 // copyProxy is the plain proxy to compare with: two io.Copy goroutines
 // per connection.
 func copyProxy(b *testing.B, backend string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	b.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				d, err := net.Dial("tcp", backend)
-				if err != nil {
-					c.Close()
-					return
-				}
-				go func() { io.Copy(d, c); d.Close() }()
-				io.Copy(c, d)
-				c.Close()
-			}()
+	return serveEach(b, func(c net.Conn) {
+		d, err := net.Dial("tcp", backend)
+		if err != nil {
+			c.Close()
+			return
 		}
-	}()
-	return ln.Addr().String()
+		go func() { io.Copy(d, c); d.Close() }()
+		io.Copy(c, d)
+		c.Close()
+	})
 }
 
 // BenchmarkProxy streams through an echo backend: direct, through this
