@@ -3,10 +3,7 @@ package main
 import (
 	"encoding/json"
 	"sort"
-	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/shunhui19/goes/core"
 	"github.com/shunhui19/goes/examples/internal/chatui"
@@ -16,21 +13,15 @@ import (
 // chat keeps who is in which room. The connection store does the
 // broadcasting; members maps connection ids to their seat.
 type chat struct {
-	goer *core.Goer
-
-	mu      sync.Mutex
-	members map[int]*member
-}
-
-type member struct {
-	nick, room string
+	goer    *core.Goer
+	members chatui.Members
 }
 
 // message is every frame of the JSON protocol the page speaks (package chatui).
 type message = chatui.Message
 
 func newChat(addr string) *chat {
-	ch := &chat{members: map[int]*member{}}
+	ch := &chat{}
 	p := websocket.New()
 	p.Compression = true
 	p.PingInterval = 30 * time.Second
@@ -45,93 +36,65 @@ func newChat(addr string) *chat {
 }
 
 func (ch *chat) onMessage(c core.Connection, data []byte) {
-	var m message
-	if err := json.Unmarshal(data, &m); err != nil {
-		ch.send(c, message{Type: "error", Text: "bad message"})
-		return
-	}
-	switch m.Type {
-	case "join":
+	m, problem := chatui.Read(data)
+	switch {
+	case problem != "":
+		ch.send(c, message{Type: "error", Text: problem})
+	case m.Type == "join":
 		ch.join(c, m.Nick, m.Room)
-	case "say":
+	case m.Type == "say":
 		ch.say(c, m.Text)
-	default:
-		ch.send(c, message{Type: "error", Text: "unknown message type"})
 	}
 }
 
+// join seats c as nick in room (both cleaned by chatui.Read).
 func (ch *chat) join(c core.Connection, nick, room string) {
-	nick = chatui.CleanNick(nick)
-	room = chatui.CleanRoom(room)
-	if nick == "" {
-		ch.send(c, message{Type: "error", Text: "pick a nickname (1 to 24 letters)"})
+	old, had, taken := ch.members.Take(c.GetID(), chatui.Member{Nick: nick, Room: room})
+	if taken {
+		ch.send(c, message{Type: "error", Text: "the nickname " + nick + " is taken"})
 		return
 	}
-	ch.mu.Lock()
-	for id, m := range ch.members {
-		if id != c.GetID() && strings.EqualFold(m.nick, nick) {
-			ch.mu.Unlock()
-			ch.send(c, message{Type: "error", Text: "the nickname " + nick + " is taken"})
-			return
-		}
-	}
-	old := ch.members[c.GetID()]
-	ch.members[c.GetID()] = &member{nick: nick, room: room}
-	ch.mu.Unlock()
-
-	if old != nil && old.room != room {
-		ch.toRoom(old.room, message{Type: "leave", Nick: old.nick, Room: old.room})
+	if had && old.Room != room {
+		ch.toRoom(old.Room, message{Type: "leave", Nick: old.Nick, Room: old.Room})
 	}
 	welcome := ch.presence(room)
 	welcome.Type, welcome.Nick, welcome.Room = "welcome", nick, room
 	ch.send(c, welcome)
-	if old == nil || old.room != room {
+	if !had || old.Room != room {
 		ch.toRoom(room, message{Type: "join", Nick: nick, Room: room}, c.GetID())
 	}
 	ch.announce()
 }
 
 func (ch *chat) say(c core.Connection, text string) {
-	ch.mu.Lock()
-	m := ch.members[c.GetID()]
-	ch.mu.Unlock()
-	if m == nil {
+	m, ok := ch.members.Get(c.GetID())
+	if !ok {
 		ch.send(c, message{Type: "error", Text: "join a room first"})
 		return
 	}
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return
+	if text != "" {
+		ch.toRoom(m.Room, message{Type: "say", Nick: m.Nick, Room: m.Room, Text: text, Time: time.Now().Format("15:04")})
 	}
-	if utf8.RuneCountInString(text) > chatui.MaxText {
-		ch.send(c, message{Type: "error", Text: "message too long"})
-		return
-	}
-	ch.toRoom(m.room, message{Type: "say", Nick: m.nick, Room: m.room, Text: text, Time: time.Now().Format("15:04")})
 }
 
 func (ch *chat) onClose(c core.Connection) {
-	ch.mu.Lock()
-	m := ch.members[c.GetID()]
-	delete(ch.members, c.GetID())
-	ch.mu.Unlock()
-	if m != nil {
-		ch.toRoom(m.room, message{Type: "leave", Nick: m.nick, Room: m.room})
+	if m, ok := ch.members.Remove(c.GetID()); ok {
+		ch.toRoom(m.Room, message{Type: "leave", Nick: m.Nick, Room: m.Room})
 		ch.announce()
 	}
 }
 
 // presence describes the chat as seen from room.
 func (ch *chat) presence(room string) message {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	m := message{Type: "presence", Online: len(ch.members), Rooms: map[string]int{}}
-	for _, x := range ch.members {
-		m.Rooms[x.room]++
-		if x.room == room {
-			m.Members = append(m.Members, x.nick)
+	m := message{Type: "presence", Rooms: map[string]int{}}
+	ch.members.Range(func(_ int, x chatui.Member) bool {
+		m.Online++
+		m.Rooms[x.Room]++
+		if x.Room == room {
+			m.Members = append(m.Members, x.Nick)
 		}
-	}
+		return true
+	})
 	sort.Strings(m.Members)
 	return m
 }
@@ -140,11 +103,11 @@ func (ch *chat) presence(room string) message {
 // their room.
 func (ch *chat) announce() {
 	byRoom := map[string][]byte{}
-	ch.each(func(c core.Connection, m *member) {
-		b, ok := byRoom[m.room]
+	ch.each(func(c core.Connection, m chatui.Member) {
+		b, ok := byRoom[m.Room]
 		if !ok {
-			b, _ = json.Marshal(ch.presence(m.room))
-			byRoom[m.room] = b
+			b, _ = json.Marshal(ch.presence(m.Room))
+			byRoom[m.Room] = b
 		}
 		deliver(c, b)
 	})
@@ -153,8 +116,8 @@ func (ch *chat) announce() {
 // toRoom sends m to every member of room except the ids in skip.
 func (ch *chat) toRoom(room string, m message, skip ...int) {
 	b, _ := json.Marshal(m)
-	ch.each(func(c core.Connection, x *member) {
-		if x.room != room {
+	ch.each(func(c core.Connection, x chatui.Member) {
+		if x.Room != room {
 			return
 		}
 		for _, id := range skip {
@@ -168,12 +131,9 @@ func (ch *chat) toRoom(room string, m message, skip ...int) {
 
 // each runs f for every open connection that joined, via the connection
 // store.
-func (ch *chat) each(f func(c core.Connection, m *member)) {
+func (ch *chat) each(f func(c core.Connection, m chatui.Member)) {
 	ch.goer.Connections.Range(func(id int, c *core.TCPConnection) bool {
-		ch.mu.Lock()
-		m := ch.members[id]
-		ch.mu.Unlock()
-		if m != nil {
+		if m, ok := ch.members.Get(id); ok {
 			f(c, m)
 		}
 		return true

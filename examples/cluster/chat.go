@@ -8,9 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/shunhui19/goes/cluster"
 	"github.com/shunhui19/goes/core"
@@ -28,18 +26,13 @@ type chat struct {
 	link *link
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	members map[int]*member // this process's members, for their OnClose
-}
-
-type member struct {
-	nick, room string
+	members chatui.Members // this process's members, for their OnClose
 }
 
 type message = chatui.Message
 
 func newChat(cfg config) *chat {
-	ch := &chat{cfg: cfg, members: map[int]*member{}}
+	ch := &chat{cfg: cfg}
 	p := websocket.New()
 	p.Compression = true
 	p.PingInterval = 30 * time.Second
@@ -85,51 +78,38 @@ func (ch *chat) onStop(*core.Goer) {
 func (ch *chat) node() *cluster.Node { return ch.link.node }
 
 func (ch *chat) onMessage(c core.Connection, data []byte) {
-	var m message
-	if err := json.Unmarshal(data, &m); err != nil {
-		ch.send(c, message{Type: "error", Text: "bad message"})
-		return
-	}
-	switch m.Type {
-	case "join":
+	m, problem := chatui.Read(data)
+	switch {
+	case problem != "":
+		ch.send(c, message{Type: "error", Text: problem})
+	case m.Type == "join":
 		ch.join(c, m.Nick, m.Room)
-	case "say":
+	case m.Type == "say":
 		ch.say(c, m.Text)
-	default:
-		ch.send(c, message{Type: "error", Text: "unknown message type"})
 	}
 }
 
 func nickUid(nick string) string { return "nick:" + strings.ToLower(nick) }
 
+// join seats c as nick in room (both cleaned by chatui.Read).
 func (ch *chat) join(c core.Connection, nick, room string) {
-	nick = chatui.CleanNick(nick)
-	room = chatui.CleanRoom(room)
-	if nick == "" {
-		ch.send(c, message{Type: "error", Text: "pick a nickname (1 to 24 letters)"})
-		return
-	}
 	ctx := context.Background()
 	n := ch.node()
-	ch.mu.Lock()
-	old := ch.members[c.GetID()]
-	ch.mu.Unlock()
-	if old == nil || !strings.EqualFold(old.nick, nick) {
+	old, had := ch.members.Get(c.GetID())
+	if !had || !strings.EqualFold(old.Nick, nick) {
 		if taken, _ := n.IsUidOnline(ctx, nickUid(nick)); taken {
 			ch.send(c, message{Type: "error", Text: "the nickname " + nick + " is taken"})
 			return
 		}
 	}
-	if old != nil {
-		n.UnbindUid(c, nickUid(old.nick))
-		if old.room != room {
-			n.LeaveGroup(c, old.room)
-			ch.toRoom(old.room, message{Type: "leave", Nick: old.nick, Room: old.room})
+	if had {
+		n.UnbindUid(c, nickUid(old.Nick))
+		if old.Room != room {
+			n.LeaveGroup(c, old.Room)
+			ch.toRoom(old.Room, message{Type: "leave", Nick: old.Nick, Room: old.Room})
 		}
 	}
-	ch.mu.Lock()
-	ch.members[c.GetID()] = &member{nick: nick, room: room}
-	ch.mu.Unlock()
+	ch.members.Put(c.GetID(), chatui.Member{Nick: nick, Room: room})
 	n.BindUid(c, nickUid(nick))
 	n.JoinGroup(c, room)
 	n.SetSession(ctx, n.ClientID(c), map[string]string{"nick": nick})
@@ -137,39 +117,27 @@ func (ch *chat) join(c core.Connection, nick, room string) {
 	welcome := ch.presence(room)
 	welcome.Type, welcome.Nick, welcome.Room = "welcome", nick, room
 	ch.send(c, welcome)
-	if old == nil || old.room != room {
+	if !had || old.Room != room {
 		ch.toRoom(room, message{Type: "join", Nick: nick, Room: room}, n.ClientID(c))
 	}
 	ch.announce()
 }
 
 func (ch *chat) say(c core.Connection, text string) {
-	ch.mu.Lock()
-	m := ch.members[c.GetID()]
-	ch.mu.Unlock()
-	if m == nil {
+	m, ok := ch.members.Get(c.GetID())
+	if !ok {
 		ch.send(c, message{Type: "error", Text: "join a room first"})
 		return
 	}
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return
+	if text != "" {
+		ch.toRoom(m.Room, message{Type: "say", Nick: m.Nick, Room: m.Room, Text: text, Time: time.Now().Format("15:04")})
 	}
-	if utf8.RuneCountInString(text) > chatui.MaxText {
-		ch.send(c, message{Type: "error", Text: "message too long"})
-		return
-	}
-	ch.toRoom(m.room, message{Type: "say", Nick: m.nick, Room: m.room, Text: text, Time: time.Now().Format("15:04")})
 }
 
 // onClose runs after the node forgot c (Attach).
 func (ch *chat) onClose(c core.Connection) {
-	ch.mu.Lock()
-	m := ch.members[c.GetID()]
-	delete(ch.members, c.GetID())
-	ch.mu.Unlock()
-	if m != nil {
-		ch.toRoom(m.room, message{Type: "leave", Nick: m.nick, Room: m.room})
+	if m, ok := ch.members.Remove(c.GetID()); ok {
+		ch.toRoom(m.Room, message{Type: "leave", Nick: m.Nick, Room: m.Room})
 		ch.announce()
 	}
 }
