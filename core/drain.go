@@ -74,7 +74,7 @@ func (c *TCPConnection) drain() {
 	if wait <= 0 {
 		wait = DrainQuiet
 	}
-	if t := c.goer.timer; t != nil {
+	if t := c.goer.timer.Load(); t != nil {
 		t.Add(max(wait, 10*time.Millisecond), func(...any) { c.post(laneEvent{kind: evDrain}) }, nil, false)
 	}
 }

@@ -131,9 +131,11 @@ type Goer struct {
 	// default: epoll on Linux, goroutine elsewhere.
 	Engine string
 
-	log      *slog.Logger
-	logFile  *os.File
-	timer    *timer.Timer
+	log     *slog.Logger
+	logFile *os.File
+	// timer is read without mu by connections (their close deadline,
+	// the drain's second look); it is set under mu.
+	timer    atomic.Pointer[timer.Timer]
 	ownTimer bool
 
 	mu       sync.Mutex

@@ -328,8 +328,10 @@ func (s *Stream) Closed(err error) {
 	}
 	c.Destroy()
 	c.mu.Lock()
-	if x := c.extra.Load(); x != nil && x.closeTask != 0 && g.timer != nil {
-		g.timer.Del(x.closeTask)
+	if x := c.extra.Load(); x != nil && x.closeTask != 0 {
+		if t := g.timer.Load(); t != nil {
+			t.Del(x.closeTask)
+		}
 		x.closeTask = 0
 	}
 	c.mu.Unlock()

@@ -48,10 +48,8 @@ func (g *Goer) listen(inherited *os.File) error {
 	if err != nil {
 		return fmt.Errorf("goes: %s: listen: %w", g.name(), err)
 	}
-	if g.timer == nil {
-		g.timer = timer.NewTimer(100, 10*time.Millisecond)
-		g.timer.Start()
-		g.ownTimer = true
+	if g.timer.Load() == nil {
+		g.newTimerLocked()
 	}
 	g.listener = ln
 	g.state = goerRunning
@@ -59,7 +57,7 @@ func (g *Goer) listen(inherited *os.File) error {
 	g.done = make(chan struct{})
 	g.served = make(chan struct{})
 	if g.IdleTimeout > 0 {
-		g.sweepID = g.timer.Add(time.Second, func(...any) { g.sweepIdle() }, nil, true)
+		g.sweepID = g.timer.Load().Add(time.Second, func(...any) { g.sweepIdle() }, nil, true)
 	}
 	return nil
 }
@@ -126,12 +124,19 @@ func (g *Goer) Listener() Listener {
 func (g *Goer) Timer() *timer.Timer {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.timer == nil {
-		g.timer = timer.NewTimer(100, 10*time.Millisecond)
-		g.timer.Start()
-		g.ownTimer = true
+	if t := g.timer.Load(); t != nil {
+		return t
 	}
-	return g.timer
+	return g.newTimerLocked()
+}
+
+// newTimerLocked starts the Goer's own timing wheel; g.mu is held.
+func (g *Goer) newTimerLocked() *timer.Timer {
+	t := timer.NewTimer(100, 10*time.Millisecond)
+	t.Start()
+	g.timer.Store(t)
+	g.ownTimer = true
+	return t
 }
 
 // Done is closed when the Goer has stopped.
@@ -220,12 +225,11 @@ func (g *Goer) stop(grace time.Duration) {
 	}
 	g.mu.Lock()
 	if g.sweepID != 0 {
-		g.timer.Del(g.sweepID)
+		g.timer.Load().Del(g.sweepID)
 		g.sweepID = 0
 	}
 	if g.ownTimer {
-		g.timer.Stop()
-		g.timer = nil
+		g.timer.Swap(nil).Stop()
 		g.ownTimer = false
 	}
 	g.state = goerStopped

@@ -167,11 +167,11 @@ func (g *Goer) abandon() {
 		f.Finish()
 	}
 	if g.sweepID != 0 {
-		g.timer.Del(g.sweepID)
+		g.timer.Load().Del(g.sweepID)
 	}
 	if g.ownTimer {
-		g.timer.Stop()
-		g.timer, g.ownTimer = nil, false
+		g.timer.Swap(nil).Stop()
+		g.ownTimer = false
 	}
 	g.state = goerStopped
 	close(g.served)
@@ -189,8 +189,8 @@ func (g *Goer) status() daemon.GoerStatus {
 		listen = g.Transport + "://" + g.listener.Addr().String()
 	}
 	timers := 0
-	if g.timer != nil {
-		timers = g.timer.Len()
+	if t := g.timer.Load(); t != nil {
+		timers = t.Len()
 	}
 	g.mu.Unlock()
 	return daemon.GoerStatus{

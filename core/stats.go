@@ -58,10 +58,10 @@ func (g *Goer) OpenConnections() int { return int(g.open.Load()) }
 func (g *Goer) PendingTimers() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.timer == nil {
-		return 0
+	if t := g.timer.Load(); t != nil {
+		return t.Len()
 	}
-	return g.timer.Len()
+	return 0
 }
 
 // Started returns when the Goer last started listening (zero before).

@@ -334,9 +334,13 @@ func (c *TCPConnection) beginCloseLocked() {
 	}
 	c.state.Store(connClosing)
 	c.wakeReader()
-	if t := c.goer.timer; t != nil {
-		c.x().closeTask = t.Add(c.goer.CloseTimeout, func(...any) { c.closeTimedOut() }, nil, false)
-	} else { // no Goer running (a client): a timer of its own
+	var task timer.TaskID
+	if t := c.goer.timer.Load(); t != nil {
+		task = t.Add(c.goer.CloseTimeout, func(...any) { c.closeTimedOut() }, nil, false)
+	}
+	if task != 0 {
+		c.x().closeTask = task
+	} else { // no Goer running (a client), or its timer just stopped
 		time.AfterFunc(c.goer.CloseTimeout, c.closeTimedOut)
 	}
 	if c.idleLocked() {
