@@ -493,6 +493,10 @@ func connectionsCommand(cfg Config) error {
 		return err
 	}
 	formatConnections(cfg.Stdout, resp.Conns)
+	for _, d := range askDraining(cfg.PidFile, request{Cmd: "connections"}) {
+		fmt.Fprintf(cfg.Stdout, "\ndraining after a reload: pid %d\n", d.Pid)
+		formatConnections(cfg.Stdout, d.Conns)
+	}
 	return nil
 }
 

@@ -29,9 +29,10 @@
 // ready; only then does the old process stop accepting, finish its
 // connections (bounded by GracefulTimeout) and exit. If the new process
 // fails, the old one keeps serving and reload reports the new one's output.
-// While the old process finishes its connections it answers status requests
-// on a socket of its own (PidFile + ".sock.draining." + its pid), and the
-// status command lists it, [draining], with its connections.
+// While the old process finishes its connections it answers status and
+// connections requests on a socket of its own (PidFile + ".sock.draining." +
+// its pid): the status command lists it, [draining], with its count of
+// connections, and the connections command lists them under its pid.
 // In the foreground the old process stays, idle, until the new one ends, so
 // the terminal and Ctrl+C keep working; SIGTERM, SIGQUIT and SIGUSR1 sent
 // to it are passed on to the new one.

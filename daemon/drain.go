@@ -63,26 +63,42 @@ func (s *server) closeDrain() {
 }
 
 // drainingStatus asks every process still draining after a reload of the
-// server at pidFile for its status, oldest first. Sockets left behind by a
-// process that is gone are removed.
+// server at pidFile for its status, oldest first.
 func drainingStatus(pidFile string) []*statusReport {
-	paths, _ := filepath.Glob(globEscape(controlPath(pidFile)+drainInfix) + "*")
 	var out []*statusReport
+	for _, resp := range askDraining(pidFile, request{Cmd: "status"}) {
+		if resp.Status != nil {
+			out = append(out, resp.Status)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
+	return out
+}
+
+// askDraining sends req to every process still draining after a reload of
+// the server at pidFile and returns the answers, by pid. Sockets left
+// behind by a process that is gone are removed.
+func askDraining(pidFile string, req request) []response {
+	paths, _ := filepath.Glob(globEscape(controlPath(pidFile)+drainInfix) + "*")
+	var out []response
 	for _, path := range paths {
 		pid, err := strconv.Atoi(path[strings.LastIndex(path, ".")+1:])
 		if err != nil || pid <= 0 {
 			continue
 		}
-		resp, err := callPath(path, request{Cmd: "status"}, 2*time.Second)
-		if err != nil || resp.Status == nil {
+		resp, err := callPath(path, req, 2*time.Second)
+		if err != nil || !resp.OK {
 			if !processAlive(pid) || errors.Is(err, syscall.ECONNREFUSED) {
 				os.Remove(path)
 			}
 			continue
 		}
-		out = append(out, resp.Status)
+		if resp.Pid == 0 {
+			resp.Pid = pid
+		}
+		out = append(out, resp)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
+	sort.Slice(out, func(i, j int) bool { return out[i].Pid < out[j].Pid })
 	return out
 }
 

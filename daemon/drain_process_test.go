@@ -13,7 +13,8 @@ import (
 )
 
 // While the old process of a reload finishes its connections, status lists
-// it (its pid, its connections, [draining]) under the new one; it refuses
+// it (its pid, its connections, [draining]) under the new one, and so does
+// connections (each of its connections, under its pid); it refuses
 // stop and reload on its own socket; once it exits it is gone from the
 // listing, and its socket with it.
 func TestProcessStatusListsDraining(t *testing.T) {
@@ -43,6 +44,19 @@ func TestProcessStatusListsDraining(t *testing.T) {
 	if !regexp.MustCompile(fmt.Sprintf(`(?m)^%d\s.*\s1\s.*\[running\]$`, newPid)).MatchString(out) {
 		t.Fatalf("no row for the new process %d with 1 connection:\n%s", newPid, out)
 	}
+	// connections lists the new process's connection, then the old one's
+	// under its pid.
+	out = w.must(v2, "connections").stdout
+	mine, theirs, ok := strings.Cut(out, fmt.Sprintf("draining after a reload: pid %d\n", oldPid))
+	if !ok || !strings.Contains(mine, fresh.c.LocalAddr().String()) || !strings.HasSuffix(mine, "1 connections\n\n") ||
+		!strings.HasSuffix(theirs, "3 connections\n") {
+		t.Fatalf("connections during the drain:\n%s", out)
+	}
+	for _, c := range olds {
+		if !strings.Contains(theirs, c.c.LocalAddr().String()) || strings.Contains(mine, c.c.LocalAddr().String()) {
+			t.Fatalf("old connection %s not listed under pid %d:\n%s", c.c.LocalAddr(), oldPid, out)
+		}
+	}
 	// The draining socket takes no orders.
 	resp, err := callPath(drainPath(w.pidFile, oldPid), request{Cmd: "stop"}, 2*time.Second)
 	if err != nil || resp.OK || !strings.Contains(resp.Error, "after a reload") {
@@ -59,6 +73,9 @@ func TestProcessStatusListsDraining(t *testing.T) {
 	out = w.must(v2, "status").stdout
 	if strings.Contains(out, "draining") || strings.Contains(out, fmt.Sprint(oldPid)) {
 		t.Fatalf("status after the old process ended:\n%s", out)
+	}
+	if out = w.must(v2, "connections").stdout; strings.Contains(out, "draining") {
+		t.Fatalf("connections after the old process ended:\n%s", out)
 	}
 	if left, _ := filepath.Glob(w.pidFile + ".sock.draining.*"); len(left) != 0 {
 		t.Fatalf("draining sockets left: %v", left)
