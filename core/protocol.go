@@ -122,6 +122,16 @@ type Drainer interface {
 	OnConnDrain(c Connection) (idle bool)
 }
 
+// GoerStopper is implemented by protocols whose work outlives a
+// connection's callbacks (HTTP sessions saved on a goroutine after the
+// response). Stop, GracefulStop and a reload's stop call OnGoerStop once
+// the Goer's connections have ended (or Stop gave up on them), before the
+// Goer's OnStop and while its timer still runs. Stop waits for it, so it
+// must bound its own wait.
+type GoerStopper interface {
+	OnGoerStop(g *Goer)
+}
+
 // CloseFramer is implemented by protocols that end a connection with a
 // message of their own (a WebSocket close frame). Connection.Close queues
 // the bytes CloseFrame returns after its data. It is called with the

@@ -217,6 +217,12 @@ func (g *Goer) stop(grace time.Duration) {
 	if f, ok := ln.(Finisher); ok {
 		f.Finish()
 	}
+	if s, ok := g.Protocol.(GoerStopper); ok {
+		func() {
+			defer g.recoverGoerCallback("Protocol.OnGoerStop")
+			s.OnGoerStop(g)
+		}()
+	}
 	if g.OnStop != nil {
 		func() {
 			defer g.recoverGoerCallback("OnStop")

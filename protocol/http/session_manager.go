@@ -77,15 +77,67 @@ type Sessions struct {
 	mu       sync.Mutex
 	sweeps   map[*core.Goer]*timer.Timer
 	pending  map[string]*pendingSave // ids with a save under way
-	saves    sync.WaitGroup
+	saving   int                     // saves under way
+	saved    chan struct{}           // closed when saving drops to 0; made by a waiter
 	sweeping atomic.Bool
 }
 
 // Wait waits for the saves under way: a store other than MemoryStore
-// saves on a goroutine after the response. Call it after the Goers that
-// use m have stopped, before the program exits, so that no save is cut
-// short. Safe for concurrent use.
-func (m *Sessions) Wait() { m.saves.Wait() }
+// saves on a goroutine after the response. A Goer's stop waits for them
+// already (at most StoreTimeout, see Protocol.OnGoerStop); call Wait
+// before the program exits when m serves no Goer, or to wait without a
+// bound. Safe for concurrent use.
+func (m *Sessions) Wait() { m.waitSaves(nil) }
+
+// waitSaves waits for the saves under way, or until timeout fires (never
+// when nil), and reports whether they ended.
+func (m *Sessions) waitSaves(timeout <-chan time.Time) bool {
+	m.mu.Lock()
+	if m.saving == 0 {
+		m.mu.Unlock()
+		return true
+	}
+	if m.saved == nil {
+		m.saved = make(chan struct{})
+	}
+	saved := m.saved
+	m.mu.Unlock()
+	select {
+	case <-saved:
+		return true
+	case <-timeout:
+		return false
+	}
+}
+
+// OnGoerStop implements core.GoerStopper: a stopping Goer (Stop,
+// GracefulStop, the old process of a reload) waits, once its connections
+// have ended, for the session saves under way, at most the Sessions'
+// StoreTimeout (DefaultStoreTimeout when zero), so that a change answered
+// before the stop is in the store after it. A save still under way then
+// is logged and left to finish or fail by itself.
+func (p *Protocol) OnGoerStop(g *core.Goer) {
+	m := p.Sessions
+	if m == nil {
+		m = p.defSessions.Load()
+	}
+	if m == nil {
+		return // no request asked for a session
+	}
+	m.init()
+	if m.inline {
+		return
+	}
+	d := orDur(m.StoreTimeout, DefaultStoreTimeout)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	if !m.waitSaves(t.C) {
+		m.mu.Lock()
+		n := m.saving
+		m.mu.Unlock()
+		g.Log().Warn("http: session saves still under way after StoreTimeout; stopping without them", "goer", g.GetName(), "saves", n, "timeout", d)
+	}
+}
 
 // pendingSave lets the next request of a session wait for the saves of
 // the requests before it.
@@ -341,12 +393,15 @@ func (r *Request) commitSession() {
 		}
 		ps.n++
 	}
-	m.saves.Add(1)
+	m.saving++
 	m.mu.Unlock()
 	go func() {
-		defer m.saves.Done()
 		m.write(s, c)
 		m.mu.Lock()
+		if m.saving--; m.saving == 0 && m.saved != nil {
+			close(m.saved)
+			m.saved = nil
+		}
 		for _, id := range ids {
 			if ps := m.pending[id]; id != "" && ps != nil {
 				if ps.n--; ps.n == 0 {
