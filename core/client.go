@@ -49,8 +49,11 @@ type AsyncConnection struct {
 	// TLSConfig configures ssl://; nil uses the defaults with the host
 	// name of Address as ServerName.
 	TLSConfig *tls.Config
-	// Server, when set, lends its logger, and automatic reconnection ends
-	// when it stops. The connection is not one of its Connections.
+	// Server, when set, lends its logger and its Engine (the connection is
+	// served like the Server's own: on the epoll engine's event loops, or
+	// by a goroutine of its own), and automatic reconnection ends when it
+	// stops. The connection is not one of its Connections. Without a
+	// Server the engine is GOES_ENGINE's, else the transport's default.
 	Server *Goer
 
 	// Logger overrides the logger (default: Server's, else slog.Default).
@@ -133,8 +136,11 @@ func (a *AsyncConnection) init() {
 		MaxSendBufferSize: a.MaxSendBufferSize, MaxPackageSize: a.MaxPackageSize,
 		CloseTimeout: a.CloseTimeout}
 	g.Logger = a.Logger
-	if g.Logger == nil && a.Server != nil {
-		g.Logger = a.Server.logger()
+	if a.Server != nil {
+		if g.Logger == nil {
+			g.Logger = a.Server.logger()
+		}
+		g.Engine = a.Server.Engine
 	}
 	g.setDefaults()
 	g.OnConnect = func(Connection) { call(a.OnConnect, a) }
@@ -198,7 +204,9 @@ func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 	scheme, addr := splitScheme(a.Address)
 	d, err := lookupDialer(scheme)
 	var sock Socket
-	if err == nil {
+	if ed, ok := d.(EngineDialer); ok && err == nil {
+		sock, err = ed.DialEngine(ctx, a.owner.Engine, scheme, addr, a.tlsConfig(scheme, addr))
+	} else if err == nil {
 		sock, err = d.Dial(ctx, scheme, addr, a.tlsConfig(scheme, addr))
 	}
 	if err != nil {

@@ -24,6 +24,17 @@ type Dialer interface {
 	Serve(s *Stream)
 }
 
+// EngineDialer is a Dialer that can serve a connection on more than one
+// engine. AsyncConnection asks it with the engine its Server uses (else
+// the GOES_ENGINE environment variable; empty means the transport's
+// default), so that a program's client connections are served like its
+// accepted ones.
+type EngineDialer interface {
+	Dialer
+	// DialEngine is Dial on the named engine.
+	DialEngine(ctx context.Context, engine, network, address string, tlsConf *tls.Config) (Socket, error)
+}
+
 var (
 	dialersMu sync.RWMutex
 	dialers   = map[string]Dialer{}

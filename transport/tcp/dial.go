@@ -3,7 +3,10 @@ package tcp
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
+	"os"
+	"strings"
 
 	"github.com/shunhui19/goes/core"
 )
@@ -13,15 +16,36 @@ func init() {
 }
 
 // Dialer opens client connections (core.AsyncConnection) for tcp://,
-// tcp4://, tcp6://, unix:// and ssl:// (or tls://). Client connections
-// are served by the goroutine engine, whichever engine a Goer uses. Its
-// zero value is ready to use.
+// tcp4://, tcp6://, unix:// and ssl:// (or tls://). A client connection is
+// served by the engine that its AsyncConnection's Server uses (else the
+// one GOES_ENGINE names, else DefaultEngine): on the epoll engine an event
+// loop connects it and then serves it like an accepted connection (see
+// epoll_dial_linux.go); TLS client connections, like accepted ones, are
+// served by the goroutine engine. Its zero value is ready to use.
 type Dialer struct{}
 
-// Dial implements core.Dialer.
-func (Dialer) Dial(ctx context.Context, network, address string, tlsConf *tls.Config) (core.Socket, error) {
+// Dial implements core.Dialer: DialEngine on the engine GOES_ENGINE names,
+// else DefaultEngine.
+func (d Dialer) Dial(ctx context.Context, network, address string, tlsConf *tls.Config) (core.Socket, error) {
+	return d.DialEngine(ctx, os.Getenv("GOES_ENGINE"), network, address, tlsConf)
+}
+
+// DialEngine implements core.EngineDialer: engine is "epoll" or
+// "goroutine"; empty means DefaultEngine.
+func (Dialer) DialEngine(ctx context.Context, engine, network, address string, tlsConf *tls.Config) (core.Socket, error) {
 	if network == "ssl" || network == "tls" {
 		network = "tcp"
+	}
+	switch strings.ToLower(engine) {
+	case "":
+		engine = DefaultEngine
+	case "epoll", "goroutine":
+		engine = strings.ToLower(engine)
+	default:
+		return nil, fmt.Errorf("goes: unknown engine %q (goroutine or epoll)", engine)
+	}
+	if engine == "epoll" && tlsConf == nil {
+		return dialEpoll(ctx, network, address)
 	}
 	d := net.Dialer{KeepAlive: KeepAlivePeriod}
 	conn, err := d.DialContext(ctx, network, address)
@@ -39,8 +63,13 @@ func (Dialer) Dial(ctx context.Context, network, address string, tlsConf *tls.Co
 	return tc, nil
 }
 
-// Serve implements core.Dialer: the goroutine engine's read loop.
+// Serve implements core.Dialer: a socket that an event loop connected goes
+// back to its loop; any other is read by the goroutine engine's read loop,
+// on the calling goroutine.
 func (Dialer) Serve(s *core.Stream) {
+	if serveOnLoop(s) {
+		return
+	}
 	sock := s.Conn().Socket()
 	if r, ok := sock.(interface{ Read([]byte) (int, error) }); ok {
 		serveStream(s, r)

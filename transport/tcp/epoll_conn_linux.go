@@ -214,6 +214,9 @@ func (c *econn) work(l *eloop, b []byte) bool {
 				err := c.eof
 				c.mu.Unlock()
 				c.s.Closed(err)
+				if e := c.loop.eng; e.client {
+					e.releaseClient()
+				}
 				break
 			}
 			c.running = false

@@ -68,8 +68,9 @@ import (
 // The engine's files: epoll_engine_linux.go (the engine, its workers and
 // buffers), epoll_accept_linux.go (the listening socket), epoll_loop_linux.go
 // (the event loop), epoll_watchdog_linux.go (the watchdog that hands over a
-// loop whose handler blocks) and epoll_conn_linux.go (a connection: reading,
-// delivering, writing, closing).
+// loop whose handler blocks), epoll_conn_linux.go (a connection: reading,
+// delivering, writing, closing) and epoll_dial_linux.go (client
+// connections: connecting on a loop, and the loops they share).
 
 const pendingHigh = 256 << 10
 
@@ -94,6 +95,12 @@ type epollEngine struct {
 	lfdOnce    sync.Once
 
 	conns fdTable // every loop's connections, by descriptor
+
+	// The engine of client connections (epoll_dial_linux.go) has no
+	// listening socket (lfd is -1) and stops with its last connection.
+	client  bool
+	clients int           // open client connections (clientEngine.mu)
+	next    atomic.Uint32 // the loop of the next client connection
 
 	// Workers are goroutines reused across connections: a goroutine done
 	// with one connection waits (up to maxIdleWorkers of them) for the next.
@@ -202,6 +209,12 @@ func (e *epollEngine) startLoop(l *eloop) {
 func (e *epollEngine) shutdown() {
 	e.stopAccepting()
 	e.closeListener()
+	e.stopLoops()
+}
+
+// stopLoops ends the loops, the watchdog and the idle workers once every
+// connection has ended.
+func (e *epollEngine) stopLoops() {
 	close(e.work) // every connection has ended: idle workers go
 	close(e.quit)
 	for _, l := range e.loops {

@@ -132,6 +132,10 @@ func (l *eloop) run() {
 				epollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 				continue
 			}
+			if c.s == nil { // a client socket whose connect was in progress
+				l.connected(c)
+				continue
+			}
 			if ev.Events&syscall.EPOLLOUT != 0 {
 				c.writable()
 			}

@@ -3,6 +3,7 @@
 package tcp
 
 import (
+	"context"
 	"errors"
 	"net"
 
@@ -24,3 +25,9 @@ func newEpollEngine(*core.Goer, net.Listener) (*epollEngine, error) {
 func (e *epollEngine) serve() error   { return nil }
 func (e *epollEngine) stopAccepting() {}
 func (e *epollEngine) shutdown()      {}
+
+func dialEpoll(context.Context, string, string) (core.Socket, error) {
+	return nil, errors.New("goes: the epoll engine needs Linux; use the goroutine engine")
+}
+
+func serveOnLoop(*core.Stream) bool { return false }

@@ -20,6 +20,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(echoServerEnv) != "" {
+		os.Exit(serveEchoForTest())
+	}
 	goleak.VerifyTestMain(m)
 }
 
