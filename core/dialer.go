@@ -57,6 +57,9 @@ func lookupDialer(scheme string) (Dialer, error) {
 	if ok {
 		return d, nil
 	}
+	if datagramScheme(scheme) {
+		return nil, fmt.Errorf("%w %q: a datagram scheme; dial it with NewAsyncUdpConnection", ErrUnknownTransport, scheme)
+	}
 	if m, ok := transportModules[scheme]; ok {
 		return nil, fmt.Errorf("%w %q: no dialer linked in; add: import _ \"github.com/shunhui19/goes/%s\"", ErrUnknownTransport, scheme, m)
 	}

@@ -118,10 +118,21 @@ func (c *UDPConnection) handle(d []byte) {
 			c.report(ErrCodePanic, fmt.Sprintf("OnMessage panicked: %v", r))
 		}
 	}()
-	p := g.Protocol
+	if err := frameDatagram(g.Protocol, c, d, func(msg []byte) bool { c.deliver(msg); return true }); err != nil {
+		g.dropPacket(c.remote, err.Error())
+		c.report(ErrCodeProtocol, err.Error())
+	}
+}
+
+// frameDatagram splits one datagram into its packages with p (nil: the
+// datagram is the message) and hands each decoded message to deliver,
+// which reports whether to go on. A datagram holds whole packages: one
+// that ends inside a package is an error, as is a package the protocol
+// rejects; the messages before it have been delivered.
+func frameDatagram(p Protocol, c Connection, d []byte, deliver func(msg []byte) bool) error {
 	if p == nil {
-		c.deliver(d)
-		return
+		deliver(d)
+		return nil
 	}
 	for len(d) > 0 {
 		n, err := p.Input(c, d)
@@ -129,9 +140,7 @@ func (c *UDPConnection) handle(d []byte) {
 			err = fmt.Errorf("goes: datagram holds no whole package (%d bytes, package %d)", len(d), n)
 		}
 		if err != nil {
-			g.dropPacket(c.remote, err.Error())
-			c.report(ErrCodeProtocol, err.Error())
-			return
+			return err
 		}
 		msg, err := p.Decode(c, d[:n])
 		d = d[n:]
@@ -139,12 +148,13 @@ func (c *UDPConnection) handle(d []byte) {
 			continue
 		}
 		if err != nil {
-			g.dropPacket(c.remote, err.Error())
-			c.report(ErrCodeProtocol, err.Error())
-			return
+			return err
 		}
-		c.deliver(msg)
+		if !deliver(msg) {
+			return nil
+		}
 	}
+	return nil
 }
 
 func (c *UDPConnection) deliver(msg []byte) {

@@ -1,0 +1,734 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// DefaultMaxDatagramSize is the largest datagram an AsyncUdpConnection
+// sends or accepts when its MaxPackageSize is zero: the largest UDP
+// payload over IPv4.
+const DefaultMaxDatagramSize = 65507
+
+// ErrPeerUnreachable is what a datagram client reports (with
+// ErrCodeConnectFail) when the kernel learnt that an earlier datagram did
+// not arrive: nothing listens at the peer's port (ICMP port unreachable),
+// or its host or network cannot be reached.
+var ErrPeerUnreachable = errors.New("goes: datagram peer unreachable")
+
+// AsyncUdpConnection is a datagram client (workerman's
+// AsyncUdpConnection): a UDP (or unixgram) socket connected to one peer.
+// Every datagram received is framed by the protocol, as a Goer's UDP side
+// frames what it receives (nil: the datagram is the message; otherwise it
+// holds whole packages, usually one), and every Send is one datagram.
+// Callbacks of one connection never overlap, whether or not a Goer runs.
+//
+//	c := core.NewAsyncUdpConnection("udp://127.0.0.1:9090", nil)
+//	c.OnConnect = func(c core.Connection) { c.Send("ping", false) }
+//	c.OnMessage = func(c core.Connection, data []byte) { fmt.Printf("%s\n", data) }
+//	c.Connect()
+//
+// UDP makes no connection: OnConnect runs once the socket is made (sends
+// queued before it have gone out), and nothing tells that the peer is
+// there but its answers. When the kernel learns that a datagram could not
+// be delivered (an ICMP port unreachable: nothing listens there), the next
+// read or send reports OnError(c, ErrCodeConnectFail, msg) with
+// ErrPeerUnreachable in msg, and the connection stays open: the peer may
+// come up and later datagrams reach it. It closes only by Close or
+// Destroy, a panicking callback, a socket error, or the Server stopping.
+//
+// Set the fields before Connect; they must not change while connected,
+// except from the connection's own callbacks. The callbacks receive the
+// AsyncUdpConnection itself. Methods are safe for concurrent use.
+type AsyncUdpConnection struct {
+	// Address is where to send, with a scheme: udp://host:port, udp4://,
+	// udp6://, unixgram:///path. Without a scheme it is udp.
+	Address string
+	// Protocol frames each datagram as for a Goer; nil means raw.
+	Protocol Protocol
+	// Server, when set, lends its logger; when it stops the connection
+	// closes, and a stopped Server's connection does not connect.
+	Server *Goer
+	// Logger overrides the logger (default: Server's, else slog.Default).
+	Logger *slog.Logger
+
+	// ConnectTimeout bounds making the socket, the name lookup included
+	// (DefaultConnectTimeout when zero).
+	ConnectTimeout time.Duration
+	// MaxSendBufferSize limits the bytes of datagrams waiting to be sent,
+	// before the connect or while the kernel's buffer is full
+	// (DefaultMaxSendBufferSize when zero).
+	MaxSendBufferSize int
+	// MaxPackageSize limits one datagram, sent (after encoding) or
+	// received (DefaultMaxDatagramSize when zero). A larger Send is
+	// refused with ErrPackageTooLarge; a larger datagram received is
+	// dropped and reported with ErrCodePackageTooLarge. The read buffer
+	// has this size; set it above 65507 only for unixgram.
+	MaxPackageSize int
+	// CloseTimeout bounds how long Close sends what is queued
+	// (DefaultCloseTimeout when zero).
+	CloseTimeout time.Duration
+	// AutoReconnect, when set, connects again after a failed connect and
+	// after every close that neither Close, Destroy nor the Server's stop
+	// asked for, waiting as the Backoff says.
+	AutoReconnect *Backoff
+
+	// OnConnect runs once the socket is made.
+	OnConnect func(c Connection)
+	// OnMessage runs for every message decoded from a datagram; data is
+	// valid until it returns.
+	OnMessage func(c Connection, data []byte)
+	// OnClose runs once per Connect: after the socket is closed, or after
+	// OnError when it could not be made. Reconnect may be called from it.
+	OnClose func(c Connection)
+	// OnError reports errors with an ErrCode* code: ErrCodeConnectFail for
+	// a socket that could not be made and for ErrPeerUnreachable,
+	// ErrCodeSendFail for a refused or failed send, ErrCodePackageTooLarge
+	// and ErrCodeProtocol for a datagram dropped, ErrCodePanic, ErrCodeIO.
+	OnError func(c Connection, code int, msg string)
+	// OnBufferFull runs when the datagrams waiting to be sent reach
+	// MaxSendBufferSize; OnBufferDrain when they have been sent.
+	OnBufferFull  func(c Connection)
+	OnBufferDrain func(c Connection)
+
+	// UserData is the user's own value; core never touches it.
+	UserData any
+
+	ctx   atomic.Pointer[ctxBox]
+	stats Stats
+
+	mu       sync.Mutex
+	id       int
+	state    int // udpIdle, udpConnecting, udpOpen, udpClosing
+	sess     *udpSession
+	pending  [][]byte // datagrams sent while connecting
+	pendingN int
+	closeReq bool   // Close was called while connecting
+	closeMsg string // its data
+	destroy  bool   // Destroy was called while connecting
+	stopped  bool   // Close, Destroy or the Server's stop: no automatic reconnect
+	retry    *time.Timer
+	cancel   context.CancelFunc
+	attempt  int
+
+	// The lane: callbacks run while laneMu is held (see lane.go).
+	laneMu sync.Mutex
+	evMu   sync.Mutex
+	events []udpEvent
+}
+
+const (
+	udpIdle = iota
+	udpConnecting
+	udpOpen
+	udpClosing
+)
+
+// udpSession is one socket of an AsyncUdpConnection: a Connect's, until
+// it is closed.
+type udpSession struct {
+	sock net.Conn
+	tw   TryWriter // nil: every datagram goes through the writer
+	stop chan struct{}
+
+	// guarded by AsyncUdpConnection.mu
+	queue   [][]byte // datagrams waiting for the writer
+	queued  int      // their bytes
+	writing bool     // the writer goroutine runs
+	full    bool     // OnBufferFull fired; OnBufferDrain pending
+	dead    bool     // the socket is closed: nothing more is written
+
+	closing atomic.Bool // Close or Destroy began (written under mu)
+	done    bool        // OnClose ran; its events are dropped (lane)
+}
+
+// NewAsyncUdpConnection returns a datagram client to address (see
+// AsyncUdpConnection.Address) speaking protocol (nil: raw). Connect
+// starts it. A stream address (tcp://, unix://, ssl://) is dialed by
+// NewAsyncConnection.
+func NewAsyncUdpConnection(address string, protocol Protocol) *AsyncUdpConnection {
+	return &AsyncUdpConnection{Address: address, Protocol: protocol}
+}
+
+var _ Connection = (*AsyncUdpConnection)(nil)
+
+func (a *AsyncUdpConnection) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	if a.Server != nil {
+		return a.Server.logger()
+	}
+	return slog.Default()
+}
+
+func (a *AsyncUdpConnection) maxDatagram() int {
+	if a.MaxPackageSize > 0 {
+		return a.MaxPackageSize
+	}
+	return DefaultMaxDatagramSize
+}
+
+func (a *AsyncUdpConnection) maxSend() int {
+	if a.MaxSendBufferSize > 0 {
+		return a.MaxSendBufferSize
+	}
+	return DefaultMaxSendBufferSize
+}
+
+func (a *AsyncUdpConnection) closeTimeout() time.Duration {
+	if a.CloseTimeout > 0 {
+		return a.CloseTimeout
+	}
+	return DefaultCloseTimeout
+}
+
+// Connect makes the socket and returns at once; OnConnect, or OnError and
+// OnClose, follow. Sends made before the socket is up are queued
+// (MaxSendBufferSize at most) and go out first. Connect on a connection
+// that is connecting or open does nothing. Safe for concurrent use.
+func (a *AsyncUdpConnection) Connect() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopped = false
+	a.connectLocked()
+}
+
+func (a *AsyncUdpConnection) connectLocked() {
+	if a.state != udpIdle {
+		return
+	}
+	if a.id == 0 {
+		a.id = int(nextConnID.Add(1))
+	}
+	if a.retry != nil {
+		a.retry.Stop()
+		a.retry = nil
+	}
+	a.state = udpConnecting
+	a.destroy = false
+	timeout := a.ConnectTimeout
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	a.cancel = cancel
+	go a.dial(ctx, cancel)
+}
+
+// dial makes the socket and serves it; it runs on its own goroutine.
+func (a *AsyncUdpConnection) dial(ctx context.Context, cancel context.CancelFunc) {
+	defer cancel()
+	scheme, addr := splitPacketScheme(a.Address)
+	d, err := lookupPacketDialer(scheme)
+	var sock net.Conn
+	if err == nil {
+		if a.serverStopped() {
+			err = ErrServerStopped
+		} else {
+			sock, err = d.DialPacket(ctx, scheme, addr)
+		}
+	}
+	if err != nil {
+		a.connectFailed(ctx, err)
+		return
+	}
+	s := &udpSession{sock: sock, stop: make(chan struct{})}
+	s.tw, _ = sock.(TryWriter)
+
+	a.mu.Lock()
+	a.cancel = nil
+	if a.destroy {
+		a.destroy = false
+		a.mu.Unlock()
+		sock.Close()
+		a.connectFailed(ctx, context.Canceled)
+		return
+	}
+	a.sess, a.state, a.attempt = s, udpOpen, 0
+	a.ctx.Store(nil)
+	// The queued datagrams go first; they were accepted already, so the
+	// limit does not refuse them now.
+	for _, p := range a.pending {
+		a.writeLocked(s, p, true, true)
+	}
+	a.pending, a.pendingN = nil, 0
+	closeReq, closeMsg := a.closeReq, a.closeMsg
+	a.closeReq, a.closeMsg = false, ""
+	a.mu.Unlock()
+	if closeReq {
+		a.closeSession(s, closeMsg)
+	}
+	if a.Server != nil {
+		go a.watchServer(a.Server, s)
+	}
+	a.serve(s)
+}
+
+// serve runs OnConnect, then reads datagrams until the socket is closed.
+func (a *AsyncUdpConnection) serve(s *udpSession) {
+	a.laneMu.Lock()
+	a.call(s, "OnConnect", a.OnConnect)
+	a.unlockLane()
+
+	limit := a.maxDatagram()
+	buf := make([]byte, limit+1) // one more: a longer datagram shows
+	var err error
+	for {
+		var n int
+		n, err = s.sock.Read(buf)
+		if err != nil {
+			if s.closing.Load() || !unreachable(err) {
+				break
+			}
+			a.laneMu.Lock()
+			a.callError(s, ErrCodeConnectFail, a.unreachableMsg(err))
+			a.unlockLane()
+			continue
+		}
+		a.stats.BytesRead.Add(int64(n))
+		if n > limit {
+			a.stats.Dropped.Add(1)
+			a.laneMu.Lock()
+			a.callError(s, ErrCodePackageTooLarge, fmt.Sprintf("%v: a datagram of more than %d bytes dropped", ErrPackageTooLarge, limit))
+			a.unlockLane()
+			continue
+		}
+		a.laneMu.Lock()
+		if !s.closing.Load() {
+			a.frame(s, buf[:n])
+		}
+		a.unlockLane()
+	}
+	a.finish(s, err)
+}
+
+// frame delivers the messages of one datagram; the lane is held.
+func (a *AsyncUdpConnection) frame(s *udpSession, d []byte) {
+	err := frameDatagram(a.Protocol, a, d, func(msg []byte) bool {
+		a.stats.Requests.Add(1)
+		if f := a.OnMessage; f != nil {
+			defer a.recoverCallback(s, "OnMessage")
+			f(a, msg)
+		}
+		return !s.closing.Load()
+	})
+	if err != nil {
+		a.stats.Dropped.Add(1)
+		code := ErrCodeProtocol
+		if errors.Is(err, ErrPackageTooLarge) {
+			code = ErrCodePackageTooLarge
+		}
+		a.callError(s, code, err.Error())
+	}
+}
+
+// unreachable reports whether a socket error is the kernel's news that an
+// earlier datagram was not delivered; the socket works on.
+func unreachable(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH)
+}
+
+func (a *AsyncUdpConnection) unreachableMsg(err error) string {
+	return fmt.Sprintf("%v: %s: %v", ErrPeerUnreachable, a.Address, err)
+}
+
+// finish ends a session after its reading stopped with err: the socket
+// is closed, OnClose runs, and an automatic reconnect is scheduled.
+func (a *AsyncUdpConnection) finish(s *udpSession, err error) {
+	a.mu.Lock()
+	asked := s.closing.Load()
+	s.closing.Store(true)
+	s.dead = true
+	s.queue, s.queued = nil, 0
+	if a.sess == s {
+		a.sess, a.state = nil, udpIdle
+	}
+	a.mu.Unlock()
+	s.sock.Close()
+	close(s.stop)
+
+	a.laneMu.Lock()
+	if err != nil && !asked && !isClosedError(err) {
+		a.callError(s, ErrCodeIO, err.Error())
+	}
+	a.runEvents()
+	s.done = true
+	a.call(nil, "OnClose", a.OnClose)
+	a.unlockLane()
+	a.afterClose()
+}
+
+// connectFailed reports a socket that could not be made: OnError, then
+// OnClose.
+func (a *AsyncUdpConnection) connectFailed(ctx context.Context, err error) {
+	a.mu.Lock()
+	a.state = udpIdle
+	a.pending, a.pendingN = nil, 0
+	a.closeReq, a.closeMsg = false, ""
+	a.destroy = false
+	a.cancel = nil
+	stopped := a.stopped
+	a.mu.Unlock()
+	kind := ErrConnectFailed
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		kind = ErrConnectTimeout
+	}
+	msg := fmt.Sprintf("%v: %s: %v", kind, a.Address, err)
+	if errors.Is(err, ErrUnknownTransport) || errors.Is(err, ErrServerStopped) {
+		msg = err.Error()
+	}
+	a.laneMu.Lock()
+	if !stopped || !errors.Is(err, context.Canceled) {
+		a.callError(nil, ErrCodeConnectFail, msg)
+	}
+	a.call(nil, "OnClose", a.OnClose)
+	a.unlockLane()
+	a.afterClose()
+}
+
+// afterClose schedules an automatic reconnect.
+func (a *AsyncUdpConnection) afterClose() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.AutoReconnect == nil || a.stopped || a.state != udpIdle || a.retry != nil || a.serverStopped() {
+		return
+	}
+	a.attempt++
+	a.reconnectLocked(a.AutoReconnect.delay(a.attempt), true)
+}
+
+func (a *AsyncUdpConnection) serverStopped() bool {
+	g := a.Server
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.state == goerStopping || g.state == goerStopped
+}
+
+// watchServer closes s when the Server stops.
+func (a *AsyncUdpConnection) watchServer(g *Goer, s *udpSession) {
+	select {
+	case <-g.Done():
+		a.mu.Lock()
+		current := a.sess == s
+		if current {
+			a.stopped = true
+			a.stopRetryLocked()
+		}
+		a.mu.Unlock()
+		if current {
+			a.closeSession(s, "")
+		}
+	case <-s.stop:
+	}
+}
+
+func (a *AsyncUdpConnection) stopRetryLocked() {
+	if a.retry != nil {
+		a.retry.Stop()
+		a.retry = nil
+	}
+}
+
+// Reconnect makes a new socket after d: from OnClose, say, or to replace
+// an open one (which is closed first, what is queued sent). Safe for
+// concurrent use.
+func (a *AsyncUdpConnection) Reconnect(d time.Duration) {
+	a.mu.Lock()
+	a.stopped = false
+	s := a.sess
+	a.reconnectLocked(d, false)
+	a.mu.Unlock()
+	if s != nil {
+		a.closeSession(s, "")
+	}
+}
+
+// reconnectLocked connects after d; auto: for AutoReconnect, which a
+// stopped Server ends.
+func (a *AsyncUdpConnection) reconnectLocked(d time.Duration, auto bool) {
+	a.stopRetryLocked()
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.retry != t || a.stopped || auto && a.serverStopped() {
+			return
+		}
+		a.retry = nil
+		if a.state != udpIdle { // the old socket is still closing
+			a.reconnectLocked(10*time.Millisecond, auto)
+			return
+		}
+		a.connectLocked()
+	})
+	a.retry = t
+}
+
+// Close sends data (encoded, if not empty) and what is queued, bounded by
+// CloseTimeout, then closes the socket; OnClose follows. While connecting,
+// what was sent goes out once the socket is made, then it closes. No
+// automatic reconnect follows. Safe for concurrent use.
+func (a *AsyncUdpConnection) Close(data string) {
+	a.mu.Lock()
+	a.stopped = true
+	a.stopRetryLocked()
+	switch a.state {
+	case udpOpen:
+		s := a.sess
+		a.mu.Unlock()
+		a.closeSession(s, data)
+		return
+	case udpConnecting:
+		a.closeReq, a.closeMsg = true, data
+	}
+	a.mu.Unlock()
+}
+
+// closeSession sends data, then closes s once its queue is written.
+func (a *AsyncUdpConnection) closeSession(s *udpSession, data string) {
+	if data != "" && !s.closing.Load() {
+		a.sendOn(s, []byte(data), false, true)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s.closing.Load() {
+		return
+	}
+	s.closing.Store(true)
+	if a.sess == s {
+		a.state = udpClosing
+	}
+	if s.writing {
+		// The writer closes the socket when the queue is written; a
+		// kernel that takes nothing more ends it at the deadline.
+		s.sock.SetWriteDeadline(time.Now().Add(a.closeTimeout()))
+		return
+	}
+	s.dead = true
+	s.sock.Close()
+}
+
+// Destroy closes at once, dropping what is queued; a connect in progress
+// is abandoned and reported with OnClose. No automatic reconnect follows.
+// Safe for concurrent use.
+func (a *AsyncUdpConnection) Destroy() {
+	a.mu.Lock()
+	a.stopped = true
+	a.stopRetryLocked()
+	switch a.state {
+	case udpOpen, udpClosing:
+		s := a.sess
+		s.closing.Store(true)
+		s.dead = true
+		s.queue, s.queued = nil, 0
+		a.state = udpClosing
+		s.sock.Close()
+	case udpConnecting:
+		a.destroy = true
+		a.pending, a.pendingN = nil, 0
+		a.cancel()
+	}
+	a.mu.Unlock()
+}
+
+// State returns StateConnecting, StateOpen, StateClosing or StateClosed.
+func (a *AsyncUdpConnection) State() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch a.state {
+	case udpConnecting:
+		return StateConnecting
+	case udpOpen:
+		return StateOpen
+	case udpClosing:
+		return StateClosing
+	}
+	return StateClosed
+}
+
+// Stats returns the connection's counters (across its Connects).
+func (a *AsyncUdpConnection) Stats() *Stats { return &a.stats }
+
+// GetID implements Connection: one id for every Connect of a.
+func (a *AsyncUdpConnection) GetID() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.id == 0 {
+		a.id = int(nextConnID.Add(1))
+	}
+	return a.id
+}
+
+// Goer implements Connection: the Server field (nil when none).
+func (a *AsyncUdpConnection) Goer() *Goer { return a.Server }
+
+// Context implements Connection: the protocol's state, cleared by every
+// Connect.
+func (a *AsyncUdpConnection) Context() any {
+	if b := a.ctx.Load(); b != nil {
+		return b.v
+	}
+	return nil
+}
+
+// SetContext implements Connection.
+func (a *AsyncUdpConnection) SetContext(v any) { a.ctx.Store(&ctxBox{v}) }
+
+func (a *AsyncUdpConnection) sock() net.Conn {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sess != nil {
+		return a.sess.sock
+	}
+	return nil
+}
+
+// RemoteAddr implements Connection; nil when there is no socket.
+func (a *AsyncUdpConnection) RemoteAddr() net.Addr {
+	if s := a.sock(); s != nil {
+		return s.RemoteAddr()
+	}
+	return nil
+}
+
+// LocalAddr implements Connection; nil when there is no socket.
+func (a *AsyncUdpConnection) LocalAddr() net.Addr {
+	if s := a.sock(); s != nil {
+		return s.LocalAddr()
+	}
+	return nil
+}
+
+// GetRemoteAddress implements Connection.
+func (a *AsyncUdpConnection) GetRemoteAddress() string { return addrString(a.RemoteAddr()) }
+
+// GetRemoteIP implements Connection.
+func (a *AsyncUdpConnection) GetRemoteIP() string { return addrIP(a.RemoteAddr()) }
+
+// GetRemotePort implements Connection.
+func (a *AsyncUdpConnection) GetRemotePort() int { return addrPort(a.RemoteAddr()) }
+
+// GetLocalAddress implements Connection.
+func (a *AsyncUdpConnection) GetLocalAddress() string { return addrString(a.LocalAddr()) }
+
+// GetLocalIP implements Connection.
+func (a *AsyncUdpConnection) GetLocalIP() string { return addrIP(a.LocalAddr()) }
+
+// GetLocalPort implements Connection.
+func (a *AsyncUdpConnection) GetLocalPort() int { return addrPort(a.LocalAddr()) }
+
+// The lane of an AsyncUdpConnection, as for a TCPConnection: callbacks run
+// while laneMu is held; other goroutines post events, which the holder
+// runs before letting go.
+
+type udpEvent struct {
+	s    *udpSession
+	kind uint8 // evBufferFull, evBufferDrain, evError
+	code int
+	msg  string
+}
+
+// maxUdpEvents bounds the events waiting for a busy lane: a flood of
+// refused sends is reported up to this many, then only counted.
+const maxUdpEvents = 1024
+
+func (a *AsyncUdpConnection) post(ev udpEvent) {
+	a.evMu.Lock()
+	if len(a.events) >= maxUdpEvents {
+		a.evMu.Unlock()
+		return
+	}
+	a.events = append(a.events, ev)
+	a.evMu.Unlock()
+	if a.laneMu.TryLock() {
+		go a.unlockLane()
+	}
+}
+
+// runEvents runs the posted events; the lane is held.
+func (a *AsyncUdpConnection) runEvents() {
+	a.evMu.Lock()
+	evs := a.events
+	a.events = nil
+	a.evMu.Unlock()
+	for _, ev := range evs {
+		if ev.s != nil && ev.s.done {
+			continue
+		}
+		switch ev.kind {
+		case evBufferFull:
+			a.stats.BufferFull.Add(1)
+			a.call(ev.s, "OnBufferFull", a.OnBufferFull)
+		case evBufferDrain:
+			a.call(ev.s, "OnBufferDrain", a.OnBufferDrain)
+		case evError:
+			a.callError(ev.s, ev.code, ev.msg)
+		}
+	}
+}
+
+// unlockLane runs the posted events and releases the lane. Events posted
+// meanwhile by a poster that found the lane taken are run by a goroutine
+// of their own, not by the caller: a flood of them must not keep the
+// reader from reading, nor OnClose from running.
+func (a *AsyncUdpConnection) unlockLane() {
+	a.runEvents()
+	a.laneMu.Unlock()
+	a.evMu.Lock()
+	empty := len(a.events) == 0
+	a.evMu.Unlock()
+	if !empty && a.laneMu.TryLock() {
+		go a.unlockLane()
+	}
+}
+
+// call runs a callback of s on the lane, recovering a panic.
+func (a *AsyncUdpConnection) call(s *udpSession, name string, f func(Connection)) {
+	if f == nil {
+		return
+	}
+	defer a.recoverCallback(s, name)
+	f(a)
+}
+
+// callError runs OnError on the lane and counts the error.
+func (a *AsyncUdpConnection) callError(s *udpSession, code int, msg string) {
+	a.stats.countError(code)
+	a.logger().Debug("connection error", "conn", a.GetID(), "remote", a.Address, "code", code, "err", msg)
+	if f := a.OnError; f != nil {
+		defer a.recoverCallback(s, "OnError")
+		f(a, code, msg)
+	}
+}
+
+// recoverCallback logs a callback's panic with its stack, reports it and
+// closes the socket; the program goes on.
+func (a *AsyncUdpConnection) recoverCallback(s *udpSession, name string) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	a.stats.Panics.Add(1)
+	a.logger().Error("callback panicked", "callback", name, "conn", a.GetID(), "remote", a.Address,
+		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	if name != "OnError" {
+		a.callError(s, ErrCodePanic, fmt.Sprintf("%s panicked: %v", name, r))
+	}
+	if s != nil {
+		a.closeSession(s, "")
+	}
+}

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package udp
+
+import "net"
+
+func wrap(c net.Conn) net.Conn { return c }
