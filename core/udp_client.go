@@ -444,17 +444,16 @@ func (a *AsyncUdpConnection) stopRetryLocked() {
 }
 
 // Reconnect makes a new socket after d: from OnClose, say, or to replace
-// an open one (which is closed first, what is queued sent). Safe for
-// concurrent use.
+// an open one (which is closed first, what is queued sent). While a
+// connect is under way it does nothing. Safe for concurrent use.
 func (a *AsyncUdpConnection) Reconnect(d time.Duration) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.stopped = false
-	s := a.sess
-	a.reconnectLocked(d, false)
-	a.mu.Unlock()
-	if s != nil {
-		a.closeSession(s, "")
+	if a.sess != nil {
+		a.beginCloseLocked(a.sess)
 	}
+	a.reconnectLocked(d, false)
 }
 
 // reconnectLocked connects after d; auto: for AutoReconnect, which a
@@ -469,11 +468,12 @@ func (a *AsyncUdpConnection) reconnectLocked(d time.Duration, auto bool) {
 			return
 		}
 		a.retry = nil
-		if a.state != udpIdle { // the old socket is still closing
+		switch a.state {
+		case udpClosing: // the old socket is still closing
 			a.reconnectLocked(10*time.Millisecond, auto)
-			return
-		}
-		a.connectLocked()
+		case udpIdle:
+			a.connectLocked()
+		} // connecting or open again meanwhile: nothing to do
 	})
 	a.retry = t
 }
@@ -500,11 +500,20 @@ func (a *AsyncUdpConnection) Close(data string) {
 
 // closeSession sends data, then closes s once its queue is written.
 func (a *AsyncUdpConnection) closeSession(s *udpSession, data string) {
-	if data != "" && !s.closing.Load() {
-		a.sendOn(s, []byte(data), false, true)
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if s.closing.Load() {
+		return
+	}
+	if data != "" {
+		a.sendOnLocked(s, []byte(data))
+	}
+	a.beginCloseLocked(s)
+}
+
+// beginCloseLocked closes s, or has the writer close it once the queue is
+// written; a.mu is held.
+func (a *AsyncUdpConnection) beginCloseLocked(s *udpSession) {
 	if s.closing.Load() {
 		return
 	}

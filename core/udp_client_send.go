@@ -28,61 +28,55 @@ func (a *AsyncUdpConnection) SendBytes(data []byte, raw bool) error {
 }
 
 // send encodes b and sends it on the current socket, or queues it while
-// connecting. owned: b is the caller's copy, which may be kept.
+// connecting. owned: b is the caller's copy, which may be kept. The
+// protocol's Encode runs under a.mu, as for a TCPConnection: one at a
+// time, in the order the datagrams leave.
 func (a *AsyncUdpConnection) send(b []byte, raw, owned bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.sess
+	if a.state == udpIdle || a.state == udpClosing || a.closeReq {
+		a.sendFailed(s, ErrClosed)
+		return ErrClosed
+	}
 	d, encoded, closeAfter, err := a.encode(b, raw)
 	if err != nil {
-		a.mu.Lock()
-		s := a.sess
-		a.mu.Unlock()
 		a.sendFailed(s, err)
 		return err
 	}
 	owned = owned || encoded
-	a.mu.Lock()
-	switch a.state {
-	case udpOpen:
-		s := a.sess
+	if a.state == udpOpen {
 		err := a.writeLocked(s, d, owned, false)
-		a.mu.Unlock()
 		if err == nil && closeAfter {
-			a.closeSession(s, "")
+			a.beginCloseLocked(s)
 		}
 		return err
-	case udpConnecting:
-		defer a.mu.Unlock()
-		if a.closeReq {
-			return ErrClosed
-		}
-		if a.pendingN >= a.maxSend() {
-			return ErrSendBufferFull
-		}
-		if !owned {
-			d = append([]byte(nil), d...)
-		}
-		a.pending = append(a.pending, d)
-		a.pendingN += len(d)
-		if closeAfter {
-			a.closeReq = true
-		}
-		return nil
 	}
-	s := a.sess // closing
-	a.mu.Unlock()
-	a.sendFailed(s, ErrClosed)
-	return ErrClosed
+	// Connecting.
+	if a.pendingN >= a.maxSend() {
+		a.stats.SendFailures.Add(1)
+		return ErrSendBufferFull
+	}
+	if !owned {
+		d = append([]byte(nil), d...)
+	}
+	a.pending = append(a.pending, d)
+	a.pendingN += len(d)
+	if closeAfter {
+		a.closeReq = true
+	}
+	return nil
 }
 
-// sendOn sends b on s, whether or not s is still the current socket.
-func (a *AsyncUdpConnection) sendOn(s *udpSession, b []byte, raw, owned bool) error {
-	d, encoded, _, err := a.encode(b, raw)
+// sendOn sends b on s, whether or not s is still the current socket;
+// a.mu is held.
+func (a *AsyncUdpConnection) sendOnLocked(s *udpSession, b []byte) error {
+	d, _, _, err := a.encode(b, false)
 	if err != nil {
 		a.sendFailed(s, err)
 		return err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.writeLocked(s, d, owned || encoded, false)
+	return a.writeLocked(s, d, true, false)
 }
 
 // encode frames b as one datagram and checks its size. encoded: d is a

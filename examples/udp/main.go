@@ -23,13 +23,6 @@ func main() {
 	if addr == "" {
 		addr = "127.0.0.1:9292"
 	}
-	echo := func(connection core.Connection, data []byte) {
-		if err := connection.SendBytes(data, false); err != nil {
-			connection.Goer().Log().Warn("echo not sent", "remote", connection.GetRemoteAddress(), "err", err)
-			connection.Close("") // a stream connection ends; for a datagram peer there is nothing to close
-		}
-	}
-
 	udp := core.NewGoer(addr, nil, "udp")
 	udp.Name = "udp-echo"
 	udp.OnMessage = echo
@@ -39,4 +32,12 @@ func main() {
 	tcp.OnMessage = echo
 
 	core.RunAll(udp, tcp)
+}
+
+// echo sends every message back to where it came from.
+func echo(connection core.Connection, data []byte) {
+	if err := connection.SendBytes(data, false); err != nil {
+		connection.Goer().Log().Warn("echo not sent", "remote", connection.GetRemoteAddress(), "err", err)
+		connection.Close("") // a stream connection ends; for a datagram peer there is nothing to close
+	}
 }

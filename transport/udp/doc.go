@@ -9,4 +9,13 @@
 //	g := core.NewGoer("127.0.0.1:9090", nil, "udp")
 //	g.OnMessage = func(c core.Connection, data []byte) { c.SendBytes(data, false) }
 //	g.RunAll()
+//
+// It also makes the sockets of datagram clients (core.AsyncUdpConnection,
+// workerman's AsyncUdpConnection): a socket connected to one peer, each
+// Send one datagram, each datagram received framed the same way.
+//
+//	c := core.NewAsyncUdpConnection("udp://127.0.0.1:9090", nil)
+//	c.OnMessage = func(c core.Connection, data []byte) { fmt.Printf("%s\n", data) }
+//	c.Connect()
+//	c.Send("ping", false)
 package udp
