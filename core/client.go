@@ -134,7 +134,7 @@ func (a *AsyncConnection) init() {
 	}
 	g := &Goer{Name: "client " + a.Address, Protocol: a.Protocol,
 		MaxSendBufferSize: a.MaxSendBufferSize, MaxPackageSize: a.MaxPackageSize,
-		CloseTimeout: a.CloseTimeout}
+		CloseTimeout: a.CloseTimeout, Connections: &connSlot{}}
 	g.Logger = a.Logger
 	if a.Server != nil {
 		if g.Logger == nil {
