@@ -74,12 +74,12 @@ func scrape(t testing.TB, addr string) families {
 	return fams
 }
 
-// value returns the sample of name whose labels include want ("k=v"
-// pairs), -1 when there is none; a histogram gives its count.
-func (f families) value(name string, want ...string) float64 {
+// metric returns the series of name whose labels include want ("k=v"
+// pairs), nil when there is none.
+func (f families) metric(name string, want ...string) *dto.Metric {
 	mf, ok := f[name]
 	if !ok {
-		return -1
+		return nil
 	}
 next:
 	for _, m := range mf.GetMetric() {
@@ -93,14 +93,24 @@ next:
 				continue next
 			}
 		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		}
+		return m
+	}
+	return nil
+}
+
+// value returns the sample of name whose labels include want ("k=v"
+// pairs), -1 when there is none; a histogram gives its count.
+func (f families) value(name string, want ...string) float64 {
+	m := f.metric(name, want...)
+	switch {
+	case m == nil:
+		return -1
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Histogram != nil:
+		return float64(m.Histogram.GetSampleCount())
 	}
 	return -1
 }

@@ -24,7 +24,7 @@ var LatencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .02
 // are gathered from. Its methods are safe for concurrent use.
 type Metrics struct {
 	reg     *prometheus.Registry
-	latency *prometheus.HistogramVec
+	buckets *latencyBounds // LatencyBuckets when New ran
 
 	mu    sync.Mutex
 	goers atomic.Pointer[[]*goerMetrics] // replaced, never changed, under mu
@@ -42,18 +42,12 @@ type goerMetrics struct {
 // Goers start: it sets the Observer of their HTTP and WebSocket protocols
 // unless one is set already.
 func New(goers ...*core.Goer) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
-	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "goes_http_request_duration_seconds",
-		Help:    "Time from an HTTP request's delivery to the handler until its response was queued.",
-		Buckets: LatencyBuckets,
-	}, append(append([]string(nil), goerLabels...), "method"))
+	m := &Metrics{reg: prometheus.NewRegistry(), buckets: newLatencyBounds(LatencyBuckets)}
 	empty := []*goerMetrics{}
 	m.goers.Store(&empty)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.latency,
 		(*goerCollector)(m),
 	)
 	for _, g := range goers {
@@ -71,7 +65,7 @@ func (m *Metrics) Add(g *core.Goer) {
 	switch p := g.Protocol.(type) {
 	case *http.Protocol: // one Protocol may serve several of the Goers
 		if p.Observer == nil || p.Observer == http.Observer((*httpObserver)(m)) {
-			gm.http = &httpCounts{}
+			gm.http = newHTTPCounts(m.buckets)
 			p.Observer = (*httpObserver)(m)
 		}
 	case *websocket.Protocol:
@@ -126,6 +120,7 @@ var (
 	descRunning      = desc("goes_goer_running", "1 while the Goer serves, else 0.")
 	descStarted      = desc("goes_goer_start_time_seconds", "When the Goer started listening, in seconds since the Unix epoch.")
 	descRequests     = desc("goes_http_requests_total", "HTTP responses, by request method and status class.", "method", "code")
+	descLatency      = desc("goes_http_request_duration_seconds", "Time from an HTTP request's delivery to the handler until its response was queued.", "method")
 	descWSMessages   = desc("goes_websocket_messages_total", "WebSocket messages and control frames, received or queued for sending.", "direction", "type")
 	descWSCloses     = desc("goes_websocket_closes_total", "WebSocket connections ended, by close code (1006: without a close frame).", "code")
 	descReloads      = prometheus.NewDesc("goes_reloads_total", "Reloads that led to this process.", nil, nil)
@@ -136,7 +131,7 @@ var (
 func (gc *goerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descAccepted, descRejected, descClosed, descRead, descWritten,
 		descReceived, descSent, descBufferFull, descSendFailures, descDropped, descErrors, descPanics, descTimers,
-		descRunning, descStarted, descRequests, descWSMessages, descWSCloses, descReloads, descBuildInfo} {
+		descRunning, descStarted, descRequests, descLatency, descWSMessages, descWSCloses, descReloads, descBuildInfo} {
 		ch <- d
 	}
 }
@@ -187,13 +182,7 @@ func (gm *goerMetrics) collect(ch chan<- prometheus.Metric) {
 		gauge(descStarted, float64(t.UnixNano())/1e9)
 	}
 	if h := gm.http; h != nil {
-		for mi := range h.reqs {
-			for ci := range h.reqs[mi] {
-				if v := h.reqs[mi][ci].Load(); v > 0 {
-					counter(descRequests, v, methods[mi], classes[ci])
-				}
-			}
-		}
+		h.collect(ch, lv)
 	}
 	if w := gm.ws; w != nil {
 		for di := range w.frames {

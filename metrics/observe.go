@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,39 +27,151 @@ func methodIndex(m string) int {
 	return len(methods) - 1
 }
 
-// httpCounts are one Goer's HTTP responses by method and status class,
-// and the latency histograms by method, made on first use.
+// httpCounts are one Goer's HTTP responses and their latencies, in one
+// array of counters: for every method and status class, the timed
+// responses by latency bucket (not cumulative; the last bucket is +Inf),
+// then the untimed ones (rejected while being read). A response costs one
+// atomic add here and one on the method's latency sum; the request
+// counters and the histograms are summed from the cells when Prometheus
+// scrapes.
 type httpCounts struct {
-	reqs    [len(methods)][len(classes)]atomic.Int64
-	latency [len(methods)]atomic.Pointer[prometheus.Observer]
+	cells []atomic.Uint64 // [method][class][bucket or untimed], see cell
+	sum   []atomic.Uint64 // [method]: the float64 bits of the seconds timed
+	width int             // cells per method and class: the buckets, +Inf, untimed
+	upper []float64       // the buckets' upper bounds in seconds, without +Inf
+	under []time.Duration // upper as the longest elapsed each bucket takes
+}
+
+func newHTTPCounts(b *latencyBounds) *httpCounts {
+	w := len(b.upper) + 2
+	return &httpCounts{
+		cells: make([]atomic.Uint64, len(methods)*len(classes)*w),
+		sum:   make([]atomic.Uint64, len(methods)),
+		width: w,
+		upper: b.upper,
+		under: b.under,
+	}
+}
+
+// cell returns the counter of method mi, class ci and bucket bi (width-1:
+// untimed).
+func (h *httpCounts) cell(mi, ci, bi int) *atomic.Uint64 {
+	return &h.cells[(mi*len(classes)+ci)*h.width+bi]
+}
+
+// observe counts one response; elapsed < 0: untimed.
+func (h *httpCounts) observe(mi, ci int, elapsed time.Duration) {
+	if elapsed < 0 {
+		h.cell(mi, ci, h.width-1).Add(1)
+		return
+	}
+	bi := 0
+	for bi < len(h.under) && elapsed > h.under[bi] {
+		bi++
+	}
+	h.cell(mi, ci, bi).Add(1)
+	s := &h.sum[mi]
+	v := elapsed.Seconds()
+	for {
+		old := s.Load()
+		if s.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
+			return
+		}
+	}
+}
+
+// latencyBounds are the buckets of goes_http_request_duration_seconds.
+type latencyBounds struct {
+	upper []float64       // seconds, ascending, without +Inf
+	under []time.Duration // for each bound, the longest elapsed whose Seconds() is within it
+}
+
+// newLatencyBounds checks and converts LatencyBuckets as Prometheus does
+// (ascending; a last +Inf is implied and dropped).
+func newLatencyBounds(buckets []float64) *latencyBounds {
+	b := &latencyBounds{}
+	for i, u := range buckets {
+		if math.IsInf(u, 1) && i == len(buckets)-1 {
+			break
+		}
+		if math.IsNaN(u) || (i > 0 && u <= buckets[i-1]) {
+			panic(fmt.Sprintf("metrics: LatencyBuckets must be in increasing order: %v", buckets))
+		}
+		b.upper = append(b.upper, u)
+		b.under = append(b.under, longestWithin(u))
+	}
+	return b
+}
+
+// longestWithin returns the longest d with d.Seconds() <= s, so that a
+// bucket takes the same durations as a Prometheus histogram observing
+// d.Seconds() would (math.MinInt64 when none, math.MaxInt64 when all).
+func longestWithin(s float64) time.Duration {
+	switch {
+	case s >= math.MaxInt64/1e9:
+		return math.MaxInt64
+	case s < math.MinInt64/1e9:
+		return math.MinInt64
+	}
+	d := time.Duration(math.Floor(s * 1e9))
+	for d < math.MaxInt64 && (d+1).Seconds() <= s {
+		d++
+	}
+	for d > math.MinInt64 && d.Seconds() > s {
+		d--
+	}
+	return d
+}
+
+// collect sends h's request counters and latency histograms.
+func (h *httpCounts) collect(ch chan<- prometheus.Metric, lv []string) {
+	buckets := make([]uint64, h.width)
+	for mi := range methods {
+		var count uint64
+		clear(buckets)
+		for ci := range classes {
+			var n uint64
+			for bi := range h.width {
+				v := h.cell(mi, ci, bi).Load()
+				n += v
+				buckets[bi] += v
+			}
+			if n > 0 {
+				ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), append(lv[:3:3], methods[mi], classes[ci])...)
+			}
+		}
+		for _, v := range buckets[:h.width-1] {
+			count += v
+		}
+		if count == 0 {
+			continue
+		}
+		cumulative := make(map[float64]uint64, len(h.upper))
+		var below uint64
+		for bi, u := range h.upper {
+			below += buckets[bi]
+			cumulative[u] = below
+		}
+		sum := math.Float64frombits(h.sum[mi].Load())
+		ch <- prometheus.MustNewConstHistogram(descLatency, count, sum, cumulative, append(lv[:3:3], methods[mi])...)
+	}
 }
 
 // httpObserver adapts Metrics to http.Observer.
 type httpObserver Metrics
 
-// ObserveResponse implements http.Observer: an atomic add, and for a
-// request handed to the handler one histogram observation.
+// ObserveResponse implements http.Observer: one atomic add, and for a
+// request handed to the handler a second one on the latency sum.
 func (o *httpObserver) ObserveResponse(c core.Connection, method string, status int, elapsed time.Duration) {
 	gm := (*Metrics)(o).of(c.Goer())
 	if gm == nil || gm.http == nil {
 		return
 	}
-	mi := methodIndex(method)
 	ci := status / 100
 	if ci < 1 || ci >= len(classes) {
 		ci = 0
 	}
-	gm.http.reqs[mi][ci].Add(1)
-	if elapsed < 0 {
-		return // rejected while being read: not timed
-	}
-	h := gm.http.latency[mi].Load()
-	if h == nil {
-		ob := (*Metrics)(o).latency.WithLabelValues(append(labelsOf(gm.g), methods[mi])...)
-		gm.http.latency[mi].CompareAndSwap(nil, &ob)
-		h = gm.http.latency[mi].Load()
-	}
-	(*h).Observe(elapsed.Seconds())
+	gm.http.observe(methodIndex(method), ci, elapsed)
 }
 
 // directions and frameKinds are the labels of goes_websocket_messages_total.
