@@ -69,6 +69,11 @@ type conn struct {
 	busy    bool // a raw response (file, stream) is being sent
 	waiting bool // receiving is paused until the pending response is out
 	gone    bool // the connection closed
+
+	// under mu, kept only when the Protocol has an Observer: the monoNow
+	// at which the latest response was completed, and the connection's
+	// BytesRead then (see startLocked).
+	doneAt, doneRead int64
 }
 
 // exchange is one request and its response, with the parser's buffers. A
@@ -243,6 +248,9 @@ func (st *conn) completeLocked(now int64) (resume bool) {
 	st.pending.Store(false)
 	st.busy = false
 	st.deadline.Store(now + int64(st.p.keepAliveDur()))
+	if st.p.Observer != nil {
+		st.doneLocked(now)
+	}
 	resume = st.waiting
 	st.waiting = false
 	return resume
@@ -321,11 +329,11 @@ func (st *conn) deliver() ([]byte, error) {
 	st.reqEnd = 0
 	st.deadline.Store(0)
 	x := st.x.Load()
-	if st.p.Observer != nil {
-		x.start = monoNow()
-	}
 	body := x.req.body // x may be given back as soon as the request is pending
 	st.mu.Lock()
+	if st.p.Observer != nil {
+		x.start = st.startLocked()
+	}
 	st.busy = false
 	x.resp.reset()
 	st.pending.Store(true)

@@ -14,9 +14,12 @@ import (
 // per request: method is the request's ("" when the request was rejected
 // before its method was read), status the response's code, and elapsed
 // the time from the request's delivery to the handler (or a static mount)
-// until its response was queued. A request rejected while it was being
-// read (400, 413, 414, 431, ...) reports a negative elapsed. It must be
-// quick and safe for concurrent use.
+// until its response was queued. A request read whole before the response
+// to the one before it was queued (pipelined requests that came in one
+// read) is delivered at that moment and timed from it, which spares a
+// clock read per request. A request rejected while it was being read
+// (400, 413, 414, 431, ...) reports a negative elapsed. It must be quick
+// and safe for concurrent use.
 type Observer interface {
 	ObserveResponse(c core.Connection, method string, status int, elapsed time.Duration)
 }
@@ -41,6 +44,29 @@ func (st *conn) observeLocked(now int64) observation {
 		return observation{}
 	}
 	return observation{method: x.req.method, status: x.resp.code(), elapsed: time.Duration(now - x.start), ok: true}
+}
+
+// startLocked returns the monoNow of the delivery of the request begun.
+// When no byte was read since the latest response was completed, the
+// request was read whole before that moment and is delivered right after
+// it: the clock read then serves again (with a batch of pipelined
+// requests, all but the first of a read). st.mu is held.
+func (st *conn) startLocked() int64 {
+	if st.doneAt != 0 {
+		if tc, ok := st.c.(*core.TCPConnection); ok && tc.BytesRead() == st.doneRead {
+			return st.doneAt
+		}
+	}
+	return monoNow()
+}
+
+// doneLocked notes that the pending response was completed at now, for
+// startLocked. st.mu is held.
+func (st *conn) doneLocked(now int64) {
+	st.doneAt = 0
+	if tc, ok := st.c.(*core.TCPConnection); ok {
+		st.doneAt, st.doneRead = now, tc.BytesRead()
+	}
 }
 
 // report tells the observer, outside st.mu.

@@ -112,3 +112,97 @@ func TestObserver(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// timings is an Observer that keeps the elapsed of every response by
+// method.
+type timings struct {
+	mu sync.Mutex
+	by map[string]time.Duration
+}
+
+func (tm *timings) ObserveResponse(c core.Connection, method string, status int, elapsed time.Duration) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	tm.by[method] = elapsed
+}
+
+func (tm *timings) get(method string) (time.Duration, bool) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	d, ok := tm.by[method]
+	return d, ok
+}
+
+// A request is timed from its delivery to the handler: a pipelined one
+// read with the request before it from that one's response (answered on
+// the lane or later from another goroutine), one whose bytes came after
+// that response from its own delivery, however long the connection was
+// idle in between.
+func TestObserverTimesFromDelivery(t *testing.T) {
+	const wait = 150 * time.Millisecond
+	tm := &timings{by: map[string]time.Duration{}}
+	p := http.New()
+	p.Observer = tm
+	addr := serve(t, p, func(c core.Connection, _ []byte) {
+		w := http.RequestOf(c).Response()
+		switch http.RequestOf(c).Path() {
+		case "/slow":
+			time.Sleep(wait)
+			w.SendString("slow")
+		case "/later":
+			go func() {
+				time.Sleep(wait)
+				w.SendString("later")
+			}()
+		default:
+			w.SendString("ok")
+		}
+	})
+	const post = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+	for _, tc := range []struct {
+		name          string
+		first, second string // written in turn, with a pause of wait when second is not empty
+	}{
+		{"pipelined behind a slow handler", "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n" + post, ""},
+		{"pipelined behind a later response", "GET /later HTTP/1.1\r\nHost: x\r\n\r\n" + post, ""},
+		{"after an idle wait", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", post},
+		{"its head's end after an idle wait", "GET / HTTP/1.1\r\nHost: x\r\n\r\n" + post[:20], post[20:]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clear(tm.by)
+			c := rawConn(t, addr)
+			br := bufio.NewReader(c)
+			answer := func() {
+				resp, err := nethttp.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				readAll(t, resp)
+			}
+			fmt.Fprint(c, tc.first)
+			answer()
+			if tc.second != "" {
+				time.Sleep(wait)
+				fmt.Fprint(c, tc.second)
+			}
+			answer()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				d, ok := tm.get("POST")
+				if ok {
+					if d < 0 || d >= wait/2 {
+						t.Fatalf("the POST was timed %v; its handler answers at once", d)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the POST was never observed")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if d, _ := tm.get("GET"); tc.name == "pipelined behind a slow handler" && d < wait {
+				t.Fatalf("the slow GET was timed %v, its handler took %v", d, wait)
+			}
+		})
+	}
+}
