@@ -106,6 +106,10 @@ type AsyncConnection struct {
 	retry    *time.Timer
 	cancel   context.CancelFunc
 	attempt  int
+	// Pipe's low-water notice (see connExtra), armed while connecting;
+	// handed to the connection once it is up.
+	lowArmed   bool
+	onLowWater func()
 }
 
 type pendingSend struct {
@@ -225,7 +229,8 @@ func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 	a.conn, a.state, a.attempt = c, acOpen, 0
 	a.cancel = nil
 	// The queued sends go first; they were accepted already, so the
-	// limit does not refuse them now.
+	// limit does not refuse them now. c.mu is taken before a.mu is let
+	// go: sends from now on queue behind them.
 	c.mu.Lock()
 	for _, p := range a.pending {
 		if _, err := c.appendLocked(p.b, "", p.raw); err != nil {
@@ -236,13 +241,19 @@ func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 		c.full = true
 		c.post(laneEvent{kind: evBufferFull})
 	}
-	c.kickLocked()
+	if a.onLowWater != nil {
+		x := c.x()
+		x.onLowWater, x.lowArmed = a.onLowWater, a.lowArmed
+	}
+	a.lowArmed = false
 	a.pending, a.pendingN = nil, 0
 	if a.closeReq {
 		a.closeReq = false
-		c.Close(a.closeMsg)
+		c.closeLocked(a.closeMsg, true)
 	}
 	a.mu.Unlock()
+	// Unlocked: writing may resume a piped source, whose lock is taken.
+	c.kickLocked()
 	d.Serve((*Stream)(c))
 }
 
@@ -508,7 +519,7 @@ func (a *AsyncConnection) State() string {
 // StateConnecting is an AsyncConnection's state while it connects.
 const StateConnecting = "CONNECTING"
 
-func (a *AsyncConnection) maxSend() int {
+func (a *AsyncConnection) maxSendLocked() int {
 	a.init()
 	return a.owner.MaxSendBufferSize
 }

@@ -11,31 +11,63 @@ type Piper interface {
 	pipeHooks() *pipeHooks
 }
 
-// pipeHooks are the callbacks Pipe sets, wherever the connection keeps
-// them.
+// pipeHooks are what Pipe needs of a connection, wherever it keeps it.
 type pipeHooks struct {
-	onMessage     *func(Connection, []byte)
-	onClose       *func(Connection)
-	onBufferFull  *func(Connection)
-	onBufferDrain *func(Connection)
-	maxSend       func() int
+	onMessage *func(Connection, []byte)
+	onClose   *func(Connection)
+	// forward queues a piped message past the limit (the source pauses
+	// right after, so the queue stays within the limit plus one message)
+	// and reports whether the queue is at the limit; if so, the low-water
+	// notice is armed.
+	forward func(data []byte) (full bool, err error)
+	// setLowWater sets what runs once an armed queue holds less than half
+	// its limit again.
+	setLowWater func(f func())
+	// belowLowWater reports whether the queue holds less than half its
+	// limit.
+	belowLowWater func() bool
 }
 
 func (c *TCPConnection) pipeHooks() *pipeHooks {
-	return &pipeHooks{&c.OnMessage, &c.OnClose, &c.OnBufferFull, &c.OnBufferDrain,
-		func() int { return int(c.maxSend.Load()) }}
+	return &pipeHooks{
+		onMessage: &c.OnMessage,
+		onClose:   &c.OnClose,
+		forward:   func(data []byte) (bool, error) { return c.queue(data, "", false, true) },
+		setLowWater: func(f func()) {
+			c.mu.Lock()
+			c.x().onLowWater = f
+			c.mu.Unlock()
+		},
+		belowLowWater: c.belowLowWater,
+	}
+}
+
+func (c *TCPConnection) belowLowWater() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pendingLocked() < c.lowWater()
 }
 
 func (a *AsyncConnection) pipeHooks() *pipeHooks {
-	return &pipeHooks{&a.OnMessage, &a.OnClose, &a.OnBufferFull, &a.OnBufferDrain, a.maxSend}
+	return &pipeHooks{
+		onMessage:     &a.OnMessage,
+		onClose:       &a.OnClose,
+		forward:       a.forward,
+		setLowWater:   a.setLowWater,
+		belowLowWater: a.belowLowWater,
+	}
 }
 
 // Pipe forwards every message c receives to dst (encoded with dst's
-// protocol). When dst's send queue fills, c stops reading (PauseRecv) until
-// dst has written it out (ResumeRecv), so memory stays bounded by dst's
-// MaxSendBufferSize. When c closes, dst is closed once what is queued for
-// it is written. Pipe sets c's OnMessage and OnClose (an OnClose set before
-// still runs first) and dst's OnBufferFull and OnBufferDrain. For a
+// protocol). When dst's send queue reaches its MaxSendBufferSize, c stops
+// reading (PauseRecv) until dst has written it down to half of that
+// (ResumeRecv), so that c refills the queue while dst writes the rest, and
+// memory stays bounded by dst's MaxSendBufferSize plus one message. A
+// forwarded message is never refused for a full queue: sends from
+// elsewhere that fill dst pause c at its next message. When c closes, dst
+// is closed once what is queued for it is written. Pipe sets c's OnMessage
+// and OnClose (an OnClose set before still runs first); dst's OnBufferFull
+// and OnBufferDrain are the user's and fire as for any connection. For a
 // two-way link pipe both ways: a.Pipe(b); b.Pipe(a).
 //
 // Call it from c's own callbacks (OnConnect), or before c is connected.
@@ -48,13 +80,15 @@ func (a *AsyncConnection) Pipe(dst Piper) { pipe(a, dst) }
 func pipe(src, dst Piper) {
 	s, d := src.pipeHooks(), dst.pipeHooks()
 	*s.onMessage = func(_ Connection, data []byte) {
-		if err := dst.SendBytes(data, false); err != nil {
-			return // dst closing (its close closes src) or, at worst, full: reported by dst's OnError
+		full, err := d.forward(data)
+		if err != nil || !full {
+			return // dst closing: its close closes src
 		}
-		// Pause at once, on src's lane: waiting for OnBufferFull, which
-		// runs on dst's lane, would let the next messages be refused.
-		if dst.SendQueueSize() >= d.maxSend() {
-			src.PauseRecv()
+		// Paused on src's lane, at once. The low-water notice may have
+		// come before the pause, when dst wrote fast: then read on.
+		src.PauseRecv()
+		if d.belowLowWater() {
+			src.ResumeRecv()
 		}
 	}
 	prev := *s.onClose
@@ -64,6 +98,60 @@ func pipe(src, dst Piper) {
 		}
 		dst.Close("")
 	}
-	*d.onBufferFull = func(Connection) { src.PauseRecv() }
-	*d.onBufferDrain = func(Connection) { src.ResumeRecv() }
+	d.setLowWater(src.ResumeRecv)
+}
+
+// forward is Pipe's send: queued past the limit, and the low-water
+// notice armed when the queue is at the limit (see pipeHooks).
+func (a *AsyncConnection) forward(b []byte) (full bool, err error) {
+	a.mu.Lock()
+	switch a.state {
+	case acOpen:
+		c := a.conn
+		a.mu.Unlock()
+		return c.queue(b, "", false, true)
+	case acConnecting:
+		defer a.mu.Unlock()
+		if a.closeReq {
+			return false, ErrClosed
+		}
+		a.pending = append(a.pending, pendingSend{append([]byte(nil), b...), false})
+		a.pendingN += len(b)
+		full = a.pendingN >= a.maxSendLocked()
+		if full {
+			a.lowArmed = true
+		}
+		return full, nil
+	}
+	a.mu.Unlock()
+	return false, ErrClosed
+}
+
+// setLowWater sets what runs when the queue falls below half its limit
+// after forward reported it full.
+func (a *AsyncConnection) setLowWater(f func()) {
+	a.mu.Lock()
+	a.onLowWater = f
+	c := a.conn
+	if a.state != acOpen {
+		c = nil
+	}
+	a.mu.Unlock()
+	if c != nil {
+		c.mu.Lock()
+		c.x().onLowWater = f
+		c.mu.Unlock()
+	}
+}
+
+// belowLowWater reports whether the queue holds less than half its limit.
+func (a *AsyncConnection) belowLowWater() bool {
+	a.mu.Lock()
+	if a.state == acOpen {
+		c := a.conn
+		a.mu.Unlock()
+		return c.belowLowWater()
+	}
+	defer a.mu.Unlock()
+	return a.pendingN < max(a.maxSendLocked()/2, 1)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 	"unsafe"
@@ -60,40 +61,98 @@ func (c *TCPConnection) SendBytes(data []byte, raw bool) error {
 
 // send queues b (or s when b is nil) and starts writing it.
 func (c *TCPConnection) send(b []byte, s string, raw bool) error {
+	_, err := c.queue(b, s, raw, false)
+	return err
+}
+
+// queue is send. piped (Pipe's forwarding) takes the data past the limit,
+// since the source pauses right after, and arms the low-water notice
+// (connExtra.lowArmed) when the queue is at the limit; full reports that.
+func (c *TCPConnection) queue(b []byte, s string, raw, piped bool) (full bool, err error) {
 	c.mu.Lock()
 	if c.state.Load() != connOpen {
 		c.mu.Unlock()
 		c.sendFailed(ErrClosed)
-		return ErrClosed
+		return false, ErrClosed
 	}
-	if c.pendingLocked() >= int(c.maxSend.Load()) {
+	limit := int(c.maxSend.Load())
+	if !piped && c.pendingLocked() >= limit {
 		p := c.Protocol
 		c.mu.Unlock()
 		c.sendFailed(ErrSendBufferFull)
 		if rh, ok := p.(SendRefusalHandler); ok && !raw {
 			rh.OnSendRefused(c, ErrSendBufferFull)
 		}
-		return ErrSendBufferFull
+		return false, ErrSendBufferFull
+	}
+	tried := false // the socket was just offered the bytes: it is full
+	if raw || c.Protocol == nil {
+		c.goer.stats.Sent.Add(1)
+		if b == nil {
+			b = unsafe.Slice(unsafe.StringData(s), len(s)) // written or copied, not kept
+		}
+		raw = true
+		if c.idleLocked() && !c.holdWrites && len(b) > 0 {
+			if tw, ok := c.sock.(TryWriter); ok {
+				if b, err = c.writeNow(tw, b); err != nil || len(b) == 0 {
+					return false, nil // c.mu is unlocked
+				}
+				tried = true
+			}
+		}
 	}
 	closeAfter, err := c.appendLocked(b, s, raw)
 	if err != nil {
 		c.mu.Unlock()
-		return err
+		return false, err
 	}
-	c.goer.stats.Sent.Add(1)
+	if !raw {
+		c.goer.stats.Sent.Add(1)
+	}
 	if closeAfter {
 		c.beginCloseLocked()
 	}
 	n := c.pendingLocked()
-	if !c.full && n >= int(c.maxSend.Load()) {
-		c.full = true
-		c.post(laneEvent{kind: evBufferFull})
+	if n >= limit {
+		full = true
+		if !c.full {
+			c.full = true
+			c.post(laneEvent{kind: evBufferFull})
+		}
+		if piped {
+			c.x().lowArmed = true
+		}
 	}
 	if n >= c.highWater() && c.pacedLocked() {
 		c.pauseLocked(pausedByQueue)
 	}
-	c.kickLocked()
-	return nil
+	if tried {
+		c.awaitWritableLocked()
+	} else {
+		c.kickLocked()
+	}
+	return full, nil
+}
+
+// writeNow writes raw bytes straight from the caller's buffer when nothing
+// is queued before them, so that what the kernel takes at once is never
+// copied. It returns what is left to queue; when nothing is, or the write
+// failed, c.mu is unlocked.
+func (c *TCPConnection) writeNow(tw TryWriter, b []byte) ([]byte, error) {
+	n, err := tw.TryWrite(b)
+	if n > 0 {
+		c.wrote(n)
+	}
+	if err != nil {
+		c.mu.Unlock()
+		c.ioFailed(err)
+		return nil, err
+	}
+	if n == len(b) {
+		c.mu.Unlock()
+		return nil, nil
+	}
+	return b[n:], nil
 }
 
 // appendLocked encodes into the queue. It reports whether the protocol asked
@@ -102,8 +161,8 @@ func (c *TCPConnection) appendLocked(b []byte, s string, raw bool) (closeAfter b
 	dst := &c.out
 	if st := c.streamsLocked(); len(st) > 0 {
 		dst = &st[len(st)-1].after
-	} else if c.out == nil {
-		c.out = getSendBuf()
+	} else if c.out == nil && len(b)+len(s) <= keepBufferCap {
+		c.out = getSendBuf() // a big message gets a buffer of its size at once
 	}
 	if raw || c.Protocol == nil {
 		if b != nil {
@@ -163,13 +222,19 @@ func (c *TCPConnection) kickLocked() {
 		}
 		if len(c.out) == 0 && len(c.streamsLocked()) == 0 {
 			c.afterDrainLocked()
-			c.mu.Unlock()
+			c.unlockSend()
 			return
 		}
 	}
+	c.awaitWritableLocked()
+}
+
+// awaitWritableLocked leaves what is queued to the engine's write notice
+// or to a flusher goroutine. It unlocks c.mu.
+func (c *TCPConnection) awaitWritableLocked() {
 	c.writing = true
 	if c.notifyLocked() {
-		c.mu.Unlock()
+		c.unlockSend()
 		return
 	}
 	c.mu.Unlock()
@@ -224,16 +289,38 @@ func (c *TCPConnection) writable() {
 	if len(c.out) == 0 && len(c.streamsLocked()) == 0 {
 		c.writing = false
 		c.afterDrainLocked()
-		c.mu.Unlock()
+		c.unlockSend()
 		return
 	}
 	if c.notifyLocked() {
+		c.unlockSend()
+		return
+	}
+	c.unlockSend()
+	go c.flush() // a SendFrom reader queued meanwhile, or no notice to come
+}
+
+// unlockSend releases c.mu after bytes were written: when a Pipe's source
+// waits for this queue to fall below its low-water mark and it has, the
+// source reads on (after the unlock: its own lock is taken, and a Pipe
+// both ways takes the two in either order).
+func (c *TCPConnection) unlockSend() {
+	x := c.extra.Load()
+	if x == nil || !x.lowArmed || c.pendingLocked() >= c.lowWater() {
 		c.mu.Unlock()
 		return
 	}
+	x.lowArmed = false
+	f := x.onLowWater
 	c.mu.Unlock()
-	go c.flush() // a SendFrom reader queued meanwhile, or no notice to come
+	if f != nil {
+		f()
+	}
 }
+
+// lowWater is the queue size below which a piped source reads on: half
+// the limit, so that it refills the queue while the rest is written.
+func (c *TCPConnection) lowWater() int { return max(int(c.maxSend.Load())/2, 1) }
 
 func (c *TCPConnection) wrote(n int) {
 	c.bytesWritten.Add(int64(n))
@@ -256,16 +343,11 @@ func (c *TCPConnection) flush() {
 		c.out = x.spare[:0]
 		x.spare = nil
 		x.inflight = len(buf)
-		c.mu.Unlock()
-
-		n, err := c.sock.Write(buf)
-		if n > 0 {
-			c.wrote(n)
-		}
-
-		c.mu.Lock()
+		err := c.writeOut(x, buf)
 		x.inflight, x.streamed = 0, 0
-		if cap(buf) <= keepBufferCap {
+		if cap(buf) <= max(keepBufferCap, int(c.maxSend.Load())) && c.state.Load() != connClosed {
+			// Kept while the queue is busy (a piped stream refills
+			// it); afterDrainLocked lets a big one go.
 			x.spare = buf[:0]
 		}
 		if err != nil {
@@ -277,7 +359,44 @@ func (c *TCPConnection) flush() {
 	}
 	c.writing = false
 	c.afterDrainLocked()
-	c.mu.Unlock()
+	c.unlockSend()
+}
+
+// flushPiece is the most the flusher writes at a time (an eighth of the
+// limit, within 16 and 128 KiB): between pieces the queue's size is
+// brought up to date, so that a piped source reads on as soon as the
+// queue is below its low-water mark, not once all of it is written.
+func (c *TCPConnection) flushPiece() int {
+	return min(max(int(c.maxSend.Load())/8, 16<<10), 128<<10)
+}
+
+// writeOut writes buf, which the flusher took from the queue (inflight),
+// with c.mu unlocked; c.mu is locked again when it returns.
+func (c *TCPConnection) writeOut(x *connExtra, buf []byte) error {
+	size := c.flushPiece()
+	for {
+		piece := buf[:min(len(buf), size)]
+		c.mu.Unlock()
+		n, err := c.sock.Write(piece)
+		if n > 0 {
+			c.wrote(n)
+		}
+		buf = buf[n:]
+		if err != nil || len(buf) == 0 {
+			c.mu.Lock()
+			return err
+		}
+		c.mu.Lock()
+		if c.state.Load() == connClosed { // destroyed meanwhile: the queue is gone
+			return net.ErrClosed
+		}
+		x.inflight -= n
+		x.streamed = max(x.streamed-n, 0)
+		if x.lowArmed {
+			c.unlockSend()
+			c.mu.Lock()
+		}
+	}
 }
 
 // pullStreamLocked moves the next bytes of the first queued reader (or what

@@ -123,6 +123,11 @@ type connExtra struct {
 	drained   chan struct{} // closed when the queue empties or the socket is destroyed
 	closeTask timer.TaskID
 	resumed   chan struct{} // closed and replaced by ResumeRecv
+	// Pipe's low-water notice: lowArmed is set when a piped send filled
+	// the queue; once it holds less than half the limit, onLowWater runs
+	// (the source reads on) and lowArmed is cleared.
+	lowArmed   bool
+	onLowWater func()
 
 	// guarded by TCPConnection.evMu
 	events []laneEvent
@@ -313,6 +318,13 @@ func (c *TCPConnection) close(data string, farewell bool) {
 		c.mu.Unlock()
 		return
 	}
+	c.closeLocked(data, farewell)
+	c.kickLocked()
+}
+
+// closeLocked queues the closing data and begins the close; the caller
+// kicks the writer.
+func (c *TCPConnection) closeLocked(data string, farewell bool) {
 	if data != "" {
 		if _, err := c.appendLocked(nil, data, false); err != nil {
 			c.goer.logger().Warn("close data not sent", "conn", c.ID, "err", err)
@@ -324,7 +336,6 @@ func (c *TCPConnection) close(data string, farewell bool) {
 		}
 	}
 	c.beginCloseLocked()
-	c.kickLocked()
 }
 
 // beginCloseLocked marks the connection closing and bounds the flush.

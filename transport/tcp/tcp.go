@@ -263,5 +263,14 @@ func serveStream(s *core.Stream, r interface{ Read([]byte) (int, error) }) {
 			s.Closed(err)
 			return
 		}
+		if n == len(buf) && n < maxReadBufferSize {
+			// A stream that fills the buffer (a proxied download) is
+			// read in bigger pieces: fewer reads, fewer messages.
+			buf = make([]byte, 2*n)
+		}
 	}
 }
+
+// maxReadBufferSize is what a connection's read buffer grows to while its
+// reads fill it (the goroutine engine).
+const maxReadBufferSize = 64 << 10
