@@ -104,15 +104,6 @@ func (g notifyGate) NotifyWritable() bool {
 	return !g.closed
 }
 
-func waitUntil(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !f(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // TestPipeResumesAtLowWater: a piped source that filled its destination's
 // queue reads on once the queue is below half the limit, not once it is
 // empty, so that it refills the queue while the rest is written; the
