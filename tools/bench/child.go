@@ -22,6 +22,7 @@ type child struct {
 	stderr     *tailBuffer
 	exited     chan struct{}
 	waitErr    error
+	lines      chan string // what it prints after "ready"
 }
 
 // live tracks running children so an interrupted harness can kill them.
@@ -49,15 +50,15 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// startChild runs "self serve -impl name -kind kind" (on cpus, unless
-// empty) and waits until it reports that it listens.
-func startChild(self, name, kind string, cpus []int, timeout time.Duration) (*child, error) {
+// startChild runs "self serve -impl name -kind kind [extra...]" (on cpus,
+// unless empty) and waits until it reports that it listens.
+func startChild(self, name, kind string, cpus []int, timeout time.Duration, extra ...string) (*child, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	c := &child{name: name, kind: kind, addr: addr, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
-	c.cmd = exec.Command(self, "serve", "-impl", name, "-kind", kind, "-addr", addr)
+	c := &child{name: name, kind: kind, addr: addr, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{}), lines: make(chan string, 4)}
+	c.cmd = exec.Command(self, append([]string{"serve", "-impl", name, "-kind", kind, "-addr", addr}, extra...)...)
 	c.cmd.Stderr = c.stderr
 	c.cmd.SysProcAttr = childAttr()
 	out, err := c.cmd.StdoutPipe()
@@ -79,6 +80,11 @@ func startChild(self, name, kind string, cpus []int, timeout time.Duration) (*ch
 			if strings.TrimSpace(sc.Text()) == "ready" && !ok {
 				ok = true
 				ready <- true
+			} else if ok {
+				select {
+				case c.lines <- sc.Text():
+				default:
+				}
 			}
 		}
 		if !ok {

@@ -68,6 +68,7 @@ type config struct {
 	pipeline                 int
 	wsConns                  int
 	idle, idleMax            int
+	idlePairs                int
 	srcAddrs                 int
 	wrk                      string
 	out, svg                 string
@@ -97,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.wsConns, "ws-conns", 100, "connections of the 1 KiB WebSocket echo")
 	fs.IntVar(&c.idle, "idle", 10000, "idle connections for the memory shapes (0: skip)")
 	fs.IntVar(&c.idleMax, "idle-max", 0, "a second, larger idle point, e.g. 19000 (0: skip); the open-files limit bounds it")
+	fs.IntVar(&c.idlePairs, "idle-pairs", 5000, "idle proxied pairs for the idle-proxy shape (0: skip)")
 	fs.IntVar(&c.srcAddrs, "src-addrs", 8, "client source addresses 127.0.0.2 and up (0: the kernel's choice)")
 	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
 	fs.StringVar(&c.out, "out", "", "write the table as Markdown to this file")
@@ -156,7 +158,7 @@ func (c config) allShapes() []shape {
 			})
 		}
 	}
-	return s
+	return append(s, c.pairShapes()...)
 }
 
 // selected reports whether name is chosen by a comma-separated filter of
@@ -277,11 +279,17 @@ type sample struct {
 	RSSKB                    int64   // peak RSS under load; RSS with the idle connections
 	BeforeKB                 int64   // idle: RSS before connecting
 	KBPerConn                float64 // idle
-	Conns                    int     // idle: connections open when measured
-	Notes                    []string
+	// idle pairs: the server's heap, goroutine stacks and goroutines per pair
+	HeapPerConn, StackPerConn, GoroutinesPerConn float64
+	Conns                                        int // idle: connections open when measured
+	Notes                                        []string
 }
 
 func (s sample) summary(sh shape) string {
+	if sh.Load == loadPairs {
+		return fmt.Sprintf("%d pairs, RSS %s → %s, %.2f KB/pair; heap %.0f B + stacks %.0f B per pair, %.2f goroutines/pair %s", s.Conns, mb(s.BeforeKB), mb(s.RSSKB), s.KBPerConn,
+			s.HeapPerConn, s.StackPerConn, s.GoroutinesPerConn, strings.Join(s.Notes, "; "))
+	}
 	if sh.Load == loadIdle {
 		return fmt.Sprintf("%d conns, RSS %s → %s, %.2f KB/conn %s", s.Conns, mb(s.BeforeKB), mb(s.RSSKB), s.KBPerConn, strings.Join(s.Notes, "; "))
 	}
@@ -295,6 +303,9 @@ func mb(kb int64) string { return fmt.Sprintf("%.1f MB", float64(kb)/1024) }
 // measure starts the server in a child process, runs the shape's load
 // against it and stops it.
 func measure(cfg config, self, wrkPath string, sh shape, server string) (sample, error) {
+	if sh.Load == loadPairs {
+		return measurePairs(cfg, self, sh, server) // a backend first (pairs.go)
+	}
 	c, err := startChild(self, server, sh.Kind, cfg.serverCPUs, 15*time.Second)
 	if err != nil {
 		return sample{}, err

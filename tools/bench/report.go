@@ -125,7 +125,7 @@ func (s *section) bestPeer(f func(*row) float64, higherBetter bool) float64 {
 	return bestOf(xs, higherBetter)
 }
 
-func (s *section) idle() bool { return s.Shape.Load == loadIdle }
+func (s *section) idle() bool { return s.Shape.Load == loadIdle || s.Shape.Load == loadPairs }
 
 // primary is the figure a section is charted by.
 func (s *section) primary() (f func(*row) float64, unit string, higherBetter bool) {
@@ -148,7 +148,9 @@ func (rep report) markdown() string {
 	for i := range rep.Sections {
 		s := &rep.Sections[i]
 		fmt.Fprintf(&b, "\n### %s\n\n", s.Shape.Title)
-		if s.idle() {
+		if s.Shape.Load == loadPairs {
+			s.pairsTable(&b)
+		} else if s.idle() {
 			best := s.bestPeer(func(r *row) float64 { return r.KBPerConn }, false)
 			b.WriteString("| server | connections | KB/conn | × best peer | RSS before | RSS with connections |\n|---|--:|--:|--:|--:|--:|\n")
 			for _, r := range s.Rows {

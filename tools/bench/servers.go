@@ -59,6 +59,7 @@ func impls() []impl {
 			impl{Name: e.Name, Family: "goes", Kind: kindWS, start: goesWS(e.Engine)},
 		)
 	}
+	list = append(list, proxyImpls()...)
 	return append(list, peerImpls()...)
 }
 
@@ -206,6 +207,7 @@ func serveMain(args []string, stdout io.Writer) int {
 	name := fs.String("impl", "", "server name")
 	kind := fs.String("kind", "", "tcp, http or ws")
 	addr := fs.String("addr", "", "listen address")
+	fs.StringVar(&proxyBackend, "backend", "", "the backend of a proxy")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -237,6 +239,7 @@ func serveMain(args []string, stdout io.Writer) int {
 	w := bufio.NewWriter(stdout)
 	fmt.Fprintln(w, "ready")
 	w.Flush()
+	serveMemStats(stdout)
 	<-sig
 	if path := os.Getenv("BENCH_MEMPROFILE"); path != "" {
 		// The heap while the connections are still open.
