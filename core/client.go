@@ -81,7 +81,10 @@ type AsyncConnection struct {
 	// returns.
 	OnMessage func(c Connection, data []byte)
 	// OnClose runs once per Connect: after the connection ends, or after
-	// OnError when the connect failed. Reconnect may be called from it.
+	// OnError when the connect failed. Reconnect may be called from it. The
+	// next connect (Connect, Reconnect or AutoReconnect, from here or from
+	// elsewhere) begins once it has returned, so the next OnConnect never
+	// overlaps it.
 	OnClose func(c Connection)
 	// OnError reports errors with an ErrCode* code; a failed connect is
 	// ErrCodeConnectFail (ErrConnectTimeout or ErrConnectFailed in msg).
@@ -106,21 +109,24 @@ type AsyncConnection struct {
 	retry    *time.Timer
 	cancel   context.CancelFunc
 	attempt  int
+	// connectWhenIdle: a connect was asked for while the last connection
+	// was still closing; closed starts it once OnClose has run.
+	connectWhenIdle bool
+	// The callbacks due while connecting (see client_pending.go).
+	preEvents   []laneEvent
+	pendingFull bool       // OnBufferFull is due or ran for the queue waiting for the connect
+	preMu       sync.Mutex // held while they run, and by the connect that hands them on
 	// Pipe's low-water notice (see connExtra), armed while connecting;
 	// handed to the connection once it is up.
 	lowArmed   bool
 	onLowWater func()
 }
 
-type pendingSend struct {
-	b   []byte
-	raw bool
-}
-
 const (
 	acIdle = iota
 	acConnecting
 	acOpen
+	acClosing // the connection ended and OnClose runs: a new connect waits for it
 )
 
 // NewAsyncConnection returns a client connection to address (see
@@ -183,6 +189,10 @@ func (a *AsyncConnection) Connect() {
 }
 
 func (a *AsyncConnection) connectLocked() {
+	if a.state == acClosing {
+		a.connectWhenIdle = true // after OnClose: callbacks never overlap
+		return
+	}
 	if a.state != acIdle {
 		return
 	}
@@ -217,6 +227,15 @@ func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 		a.connectFailed(ctx, err)
 		return
 	}
+	a.preMu.Lock() // callbacks due while connecting run before OnConnect
+	a.mu.Lock()
+	if ctx.Err() != nil { // Destroy came while the socket was being made
+		a.mu.Unlock()
+		a.preMu.Unlock()
+		sock.Close()
+		a.connectFailed(ctx, ctx.Err())
+		return
+	}
 	g := a.owner
 	g.conns.Add(1)
 	g.open.Add(1)
@@ -224,10 +243,12 @@ func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 	c := newTCPConnection(g, sock)
 	c.ID = a.id
 	g.Connections.Set(c)
-
-	a.mu.Lock()
 	a.conn, a.state, a.attempt = c, acOpen, 0
 	a.cancel = nil
+	for _, ev := range a.preEvents {
+		c.post(ev)
+	}
+	a.preEvents = nil
 	// The queued sends go first; they were accepted already, so the
 	// limit does not refuse them now. c.mu is taken before a.mu is let
 	// go: sends from now on queue behind them.
@@ -237,10 +258,13 @@ func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 			g.logger().Warn("queued send dropped", "conn", c.ID, "err", err)
 		}
 	}
-	if !c.full && c.pendingLocked() >= int(c.maxSend.Load()) {
+	if a.pendingFull {
+		c.full = true // OnBufferFull fired for these; OnBufferDrain follows
+	} else if !c.full && c.pendingLocked() >= int(c.maxSend.Load()) {
 		c.full = true
 		c.post(laneEvent{kind: evBufferFull})
 	}
+	a.pendingFull = false
 	if a.onLowWater != nil {
 		x := c.x()
 		x.onLowWater, x.lowArmed = a.onLowWater, a.lowArmed
@@ -252,6 +276,7 @@ func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 		c.closeLocked(a.closeMsg, true)
 	}
 	a.mu.Unlock()
+	a.preMu.Unlock()
 	// Unlocked: writing may resume a piped source, whose lock is taken.
 	c.kickLocked()
 	d.Serve((*Stream)(c))
@@ -276,13 +301,20 @@ func (a *AsyncConnection) tlsConfig(scheme, addr string) *tls.Config {
 
 // connectFailed reports a failed connect: OnError, then OnClose.
 func (a *AsyncConnection) connectFailed(ctx context.Context, err error) {
+	a.preMu.Lock()
 	a.mu.Lock()
-	a.state = acIdle
+	a.state = acClosing
 	a.pending, a.pendingN = nil, 0
+	a.pendingFull = false
 	a.closeReq = false
 	a.cancel = nil
 	stopped := a.stopped
+	evs := a.preEvents
+	a.preEvents = nil
 	a.mu.Unlock()
+	for _, ev := range evs {
+		a.runPreEvent(ev)
+	}
 	kind := ErrConnectFailed
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
@@ -302,18 +334,30 @@ func (a *AsyncConnection) connectFailed(ctx context.Context, err error) {
 			}
 		})
 	}
+	a.preMu.Unlock()
 	a.closed()
 }
 
-// closed runs OnClose and schedules an automatic reconnect.
+// closed runs OnClose, then a connect asked for meanwhile (Connect or
+// Reconnect, from OnClose or elsewhere), else an automatic reconnect: the
+// next connection's OnConnect never runs before this OnClose has
+// returned.
 func (a *AsyncConnection) closed() {
 	a.mu.Lock()
-	a.state = acIdle
+	a.state = acClosing
 	a.mu.Unlock()
 	a.safely("OnClose", func() { call(a.OnClose, a) })
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.AutoReconnect == nil || a.stopped || a.state != acIdle || a.retry != nil || a.goerStopped() {
+	a.state = acIdle
+	if a.connectWhenIdle {
+		a.connectWhenIdle = false
+		if !a.stopped {
+			a.connectLocked()
+			return
+		}
+	}
+	if a.AutoReconnect == nil || a.stopped || a.retry != nil || a.goerStopped() {
 		return
 	}
 	a.attempt++
@@ -345,7 +389,8 @@ func (a *AsyncConnection) safely(name string, f func()) {
 }
 
 // Reconnect connects again after d: from OnClose, say, or to replace an
-// open connection (which is closed first). Safe for concurrent use.
+// open connection (which is closed first; the connect waits for its
+// OnClose to return, however long d is). Safe for concurrent use.
 func (a *AsyncConnection) Reconnect(d time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -370,8 +415,8 @@ func (a *AsyncConnection) reconnectLocked(d time.Duration, auto bool) {
 			return
 		}
 		a.retry = nil
-		if a.state != acIdle { // the old connection is still closing
-			a.reconnectLocked(10*time.Millisecond, auto)
+		if a.state == acOpen { // the old connection is still closing
+			a.connectWhenIdle = true
 			return
 		}
 		a.connectLocked()
@@ -390,8 +435,11 @@ func (a *AsyncConnection) current() *TCPConnection {
 }
 
 // Send implements Connection. Before the connection is up the data is
-// queued (ErrSendBufferFull past MaxSendBufferSize, with no callback);
-// when there is no connection and none is being made, ErrClosed.
+// queued, with a connected queue's limit and callbacks: OnBufferFull once
+// it reaches MaxSendBufferSize, ErrSendBufferFull and OnError
+// (ErrCodeSendFail) beyond, OnBufferDrain after OnConnect once it is
+// written; when there is no connection and none is being made,
+// ErrClosed.
 func (a *AsyncConnection) Send(data string, raw bool) error {
 	return a.send([]byte(data), raw, true)
 }
@@ -401,38 +449,13 @@ func (a *AsyncConnection) SendBytes(data []byte, raw bool) error {
 	return a.send(data, raw, false)
 }
 
-func (a *AsyncConnection) send(b []byte, raw, owned bool) error {
-	a.mu.Lock()
-	switch a.state {
-	case acOpen:
-		c := a.conn
-		a.mu.Unlock()
-		return c.send(b, "", raw)
-	case acConnecting:
-		defer a.mu.Unlock()
-		if a.closeReq {
-			return ErrClosed
-		}
-		if a.pendingN >= a.owner.MaxSendBufferSize {
-			return ErrSendBufferFull
-		}
-		if !owned {
-			b = append([]byte(nil), b...)
-		}
-		a.pending = append(a.pending, pendingSend{b, raw})
-		a.pendingN += len(b)
-		return nil
-	}
-	a.mu.Unlock()
-	return ErrClosed
-}
-
 // Close implements Connection. While connecting, data and what was queued
 // go out once connected, then the connection closes. No automatic
 // reconnect follows. Safe for concurrent use.
 func (a *AsyncConnection) Close(data string) {
 	a.mu.Lock()
 	a.stopped = true
+	a.connectWhenIdle = false
 	if a.retry != nil {
 		a.retry.Stop()
 		a.retry = nil
@@ -455,6 +478,7 @@ func (a *AsyncConnection) Close(data string) {
 func (a *AsyncConnection) Destroy() {
 	a.mu.Lock()
 	a.stopped = true
+	a.connectWhenIdle = false
 	if a.retry != nil {
 		a.retry.Stop()
 		a.retry = nil

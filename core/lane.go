@@ -88,6 +88,10 @@ func (c *TCPConnection) runEvent(ev laneEvent) {
 		g.stats.BufferFull.Add(1)
 		c.call("OnBufferFull", either(c.OnBufferFull, g.OnBufferFull))
 	case evBufferDrain:
+		if !c.opened {
+			c.x().drainedEarly = true
+			return
+		}
 		if bd, ok := c.Protocol.(BufferDrainer); ok {
 			func() {
 				defer c.recoverCallback("Protocol.OnConnBufferDrain")
@@ -215,6 +219,10 @@ func (s *Stream) Open() {
 	}
 	c.call("OnConnect", c.goer.OnConnect)
 	c.opened = true
+	if x := c.extra.Load(); x != nil && x.drainedEarly {
+		x.drainedEarly = false
+		c.runEvent(laneEvent{kind: evBufferDrain})
+	}
 	if x := c.extra.Load(); x != nil && x.drain == drainEarly {
 		c.drain() // the graceful stop began before the connection was open
 	}

@@ -117,6 +117,8 @@ func (a *AsyncConnection) forward(b []byte) (full bool, err error) {
 		}
 		a.pending = append(a.pending, pendingSend{append([]byte(nil), b...), false})
 		a.pendingN += len(b)
+		a.owner.stats.Sent.Add(1)
+		a.pendingFullLocked()
 		full = a.pendingN >= a.maxSendLocked()
 		if full {
 			a.lowArmed = true

@@ -134,6 +134,9 @@ type connExtra struct {
 
 	// on the lane
 	drain uint8 // drainNone, drainEarly, drainTold
+	// drainedEarly: the queue drained before OnConnect (a client's sends
+	// queued while connecting); OnBufferDrain follows OnConnect.
+	drainedEarly bool
 }
 
 // x returns c's extra part, making it on first use. Any goroutine may call
