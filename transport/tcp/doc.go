@@ -6,10 +6,17 @@
 //     loop whose handler blocks to a new goroutine, so a blocking handler
 //     does not stall the loop's other connections. An idle connection holds
 //     no goroutine and no buffer. See epoll_engine_linux.go for how
-//     messages reach the handlers and why.
+//     messages reach the handlers and why. Client connections
+//     (core.AsyncConnection over tcp:// and unix://) are connected by the
+//     loops (a non-blocking connect, EPOLLOUT) and served by them like
+//     accepted ones; see epoll_dial_linux.go.
 //   - goroutine (every platform, the default elsewhere, and TLS on any
-//     Goer): one goroutine reads each connection and delivers its messages
-//     in order. An idle connection holds one goroutine and its read buffer.
+//     Goer or client): one goroutine reads each connection and delivers its
+//     messages in order. An idle connection holds one goroutine and its
+//     read buffer.
+//
+// A client connection uses the engine of its AsyncConnection's Server,
+// else the one GOES_ENGINE names, else DefaultEngine.
 //
 // On both, writes go out at once when the kernel takes them and otherwise
 // wait in the connection's queue for the socket to drain, so Send never
