@@ -1,5 +1,9 @@
 package core
 
+// For transport modules: the registry of the dialers that make the sockets
+// of datagram clients (AsyncUdpConnection). Users import a transport
+// module and never call these.
+
 import (
 	"context"
 	"fmt"

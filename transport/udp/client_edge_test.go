@@ -321,3 +321,65 @@ func TestClientCallbacksNeverOverlap(t *testing.T) {
 		t.Fatalf("refused %d", a.Stats().SendFailures.Load())
 	}
 }
+
+// The socket is connected: datagrams from anyone but the peer never
+// reach OnMessage.
+func TestClientIgnoresStrangers(t *testing.T) {
+	each(t, func(t *testing.T, host string) {
+		pc := peer(t, "udp", host+":0")
+		a := core.NewAsyncUdpConnection("udp://"+pc.LocalAddr().String(), nil)
+		ev := watchUDP(t, a)
+		connect(t, a)
+		a.Send("hello", false)
+		_, from := readFrom(t, pc)
+		stranger := peer(t, "udp", host+":0")
+		for range 10 {
+			stranger.WriteTo([]byte("not for you"), from)
+		}
+		pc.WriteTo([]byte("from the peer"), from)
+		ev.waitMsg(t, "from the peer")
+		select {
+		case m := <-ev.msg:
+			t.Fatalf("a stranger's datagram delivered: %q", m)
+		case <-time.After(50 * time.Millisecond):
+		}
+	})
+}
+
+// A peer floods a client whose handler is slow: the client queues nothing
+// on the way in (the kernel drops what its buffer does not hold), and
+// Close ends the connection as soon as the handler returns, not after the
+// backlog.
+func TestClientFloodedSlowHandlerCloses(t *testing.T) {
+	pc := peer(t, "udp", "127.0.0.1:0")
+	a := core.NewAsyncUdpConnection("udp://"+pc.LocalAddr().String(), nil)
+	ev := watchUDP(t, a)
+	record := a.OnMessage
+	a.OnMessage = func(c core.Connection, d []byte) {
+		record(c, d)
+		time.Sleep(5 * time.Millisecond)
+	}
+	connect(t, a)
+	a.Send("go", false)
+	_, from := readFrom(t, pc)
+	const flood = 5000
+	for i := range flood {
+		pc.WriteTo([]byte(fmt.Sprint(i)), from)
+	}
+	<-ev.msg
+	begin := time.Now()
+	a.Close("")
+	ev.waitClose(t)
+	if d := time.Since(begin); d > time.Second { // the backlog is 25 s of handling
+		t.Fatalf("Close took %v behind a flood", d)
+	}
+	n := a.Stats().Requests.Load()
+	time.Sleep(50 * time.Millisecond)
+	if a.Stats().Requests.Load() != n {
+		t.Fatal("messages delivered after OnClose")
+	}
+	if _, _, after := ev.counts(); after != 0 {
+		t.Fatalf("%d messages after OnClose", after)
+	}
+	t.Logf("%d of %d datagrams delivered before Close", n, flood)
+}
