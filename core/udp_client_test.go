@@ -337,3 +337,78 @@ func TestUdpClientRefusalOnSend(t *testing.T) {
 		t.Fatalf("sent %q", got)
 	}
 }
+
+// stuckDialer never makes a socket: it waits for its context.
+type stuckDialer struct{}
+
+func (stuckDialer) DialPacket(ctx context.Context, _, _ string) (net.Conn, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func stuckClient(t *testing.T) (*AsyncUdpConnection, chan int, chan string) {
+	scheme := "stuck" + strings.ToLower(t.Name())
+	RegisterPacketDialer(stuckDialer{}, scheme)
+	a := NewAsyncUdpConnection(scheme+"://peer", nil)
+	a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	codes, closes := make(chan int, 8), make(chan string, 8)
+	a.OnError = func(_ Connection, code int, msg string) { codes <- code; closes <- "error: " + msg }
+	a.OnClose = func(Connection) { closes <- "close" }
+	return a, codes, closes
+}
+
+// A socket that is not made within ConnectTimeout: ErrConnectTimeout,
+// then OnClose; what was queued meanwhile is dropped, bounded by
+// MaxSendBufferSize.
+func TestUdpClientConnectTimeoutAndQueueLimit(t *testing.T) {
+	a, codes, closes := stuckClient(t)
+	a.ConnectTimeout = 100 * time.Millisecond
+	a.MaxSendBufferSize = 100
+	begin := time.Now()
+	a.Connect()
+	if a.State() != StateConnecting {
+		t.Fatalf("state %s", a.State())
+	}
+	for i, want := range []error{nil, nil, ErrSendBufferFull} {
+		if err := a.Send(strings.Repeat("x", 50), false); !errors.Is(err, want) {
+			t.Fatalf("send %d: %v, want %v", i, err, want)
+		}
+	}
+	if a.SendQueueSize() != 100 {
+		t.Fatalf("queued %d", a.SendQueueSize())
+	}
+	if code := <-codes; code != ErrCodeConnectFail {
+		t.Fatalf("code %d", code)
+	}
+	if msg := <-closes; !strings.Contains(msg, ErrConnectTimeout.Error()) {
+		t.Fatalf("OnError %q", msg)
+	}
+	if ev := <-closes; ev != "close" {
+		t.Fatalf("then %q", ev)
+	}
+	if d := time.Since(begin); d < 90*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("reported after %v, ConnectTimeout 100ms", d)
+	}
+	if a.State() != StateClosed || a.SendQueueSize() != 0 {
+		t.Fatalf("state %s queued %d", a.State(), a.SendQueueSize())
+	}
+}
+
+// Destroy abandons a connect under way: OnClose, without an error.
+func TestUdpClientDestroyWhileConnecting(t *testing.T) {
+	a, codes, closes := stuckClient(t)
+	a.Connect()
+	a.Send("dropped", false)
+	a.Destroy()
+	select {
+	case ev := <-closes:
+		if ev != "close" {
+			t.Fatalf("got %q", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnClose did not run")
+	}
+	if len(codes) != 0 || a.State() != StateClosed {
+		t.Fatalf("errors %d state %s", len(codes), a.State())
+	}
+}
