@@ -109,13 +109,16 @@ type AsyncUdpConnection struct {
 	sess     *udpSession
 	pending  [][]byte // datagrams sent while connecting
 	pendingN int
-	closeReq bool   // Close was called while connecting
-	closeMsg string // its data
-	destroy  bool   // Destroy was called while connecting
-	stopped  bool   // Close, Destroy or the Server's stop: no automatic reconnect
-	retry    *time.Timer
-	cancel   context.CancelFunc
-	attempt  int
+	// pendingFull: OnBufferFull fired for the datagrams waiting for the
+	// socket; OnBufferDrain follows once they are written.
+	pendingFull bool
+	closeReq    bool   // Close was called while connecting
+	closeMsg    string // its data
+	destroy     bool   // Destroy was called while connecting
+	stopped     bool   // Close, Destroy or the Server's stop: no automatic reconnect
+	retry       *time.Timer
+	cancel      context.CancelFunc
+	attempt     int
 
 	// The lane: callbacks run while laneMu is held (see lane.go).
 	laneMu sync.Mutex
@@ -242,11 +245,16 @@ func (a *AsyncUdpConnection) dial(ctx context.Context, cancel context.CancelFunc
 	s := &udpSession{sock: sock, stop: make(chan struct{})}
 	s.tw, _ = sock.(TryWriter)
 
+	// The lane is taken before the socket is published: the callbacks of
+	// the new socket (a refused send, OnBufferDrain) wait for OnConnect,
+	// and OnConnect for the last OnClose.
+	a.laneMu.Lock()
 	a.mu.Lock()
 	a.cancel = nil
 	if a.destroy {
 		a.destroy = false
 		a.mu.Unlock()
+		a.laneMu.Unlock()
 		sock.Close()
 		a.connectFailed(ctx, context.Canceled)
 		return
@@ -254,11 +262,17 @@ func (a *AsyncUdpConnection) dial(ctx context.Context, cancel context.CancelFunc
 	a.sess, a.state, a.attempt = s, udpOpen, 0
 	a.ctx.Store(nil)
 	// The queued datagrams go first; they were accepted already, so the
-	// limit does not refuse them now.
+	// limit does not refuse them now. OnBufferFull fired for them if they
+	// reached it: OnBufferDrain follows once they are written.
+	s.full, a.pendingFull = a.pendingFull, false
 	for _, p := range a.pending {
 		a.writeLocked(s, p, true, true)
 	}
 	a.pending, a.pendingN = nil, 0
+	drained := s.full && !s.writing
+	if drained {
+		s.full = false
+	}
 	closeReq, closeMsg := a.closeReq, a.closeMsg
 	a.closeReq, a.closeMsg = false, ""
 	a.mu.Unlock()
@@ -268,15 +282,16 @@ func (a *AsyncUdpConnection) dial(ctx context.Context, cancel context.CancelFunc
 	if a.Server != nil {
 		go a.watchServer(a.Server, s)
 	}
+	a.call(s, "OnConnect", a.OnConnect)
+	if drained {
+		a.call(s, "OnBufferDrain", a.OnBufferDrain)
+	}
+	a.unlockLane()
 	a.serve(s)
 }
 
-// serve runs OnConnect, then reads datagrams until the socket is closed.
+// serve reads datagrams until the socket is closed.
 func (a *AsyncUdpConnection) serve(s *udpSession) {
-	a.laneMu.Lock()
-	a.call(s, "OnConnect", a.OnConnect)
-	a.unlockLane()
-
 	limit := a.maxDatagram()
 	buf := make([]byte, limit+1) // one more: a longer datagram shows
 	var err error
@@ -366,6 +381,7 @@ func (a *AsyncUdpConnection) connectFailed(ctx context.Context, err error) {
 	a.state = udpIdle
 	a.pending, a.pendingN = nil, 0
 	a.closeReq, a.closeMsg = false, ""
+	a.pendingFull = false
 	a.destroy = false
 	a.cancel = nil
 	stopped := a.stopped
@@ -380,6 +396,7 @@ func (a *AsyncUdpConnection) connectFailed(ctx context.Context, err error) {
 		msg = err.Error()
 	}
 	a.laneMu.Lock()
+	a.runEvents() // those of the queue that waited for the socket first
 	if !stopped || !errors.Is(err, context.Canceled) {
 		a.callError(nil, ErrCodeConnectFail, msg)
 	}

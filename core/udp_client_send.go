@@ -11,11 +11,14 @@ import (
 )
 
 // Send implements Connection: data, encoded by the protocol unless raw,
-// goes out as one datagram. It never blocks. Before the socket is made
-// the datagram is queued (ErrSendBufferFull past MaxSendBufferSize, with
-// no callback). A datagram longer than MaxPackageSize is refused with
-// ErrPackageTooLarge; without a socket, or once Close began, ErrClosed.
-// Refusals are reported to OnError with ErrCodeSendFail too. A nil error
+// goes out as one datagram. It never blocks. Before the socket is made,
+// or while the kernel's buffer is full, the datagram is queued: up to
+// MaxSendBufferSize, which fires OnBufferFull once (OnBufferDrain once
+// the queue is written; after OnConnect for a queue that waited for the
+// socket), then ErrSendBufferFull. A datagram longer than MaxPackageSize
+// is refused with ErrPackageTooLarge; without a socket, or once Close
+// began, ErrClosed. Refusals are reported to OnError with ErrCodeSendFail
+// too, except when there is no socket and none is being made. A nil error
 // means the datagram was handed to the kernel or queued for it, not that
 // it arrived. Safe for concurrent use.
 func (a *AsyncUdpConnection) Send(data string, raw bool) error {
@@ -35,8 +38,12 @@ func (a *AsyncUdpConnection) send(b []byte, raw, owned bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := a.sess
-	if a.state == udpIdle || a.state == udpClosing || a.closeReq {
+	switch {
+	case a.state == udpIdle || a.state == udpClosing:
 		a.sendFailed(s, ErrClosed)
+		return ErrClosed
+	case a.closeReq: // closing once the socket is made
+		a.stats.SendFailures.Add(1)
 		return ErrClosed
 	}
 	d, encoded, closeAfter, err := a.encode(b, raw)
@@ -52,9 +59,10 @@ func (a *AsyncUdpConnection) send(b []byte, raw, owned bool) error {
 		}
 		return err
 	}
-	// Connecting.
+	// Connecting: the datagram waits for the socket, within the limits
+	// and with the callbacks of a connected queue.
 	if a.pendingN >= a.maxSend() {
-		a.stats.SendFailures.Add(1)
+		a.sendFailed(nil, ErrSendBufferFull)
 		return ErrSendBufferFull
 	}
 	if !owned {
@@ -62,6 +70,11 @@ func (a *AsyncUdpConnection) send(b []byte, raw, owned bool) error {
 	}
 	a.pending = append(a.pending, d)
 	a.pendingN += len(d)
+	a.stats.Sent.Add(1)
+	if !a.pendingFull && a.pendingN >= a.maxSend() {
+		a.pendingFull = true
+		a.post(udpEvent{kind: evBufferFull})
+	}
 	if closeAfter {
 		a.closeReq = true
 	}
@@ -97,10 +110,11 @@ func (a *AsyncUdpConnection) encode(b []byte, raw bool) (d []byte, encoded, clos
 }
 
 // sendFailed counts a refused send and reports it to OnError when there
-// is a socket (s); without one the error is only returned.
+// is a socket (s) or one is being made; a.mu is held. Without either the
+// error is only returned.
 func (a *AsyncUdpConnection) sendFailed(s *udpSession, err error) {
 	a.stats.SendFailures.Add(1)
-	if s != nil {
+	if s != nil || a.state == udpConnecting {
 		a.post(udpEvent{s: s, kind: evError, code: ErrCodeSendFail, msg: err.Error()})
 	}
 }
@@ -121,6 +135,7 @@ func (a *AsyncUdpConnection) writeLocked(s *udpSession, d []byte, owned, queued 
 			return err
 		}
 		if sent {
+			a.accepted(queued)
 			return nil
 		}
 	}
@@ -133,6 +148,7 @@ func (a *AsyncUdpConnection) writeLocked(s *udpSession, d []byte, owned, queued 
 	}
 	s.queue = append(s.queue, d)
 	s.queued += len(d)
+	a.accepted(queued)
 	if !s.full && s.queued >= a.maxSend() {
 		s.full = true
 		a.post(udpEvent{s: s, kind: evBufferFull})
@@ -168,8 +184,15 @@ func (a *AsyncUdpConnection) tryWrite(s *udpSession, d []byte) (sent bool, err e
 	}
 }
 
+// accepted counts a datagram Send took (once: those that waited for the
+// socket were counted then).
+func (a *AsyncUdpConnection) accepted(counted bool) {
+	if !counted {
+		a.stats.Sent.Add(1)
+	}
+}
+
 func (a *AsyncUdpConnection) sent(n int) {
-	a.stats.Sent.Add(1)
 	a.stats.BytesWritten.Add(int64(n))
 }
 

@@ -353,6 +353,7 @@ func stuckClient(t *testing.T) (*AsyncUdpConnection, chan int, chan string) {
 	a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	codes, closes := make(chan int, 8), make(chan string, 8)
 	a.OnError = func(_ Connection, code int, msg string) { codes <- code; closes <- "error: " + msg }
+	a.OnBufferFull = func(Connection) { closes <- "full" }
 	a.OnClose = func(Connection) { closes <- "close" }
 	return a, codes, closes
 }
@@ -376,6 +377,14 @@ func TestUdpClientConnectTimeoutAndQueueLimit(t *testing.T) {
 	}
 	if a.SendQueueSize() != 100 {
 		t.Fatalf("queued %d", a.SendQueueSize())
+	}
+	// As for a connected queue: OnBufferFull at the limit, OnError for
+	// the send refused beyond it.
+	if ev := <-closes; ev != "full" {
+		t.Fatalf("first %q", ev)
+	}
+	if ev := <-closes; !strings.Contains(ev, ErrSendBufferFull.Error()) || <-codes != ErrCodeSendFail {
+		t.Fatalf("then %q", ev)
 	}
 	if code := <-codes; code != ErrCodeConnectFail {
 		t.Fatalf("code %d", code)
@@ -410,5 +419,59 @@ func TestUdpClientDestroyWhileConnecting(t *testing.T) {
 	}
 	if len(codes) != 0 || a.State() != StateClosed {
 		t.Fatalf("errors %d state %s", len(codes), a.State())
+	}
+}
+
+// The queue that waited for the socket reached its limit: OnBufferFull
+// fired while connecting, and OnBufferDrain follows OnConnect once it is
+// written.
+func TestUdpClientPendingFullThenDrain(t *testing.T) {
+	sock := newFakePacket()
+	gate := make(chan struct{})
+	scheme := "gated" + strings.ToLower(t.Name())
+	RegisterPacketDialer(gatedDialer{sock, gate}, scheme)
+	a := NewAsyncUdpConnection(scheme+"://peer", nil)
+	a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a.MaxSendBufferSize = 10
+	var mu sync.Mutex
+	var log []string
+	add := func(s string) { mu.Lock(); log = append(log, s); mu.Unlock() }
+	a.OnConnect = func(Connection) { add("connect") }
+	a.OnBufferFull = func(Connection) { add("full") }
+	a.OnBufferDrain = func(Connection) { add("drain") }
+	a.OnClose = func(Connection) { add("close") }
+	a.Connect()
+	t.Cleanup(func() { a.Destroy(); waitUntil(t, "the socket closes", sock.isClosed) })
+	for _, d := range []string{"12345", "67890"} {
+		if err := a.Send(d, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "OnBufferFull while connecting", func() bool { mu.Lock(); defer mu.Unlock(); return len(log) == 1 })
+	close(gate)
+	waitUntil(t, "OnConnect and OnBufferDrain", func() bool { mu.Lock(); defer mu.Unlock(); return len(log) == 3 })
+	mu.Lock()
+	got := strings.Join(log, ",")
+	mu.Unlock()
+	if got != "full,connect,drain" {
+		t.Fatalf("callbacks %s", got)
+	}
+	if d := strings.Join(sock.datagrams(), ","); d != "12345,67890" {
+		t.Fatalf("sent %q", d)
+	}
+}
+
+// gatedDialer makes its socket once gate is closed.
+type gatedDialer struct {
+	sock *fakePacket
+	gate chan struct{}
+}
+
+func (d gatedDialer) DialPacket(ctx context.Context, _, _ string) (net.Conn, error) {
+	select {
+	case <-d.gate:
+		return d.sock, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
