@@ -36,7 +36,8 @@ type econn struct {
 	port  uint16   // the peer's port
 	peer4 bool     // the peer's IP is IPv4
 
-	closed bool // fdMu
+	closed  bool // fdMu
+	dropped bool // fdMu: a client socket closed before Serve; its engine count went with it
 
 	reading   bool // evMu, as the next six
 	wantOut   bool // a writer waits for EPOLLOUT
@@ -214,9 +215,7 @@ func (c *econn) work(l *eloop, b []byte) bool {
 				err := c.eof
 				c.mu.Unlock()
 				c.s.Closed(err)
-				if e := c.loop.eng; e.client {
-					e.releaseClient()
-				}
+				c.releaseClient()
 				break
 			}
 			c.running = false
@@ -500,7 +499,15 @@ func (c *econn) closeFD() {
 	fd, l := int(c.fd), c.loop
 	epollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	syscall.Close(fd)
+	// A client socket that core gives up before serving it (a Destroy
+	// while it was connecting) may never be served: it leaves the
+	// engine now.
+	drop := l.eng.client && c.s == nil
+	c.dropped = drop
 	c.fdMu.Unlock()
+	if drop {
+		l.eng.releaseClient()
+	}
 	c.wakeWriter()
 	// The engine forgets the connection, unless the descriptor's number
 	// already belongs to a newer one.

@@ -102,6 +102,21 @@ func newClientEngine() (*epollEngine, error) {
 	return e, nil
 }
 
+// releaseClient counts the end of c, a client connection, once its
+// Closed has run, unless it left the engine when it was closed unserved.
+func (c *econn) releaseClient() {
+	e := c.loop.eng
+	if !e.client {
+		return
+	}
+	c.fdMu.RLock()
+	dropped := c.dropped
+	c.fdMu.RUnlock()
+	if !dropped {
+		e.releaseClient()
+	}
+}
+
 // pickLoop returns the loop for the next client connection, in turn.
 func (e *epollEngine) pickLoop() *eloop {
 	return e.loops[int(e.next.Add(1)-1)%len(e.loops)]
@@ -338,8 +353,8 @@ func (l *eloop) connected(c *econn) {
 // OnConnect runs here, on the dialing goroutine, and what the loop reads
 // meanwhile waits for it.
 func (c *econn) serveClient(s *core.Stream) {
-	c.s = s
 	c.lockEvents()
+	c.s = s        // under fdMu: closeFD asks whether it was served
 	if !c.closed { // core may have closed it already (Close while connecting)
 		c.reading = true
 		c.loop.eng.conns.set(int(c.fd), c) // publishes c.s to the loop
