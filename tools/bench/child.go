@@ -57,10 +57,17 @@ func startChild(self, name, kind string, cpus []int, timeout time.Duration, extr
 	if err != nil {
 		return nil, err
 	}
-	c := &child{name: name, kind: kind, addr: addr, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{}), lines: make(chan string, 4)}
-	c.cmd = exec.Command(self, append([]string{"serve", "-impl", name, "-kind", kind, "-addr", addr}, extra...)...)
+	cmd := exec.Command(self, append([]string{"serve", "-impl", name, "-kind", kind, "-addr", addr}, extra...)...)
+	cmd.SysProcAttr = childAttr()
+	return launch(cmd, name, kind, addr, cpus, timeout, nil)
+}
+
+// launch starts cmd, a server that listens on addr, and waits until it is
+// ready: until it prints "ready", or, when listening is set, until
+// listening reports true.
+func launch(cmd *exec.Cmd, name, kind, addr string, cpus []int, timeout time.Duration, listening func() bool) (*child, error) {
+	c := &child{name: name, kind: kind, addr: addr, cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{}), lines: make(chan string, 4)}
 	c.cmd.Stderr = c.stderr
-	c.cmd.SysProcAttr = childAttr()
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -72,12 +79,12 @@ func startChild(self, name, kind string, cpus []int, timeout time.Duration, extr
 	live.m[c] = struct{}{}
 	live.Unlock()
 
-	ready := make(chan bool, 1)
+	ready := make(chan bool, 2)
 	go func() {
 		sc := bufio.NewScanner(out)
 		ok := false
 		for sc.Scan() {
-			if strings.TrimSpace(sc.Text()) == "ready" && !ok {
+			if strings.TrimSpace(sc.Text()) == "ready" && !ok && listening == nil {
 				ok = true
 				ready <- true
 			} else if ok {
@@ -94,6 +101,16 @@ func startChild(self, name, kind string, cpus []int, timeout time.Duration, extr
 		c.waitErr = c.cmd.Wait()
 		close(c.exited)
 	}()
+	if listening != nil {
+		go func() {
+			for deadline := time.Now().Add(timeout); time.Now().Before(deadline) && c.alive(); time.Sleep(20 * time.Millisecond) {
+				if listening() {
+					ready <- true
+					return
+				}
+			}
+		}()
+	}
 	select {
 	case ok := <-ready:
 		if ok {

@@ -74,6 +74,8 @@ type config struct {
 	out, svg                 string
 	pinned                   bool
 	serverCPUs, loadCPUs     []int // pinned: the server's CPUs and the harness's
+	redisRequests            int
+	proxyBin                 *proxyBinary // examples/proxy, built on first use
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -103,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
 	fs.StringVar(&c.out, "out", "", "write the table as Markdown to this file")
 	fs.StringVar(&c.svg, "svg", "", "write the chart to this file (default: -out with .svg)")
+	fs.IntVar(&c.redisRequests, "redis-requests", 100000, "requests of each redis-benchmark test (proxy-redis)")
 	fs.BoolVar(&c.pinned, "pinned", false, "servers on CPU 0, the harness and wrk on the other CPUs (needs 2 or more); default: all share every CPU")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -112,6 +115,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.runs < 1 || c.duration <= 0 || c.warmup < 0 {
 		return c, errors.New("-runs must be ≥ 1 and -duration > 0")
+	}
+	if c.redisRequests < 1 {
+		return c, errors.New("-redis-requests must be ≥ 1")
 	}
 	if c.srcAddrs < 0 || c.srcAddrs > 250 {
 		return c, errors.New("-src-addrs must be in 0..250")
@@ -158,6 +164,7 @@ func (c config) allShapes() []shape {
 			})
 		}
 	}
+	s = append(s, c.routeShapes()...)
 	return append(s, c.pairShapes()...)
 }
 
@@ -203,6 +210,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	machine.Pinned = cfg.pinned
 	fmt.Fprintln(stdout, "machine:", machine)
 
+	dir, err := os.MkdirTemp("", "goes-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg.proxyBin = &proxyBinary{dir: dir}
+
 	var sections []section
 	for _, sh := range cfg.allShapes() {
 		if !selected(cfg.shapes, sh.Name) {
@@ -212,7 +226,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "bench: %s: skipped, wrk not found (%q); install it with apt-get install wrk\n", sh.Name, cfg.wrk)
 			continue
 		}
+		if sh.Load == loadRedis && !haveRedis() {
+			fmt.Fprintf(stderr, "bench: %s: skipped, redis-server or redis-benchmark not found; install them with apt-get install redis-server redis-tools\n", sh.Name)
+			continue
+		}
 		sec := section{Shape: sh}
+		if sh.Kind == kindRoute {
+			sec.Rows = routeRows()
+		}
 		for _, im := range impls() {
 			if im.Kind == sh.Kind && (selected(cfg.servers, im.Family) || selected(cfg.servers, im.Name)) {
 				sec.Rows = append(sec.Rows, &row{Server: im.Name, Peer: im.Peer})
@@ -305,6 +326,9 @@ func mb(kb int64) string { return fmt.Sprintf("%.1f MB", float64(kb)/1024) }
 func measure(cfg config, self, wrkPath string, sh shape, server string) (sample, error) {
 	if sh.Load == loadPairs {
 		return measurePairs(cfg, self, sh, server) // a backend first (pairs.go)
+	}
+	if sh.Kind == kindRoute {
+		return measureRoute(cfg, self, sh, server) // a backend and a proxy (routes.go)
 	}
 	c, err := startChild(self, server, sh.Kind, cfg.serverCPUs, 15*time.Second)
 	if err != nil {
@@ -418,6 +442,9 @@ func measureLoop(cfg config, c *child, d *dialer, sh shape) (sample, error) {
 			return nil, err
 		}
 		nc.SetDeadline(deadline)
+		if sh.Load == loadStream {
+			return newStreamConn(nc, sh.Size), nil
+		}
 		return newEchoConn(nc, sh.Size), nil
 	})
 	defer closeAll(conns)

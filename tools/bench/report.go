@@ -148,7 +148,9 @@ func (rep report) markdown() string {
 	for i := range rep.Sections {
 		s := &rep.Sections[i]
 		fmt.Fprintf(&b, "\n### %s\n\n", s.Shape.Title)
-		if s.Shape.Load == loadPairs {
+		if s.Shape.Kind == kindRoute {
+			s.routeTable(&b)
+		} else if s.Shape.Load == loadPairs {
 			s.pairsTable(&b)
 		} else if s.idle() {
 			best := s.bestPeer(func(r *row) float64 { return r.KBPerConn }, false)

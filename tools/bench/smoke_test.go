@@ -23,7 +23,7 @@ func TestSuiteSmoke(t *testing.T) {
 	args := []string{
 		"-servers", "goes,net", "-duration", "300ms", "-warmup", "50ms", "-settle", "100ms",
 		"-echo-1k-conns", "4", "-echo-64-conns", "8", "-http-conns", "4", "-ws-conns", "4",
-		"-idle", "40", "-idle-pairs", "40", "-src-addrs", "0", "-out", out,
+		"-idle", "40", "-idle-pairs", "40", "-src-addrs", "0", "-redis-requests", "2000", "-out", out,
 	}
 	_, wrkErr := exec.LookPath("wrk")
 	if wrkErr != nil {
@@ -56,6 +56,25 @@ func TestSuiteSmoke(t *testing.T) {
 	for _, s := range append(append(idle, pairs), sections...) {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("no section %q:\n%s", s, md)
+		}
+	}
+	// The route sections: examples/proxy on both engines, the io.Copy
+	// proxy and direct, every one measured.
+	routes := []string{"TCP proxy: echo through it, 4 connections × 1 KiB", "8 connections × 64 KiB", "8 connections streaming"}
+	if haveRedis() {
+		routes = append(routes, "redis-benchmark through it")
+	} else if !strings.Contains(stderr.String(), "proxy-redis: skipped") {
+		t.Error("skipped the redis shape without saying so")
+	}
+	for _, s := range routes {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("no section %q:\n%s", s, md)
+		}
+	}
+	for _, r := range routeRows() {
+		cell := "| " + serverCell(r) + " |"
+		if n := strings.Count(string(md), cell); n != len(routes) {
+			t.Errorf("%d rows %q, want %d", n, cell, len(routes))
 		}
 	}
 	// goes and its peer in every table, the peer as the 1.00× reference.
