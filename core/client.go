@@ -41,8 +41,9 @@ var (
 // AsyncConnection itself. Methods are safe for concurrent use.
 type AsyncConnection struct {
 	// Address is where to connect, with a scheme: tcp://host:port,
-	// tcp4://, tcp6://, unix:///path, ssl://host:port (TLSConfig).
-	// Without a scheme it is tcp.
+	// tcp4://, tcp6://, unix:///path, ssl://host:port (TLSConfig), or a
+	// URL of a scheme the protocol's module registered (ws://host/path,
+	// wss://: see RegisterURLScheme). Without a scheme it is tcp.
 	Address string
 	// Protocol frames the stream as for a Goer; nil means raw.
 	Protocol Protocol
@@ -59,7 +60,8 @@ type AsyncConnection struct {
 	// Logger overrides the logger (default: Server's, else slog.Default).
 	Logger *slog.Logger
 
-	// ConnectTimeout bounds each connect (DefaultConnectTimeout when zero).
+	// ConnectTimeout bounds each connect, the protocol's handshake
+	// included (ClientHandshaker), DefaultConnectTimeout when zero.
 	ConnectTimeout time.Duration
 	// MaxSendBufferSize limits the bytes queued for sending, before the
 	// connect too (DefaultMaxSendBufferSize when zero).
@@ -74,8 +76,9 @@ type AsyncConnection struct {
 	// did not ask for, waiting as the Backoff says.
 	AutoReconnect *Backoff
 
-	// OnConnect runs once the connection is up; sends queued before it are
-	// already on their way.
+	// OnConnect runs once the connection is up (for a protocol with a
+	// handshake, such as WebSocket, once the peer accepted it); sends
+	// queued before it are already on their way.
 	OnConnect func(c Connection)
 	// OnMessage runs for every decoded message; data is valid until it
 	// returns.
@@ -120,6 +123,7 @@ type AsyncConnection struct {
 	// handed to the connection once it is up.
 	lowArmed   bool
 	onLowWater func()
+	hsTimer    *time.Timer // bounds the protocol's handshake (ClientHandshaker)
 }
 
 const (
@@ -153,7 +157,11 @@ func (a *AsyncConnection) init() {
 		g.Engine = a.Server.Engine
 	}
 	g.setDefaults()
-	g.OnConnect = func(Connection) { call(a.OnConnect, a) }
+	_, g.handshake = a.Protocol.(ClientHandshaker)
+	g.OnConnect = func(Connection) {
+		a.established()
+		call(a.OnConnect, a)
+	}
 	g.OnMessage = func(_ Connection, data []byte) {
 		if f := a.OnMessage; f != nil {
 			f(a, data)
@@ -202,6 +210,7 @@ func (a *AsyncConnection) connectLocked() {
 		a.retry = nil
 	}
 	a.state = acConnecting
+	a.conn = nil
 	timeout := a.ConnectTimeout
 	if timeout <= 0 {
 		timeout = DefaultConnectTimeout
@@ -215,7 +224,7 @@ func (a *AsyncConnection) connectLocked() {
 // goroutine.
 func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 	defer cancel()
-	scheme, addr := splitScheme(a.Address)
+	scheme, addr := resolveURL(splitScheme(a.Address))
 	d, err := lookupDialer(scheme)
 	var sock Socket
 	if ed, ok := d.(EngineDialer); ok && err == nil {
@@ -243,7 +252,10 @@ func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 	c := newTCPConnection(g, sock)
 	c.ID = a.id
 	g.Connections.Set(c)
-	a.conn, a.state, a.attempt = c, acOpen, 0
+	if g.handshake {
+		a.startHandshakeLocked(ctx, c)
+	}
+	a.conn, a.state = c, acOpen
 	a.cancel = nil
 	for _, ev := range a.preEvents {
 		c.post(ev)
@@ -280,6 +292,31 @@ func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 	// Unlocked: writing may resume a piped source, whose lock is taken.
 	c.kickLocked()
 	d.Serve((*Stream)(c))
+}
+
+// startHandshakeLocked sends the protocol's handshake (ClientHandshaker)
+// and bounds it by what is left of the connect's deadline; a.mu is held.
+func (a *AsyncConnection) startHandshakeLocked(ctx context.Context, c *TCPConnection) {
+	if err := a.Protocol.(ClientHandshaker).ClientHandshake(c, a.Address); err != nil {
+		c.post(laneEvent{kind: evError, code: ErrCodeConnectFail, msg: fmt.Sprintf("%v: %s: %v", ErrConnectFailed, a.Address, err)})
+		c.Destroy()
+		return
+	}
+	deadline, _ := ctx.Deadline()
+	msg := fmt.Sprintf("%v: %s: no answer to the handshake", ErrConnectTimeout, a.Address)
+	a.hsTimer = time.AfterFunc(time.Until(deadline), func() { c.post(laneEvent{kind: evHandshakeTimeout, msg: msg}) })
+}
+
+// established runs before OnConnect: the connection is up, handshake
+// included.
+func (a *AsyncConnection) established() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.attempt = 0
+	if a.hsTimer != nil {
+		a.hsTimer.Stop()
+		a.hsTimer = nil
+	}
 }
 
 func (a *AsyncConnection) tlsConfig(scheme, addr string) *tls.Config {
@@ -345,6 +382,10 @@ func (a *AsyncConnection) connectFailed(ctx context.Context, err error) {
 func (a *AsyncConnection) closed() {
 	a.mu.Lock()
 	a.state = acClosing
+	if a.hsTimer != nil {
+		a.hsTimer.Stop()
+		a.hsTimer = nil
+	}
 	a.mu.Unlock()
 	a.safely("OnClose", func() { call(a.OnClose, a) })
 	a.mu.Lock()
@@ -559,9 +600,14 @@ func (a *AsyncConnection) GetID() int {
 // Goer implements Connection: the Server field (nil when none).
 func (a *AsyncConnection) Goer() *Goer { return a.Server }
 
-// Context implements Connection: the open connection's protocol state.
+// Context implements Connection: the protocol state of the open
+// connection, or of the last one until the next connect (so that OnClose
+// can read how it ended).
 func (a *AsyncConnection) Context() any {
-	if c := a.current(); c != nil {
+	a.mu.Lock()
+	c := a.conn
+	a.mu.Unlock()
+	if c != nil {
 		return c.Context()
 	}
 	return nil

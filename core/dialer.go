@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 )
@@ -74,4 +75,41 @@ func splitScheme(address string) (scheme, addr string) {
 		return strings.ToLower(address[:i]), address[i+3:]
 	}
 	return DefaultTransport, address
+}
+
+// urlSchemes maps the URL schemes protocols registered to their transport
+// and default port.
+var urlSchemes = map[string][2]string{}
+
+// RegisterURLScheme makes an AsyncConnection whose Address is a URL with
+// scheme (scheme://host[:port]/path?query) dial host:port over transport,
+// port defaulting to defaultPort; the rest of the URL is the protocol's
+// (see ClientHandshaker). A protocol module calls it from init: the
+// WebSocket module maps ws to tcp (80) and wss to ssl (443).
+func RegisterURLScheme(scheme, transport, defaultPort string) {
+	dialersMu.Lock()
+	defer dialersMu.Unlock()
+	urlSchemes[strings.ToLower(scheme)] = [2]string{strings.ToLower(transport), defaultPort}
+}
+
+// resolveURL turns a registered URL scheme and what follows it into the
+// transport and host:port to dial; other schemes pass unchanged.
+func resolveURL(scheme, rest string) (string, string) {
+	dialersMu.RLock()
+	u, ok := urlSchemes[scheme]
+	dialersMu.RUnlock()
+	if !ok {
+		return scheme, rest
+	}
+	host := rest
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
+	}
+	if i := strings.LastIndexByte(host, '@'); i >= 0 {
+		host = host[i+1:]
+	}
+	if _, _, err := net.SplitHostPort(host); err != nil && u[1] != "" {
+		host = net.JoinHostPort(strings.Trim(host, "[]"), u[1])
+	}
+	return u[0], host
 }

@@ -26,6 +26,10 @@ var (
 	ErrIdleTimeout = errors.New("goes: idle timeout")
 	// ErrStartPanic: OnStart panicked; the Goer was not started.
 	ErrStartPanic = errors.New("goes: OnStart panicked")
+	// ErrEstablished is returned by Protocol.Decode for the package that
+	// completes a client's handshake (see ClientHandshaker): the package is
+	// consumed and OnConnect runs.
+	ErrEstablished = errors.New("goes: handshake complete")
 )
 
 // Codes given to OnError, as in workerman. The message says more.

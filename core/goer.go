@@ -138,6 +138,10 @@ type Goer struct {
 	timer    atomic.Pointer[timer.Timer]
 	ownTimer bool
 
+	// handshake: the Goer of an AsyncConnection whose protocol opens with
+	// a handshake (ClientHandshaker); OnConnect waits for ErrEstablished.
+	handshake bool
+
 	mu       sync.Mutex
 	state    int32 // goerIdle, goerRunning, goerStopping, goerStopped
 	listener Listener

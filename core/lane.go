@@ -28,6 +28,9 @@ const (
 	evError
 	evGoodbye // the server stops: the protocol's goodbye, then Close
 	evDrain   // a graceful stop begins: OnGracefulStop and the protocol's drain
+	// evHandshakeTimeout: ConnectTimeout passed before a client's
+	// handshake was answered (ignored once OnConnect ran).
+	evHandshakeTimeout
 )
 
 // post queues ev for the lane.
@@ -113,6 +116,11 @@ func (c *TCPConnection) runEvent(ev laneEvent) {
 		c.Close("")
 	case evDrain:
 		c.drain()
+	case evHandshakeTimeout:
+		if !c.opened && !c.closing() {
+			c.callError(ErrCodeConnectFail, ev.msg)
+			c.Destroy()
+		}
 	}
 }
 
@@ -211,6 +219,10 @@ func (s *Stream) Conn() *TCPConnection { return (*TCPConnection)(s) }
 func (s *Stream) Open() {
 	c := (*TCPConnection)(s)
 	c.laneMu.Lock()
+	if c.goer.handshake { // OnConnect waits for the protocol's handshake
+		c.unlockLane()
+		return
+	}
 	if co, ok := c.Protocol.(ConnOpener); ok {
 		func() {
 			defer c.recoverCallback("Protocol.OnConnOpen")
@@ -328,6 +340,9 @@ func (s *Stream) TryResume() bool {
 func (s *Stream) Closed(err error) {
 	c := (*TCPConnection)(s)
 	g := c.goer
+	// A client's peer that ended the connection, maybe before its
+	// handshake was answered (checked on the lane).
+	ended := g.handshake && !c.closing() && (err == nil || isClosedError(err))
 	if err != nil && !isClosedError(err) && !c.closing() {
 		c.post(laneEvent{kind: evError, code: ErrCodeIO, msg: err.Error()})
 	}
@@ -354,6 +369,9 @@ func (s *Stream) Closed(err error) {
 	c.evMu.Unlock()
 	for _, ev := range evs {
 		c.runEvent(ev)
+	}
+	if ended && !c.opened {
+		c.callError(ErrCodeConnectFail, ErrConnectFailed.Error()+": the peer closed the connection during the handshake")
 	}
 	if cc, ok := c.Protocol.(ConnCloser); ok {
 		func() {
@@ -448,6 +466,10 @@ func (c *TCPConnection) frame(b []byte) {
 			if errors.Is(err, ErrSkip) {
 				continue
 			}
+			if err == ErrEstablished {
+				c.established()
+				continue
+			}
 			c.protocolFailed(err)
 			return
 		}
@@ -503,8 +525,26 @@ func (c *TCPConnection) deliver(msg []byte) {
 	c.syncLimits()
 }
 
+// established runs OnConnect once a client's handshake is complete.
+func (c *TCPConnection) established() {
+	if c.opened || !c.goer.handshake {
+		return
+	}
+	c.opened = true
+	c.call("OnConnect", c.goer.OnConnect)
+}
+
+// failCode is code, or ErrCodeConnectFail while a client's handshake is
+// under way: the connection was never established.
+func (c *TCPConnection) failCode(code int) int {
+	if c.goer.handshake && !c.opened {
+		return ErrCodeConnectFail
+	}
+	return code
+}
+
 func (c *TCPConnection) tooLarge(n int) {
-	c.callError(ErrCodePackageTooLarge, fmt.Sprintf("%v: %d bytes, limit %d", ErrPackageTooLarge, n, c.maxPkg))
+	c.callError(c.failCode(ErrCodePackageTooLarge), fmt.Sprintf("%v: %d bytes, limit %d", ErrPackageTooLarge, n, c.maxPkg))
 	c.recv = nil
 	c.Close("")
 }
@@ -514,7 +554,7 @@ func (c *TCPConnection) protocolFailed(err error) {
 	if errors.Is(err, ErrPackageTooLarge) {
 		code = ErrCodePackageTooLarge
 	}
-	c.callError(code, err.Error())
+	c.callError(c.failCode(code), err.Error())
 	c.recv = nil
 	c.Close("")
 }

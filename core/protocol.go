@@ -140,6 +140,21 @@ type CloseFramer interface {
 	CloseFrame(c Connection) []byte
 }
 
+// ClientHandshaker is implemented by protocols whose client side opens with
+// a handshake of its own (a WebSocket upgrade request). On a connection an
+// AsyncConnection dialed, core calls ClientHandshake once the socket is
+// connected, before anything queued for it is encoded and before reading;
+// address is the AsyncConnection's Address (a URL, say). It may send the
+// request with a raw send. OnConnect waits until Decode returns
+// ErrEstablished for the peer's answer. An error from ClientHandshake, an
+// error from Input or Decode before ErrEstablished, or ConnectTimeout
+// passing first fails the connect: OnError with ErrCodeConnectFail, then
+// OnClose; so does a peer that closes the connection first. A Close before
+// ErrEstablished abandons the handshake: what was queued is dropped.
+type ClientHandshaker interface {
+	ClientHandshake(c Connection, address string) error
+}
+
 // ProtocolName returns p's name, "raw" for nil and the Go type for a protocol
 // without a Name method.
 func ProtocolName(p Protocol) string {
