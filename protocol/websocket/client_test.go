@@ -1,8 +1,10 @@
 package websocket_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -216,5 +218,57 @@ func TestClientWithCoderServer(t *testing.T) {
 	c.Send("close", false)
 	if e := next(t, ev, "close"); e.code != 4321 {
 		t.Fatalf("close code %d", e.code)
+	}
+}
+
+// Stop while the Client waits to reconnect returns at once, and no
+// connect follows.
+func TestClientStopWhileReconnecting(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cl, ev := recorder("ws://" + addr + "/")
+	cl.Reconnect = true
+	cl.MinBackoff = time.Second
+	if err := cl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, ev, "error"); e.code != core.ErrCodeConnectFail {
+		t.Fatalf("error code %d", e.code)
+	}
+	next(t, ev, "close")
+	start := time.Now()
+	cl.Stop()
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("Stop took %v", d)
+	}
+	select {
+	case e := <-ev:
+		t.Fatalf("after Stop: %+v", e)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	if cl.Conn() != nil {
+		t.Fatal("Conn after Stop")
+	}
+}
+
+// Stop during the handshake returns once OnClose ran.
+func TestClientStopDuringHandshake(t *testing.T) {
+	requested := make(chan struct{})
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		close(requested)
+		io.Copy(io.Discard, br)
+	})
+	cl, ev := recorder("ws://" + addr + "/")
+	if err := cl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, requested, "the request")
+	cl.Stop()
+	if e := recv(t, ev, "OnClose"); e.kind != "close" {
+		t.Fatalf("got %+v", e)
 	}
 }

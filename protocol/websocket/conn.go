@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -18,8 +19,6 @@ const (
 	phaseHTTP             // a plain HTTP request was answered
 	phaseFailed           // the handshake was refused
 )
-
-const keepMessageCap = 64 << 10 // the client's read buffer is kept up to this size
 
 // conn is one connection's WebSocket state. Every open connection keeps one,
 // so it holds only what an idle connection needs (80 bytes); a message split
@@ -68,20 +67,19 @@ type partial struct {
 
 // extra is the state few connections need for long: messages sent before
 // the handshake completed, the chosen subprotocol, the request head kept
-// for RequestOf, the close reason.
+// for RequestOf, the close reason; for a client, the Sec-WebSocket-Accept
+// it waits for and its heartbeat.
 type extra struct {
 	pending     []byte
 	subp        string
 	head        string
 	closeReason string
+	accept      string
+	beat        *time.Timer
 }
 
 func newConn(p *Protocol, client bool) *conn {
-	st := &conn{p: p, client: client, sendBinary: p.SendType == BinaryMessage}
-	if client {
-		st.phase = phaseOpen
-	}
-	return st
+	return &conn{p: p, client: client, sendBinary: p.SendType == BinaryMessage}
 }
 
 // extraLocked returns st.ext, making it.
@@ -94,7 +92,8 @@ func (st *conn) extraLocked() *extra {
 
 // tidyLocked drops st.ext once it holds nothing.
 func (st *conn) tidyLocked() {
-	if e := st.ext; e != nil && len(e.pending) == 0 && e.subp == "" && e.head == "" && e.closeReason == "" {
+	if e := st.ext; e != nil && len(e.pending) == 0 && e.subp == "" && e.head == "" && e.closeReason == "" &&
+		e.accept == "" && e.beat == nil {
 		st.ext = nil
 	}
 }
@@ -304,11 +303,11 @@ func (st *conn) goodbye() []byte {
 
 // farewell returns the close frame (with code and reason) that ends the
 // connection, after whatever the handshake left queued; nil if a close
-// frame was sent already or the connection is not a server's open one.
+// frame was sent already or the connection is not open.
 func (st *conn) farewell(code int, reason string) []byte {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if (st.phase != phaseOpen && st.phase != phaseDraining) || st.closeSent || st.client {
+	if (st.phase != phaseOpen && st.phase != phaseDraining) || st.closeSent {
 		return nil
 	}
 	st.closeSent = true
@@ -321,7 +320,7 @@ func (st *conn) farewell(code int, reason string) []byte {
 		b = st.ext.pending
 		st.ext.pending = nil
 	}
-	return appendFrame(b, ws.OpClose, false, closePayload(code, reason), nil)
+	return appendFrame(b, ws.OpClose, false, closePayload(code, reason), st.mask())
 }
 
 // end runs when the connection is gone.
@@ -332,6 +331,10 @@ func (st *conn) end() {
 	}
 	st.ended = true
 	if st.ext != nil {
+		if st.ext.beat != nil {
+			st.ext.beat.Stop()
+			st.ext.beat = nil
+		}
 		st.ext.pending = nil
 		st.ext.head = "" // RequestOf is for open connections
 		st.tidyLocked()

@@ -26,6 +26,22 @@
 // sends 1001. permessage-deflate is negotiated when Protocol.Compression is
 // set; wss is the "ssl" transport with Goer.TLSConfig.
 //
-// Client is the other end, with the same callback model and reconnection
-// with back-off.
+// The client is core.AsyncConnection with this protocol: dial a ws:// or
+// wss:// URL and get the same callbacks, limits and guarantees as a
+// server's connection. OnConnect runs once the server accepted the
+// handshake; Send sends masked frames; pings are answered, the close
+// handshake runs both ways. A handshake the server refuses, answers
+// wrongly or not at all within ConnectTimeout is reported to OnError with
+// core.ErrCodeConnectFail, then OnClose.
+//
+//	c := core.NewAsyncConnection("ws://127.0.0.1:8080/chat", websocket.New())
+//	c.OnConnect = func(c core.Connection) { c.Send("hello", false) }
+//	c.OnMessage = func(c core.Connection, data []byte) { log.Printf("%s", data) }
+//	c.AutoReconnect = &core.Backoff{}
+//	c.Connect()
+//
+// Protocol.Header, Subprotocols, Compression and PingInterval shape a
+// client's request and session as they do a server's; the connection's
+// MaxPackageSize limits one incoming message. Client is a smaller API over
+// the same, kept from earlier releases.
 package websocket

@@ -24,6 +24,8 @@ var (
 	ErrInvalidUTF8 = errors.New("goes: websocket: invalid UTF-8")
 	// ErrControlTooLong: a ping or close payload is longer than 125 bytes.
 	ErrControlTooLong = errors.New("goes: websocket: control payload over 125 bytes")
+	// ErrBadURL: a client's address is not a ws:// or wss:// URL.
+	ErrBadURL = errors.New("goes: websocket: bad URL")
 	// ErrClientStopped: the Client was stopped.
 	ErrClientStopped = errors.New("goes: websocket: client stopped")
 )

@@ -9,8 +9,8 @@ import (
 	"github.com/shunhui19/goes/protocol/websocket"
 )
 
-// An echo server that keeps each message's type, and a client that talks
-// to it.
+// An echo server that keeps each message's type, and a client
+// (core.AsyncConnection with the WebSocket protocol) that talks to it.
 func Example() {
 	g := core.NewGoer("127.0.0.1:0", websocket.New(), "tcp")
 	g.Logger = quietLogger()
@@ -24,14 +24,14 @@ func Example() {
 	defer g.Stop()
 
 	got := make(chan string, 1)
-	cl := websocket.NewClient("ws://" + g.Addr().String() + "/")
-	cl.Logger = quietLogger()
-	cl.OnConnect = func(c core.Connection) { c.Send("hello, goer", false) }
-	cl.OnMessage = func(c core.Connection, data []byte) {
+	c := core.NewAsyncConnection("ws://"+g.Addr().String()+"/chat", websocket.New())
+	c.Logger = quietLogger()
+	c.OnConnect = func(c core.Connection) { c.Send("hello, goer", false) }
+	c.OnMessage = func(c core.Connection, data []byte) {
 		got <- websocket.MessageTypeOf(c).String() + ": " + string(data)
 	}
-	cl.Start()
-	defer cl.Stop()
+	c.Connect()
+	defer c.Close("")
 	select {
 	case s := <-got:
 		fmt.Println(s)
@@ -77,4 +77,28 @@ func ExampleCloseWith() {
 		fmt.Println("closed with", code, reason)
 	}
 	_ = g // g.RunAll()
+}
+
+// A client that offers a subprotocol and compression, sends an Origin, and
+// reconnects after a lost connection; OnError sees a refused handshake
+// with core.ErrCodeConnectFail.
+func Example_client() {
+	p := websocket.New()
+	p.Subprotocols = []string{"chat.v1"}
+	p.Compression = true
+	p.Header = http.Header{"Origin": {"https://example.com"}}
+	p.PingInterval = 30 * time.Second
+	c := core.NewAsyncConnection("wss://example.com/chat", p)
+	c.AutoReconnect = &core.Backoff{Initial: time.Second, Max: time.Minute}
+	c.OnConnect = func(c core.Connection) {
+		fmt.Println("joined with", websocket.SubprotocolOf(c))
+		websocket.SendText(c, "hello")
+	}
+	c.OnMessage = func(c core.Connection, data []byte) { fmt.Printf("%s: %s\n", websocket.MessageTypeOf(c), data) }
+	c.OnError = func(c core.Connection, code int, msg string) { fmt.Println("error", code, msg) }
+	c.OnClose = func(c core.Connection) {
+		code, reason := websocket.CloseStatus(c)
+		fmt.Println("closed with", code, reason)
+	}
+	_ = c // c.Connect()
 }

@@ -7,8 +7,11 @@ import (
 	"github.com/shunhui19/goes/core"
 )
 
-// framer runs the Input/Decode steps over a byte stream for connections
-// that core does not drive (the client), the way core does for servers.
+const keepMessageCap = 64 << 10 // the framer's buffer is kept up to this size
+
+// framer runs the Input/Decode steps over a byte stream the way core does,
+// for the fuzz tests. ErrEstablished (a client's handshake) counts as a
+// skip.
 type framer struct {
 	recv   []byte
 	pkgLen int
@@ -49,7 +52,7 @@ func (f *framer) feed(st *conn, c core.Connection, b []byte, limit int, deliver 
 		off += f.pkgLen
 		f.pkgLen = 0
 		msg, err := st.decode(c, pkg)
-		if errors.Is(err, core.ErrSkip) {
+		if errors.Is(err, core.ErrSkip) || err == core.ErrEstablished {
 			continue
 		}
 		if err != nil {

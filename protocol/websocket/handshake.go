@@ -58,6 +58,9 @@ func readRequest(pkg []byte) (*http.Request, error) {
 }
 
 func (st *conn) inputHandshake(c core.Connection, buf []byte) (int, error) {
+	if st.client {
+		return st.inputResponse(buf)
+	}
 	max := orInt(st.p.MaxHandshakeSize, DefaultMaxHandshakeSize)
 	i := bytes.Index(buf, headEnd)
 	if i < 0 {
@@ -75,6 +78,9 @@ func (st *conn) inputHandshake(c core.Connection, buf []byte) (int, error) {
 // handshake answers the request head in pkg: 101 and the WebSocket session,
 // a plain HTTP response, or a refusal.
 func (st *conn) handshake(c core.Connection, pkg []byte) error {
+	if st.client {
+		return st.response(c, pkg)
+	}
 	r, err := readRequest(pkg)
 	if err != nil {
 		return st.refuse(c, handshakeError(http.StatusBadRequest, "malformed request: %v", err))

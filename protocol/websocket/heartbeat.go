@@ -19,7 +19,32 @@ func (st *conn) startHeartbeat(c core.Connection) {
 	if iv <= 0 || g == nil {
 		return
 	}
+	if st.client {
+		st.beatEvery(c, iv)
+		return
+	}
 	st.p.sweepEvery(g, iv)
+}
+
+// beatEvery runs a client connection's heartbeat on a timer of its own
+// (there is no running Goer to sweep it); end stops it.
+func (st *conn) beatEvery(c core.Connection, iv time.Duration) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ended {
+		return
+	}
+	st.extraLocked().beat = time.AfterFunc(iv, func() {
+		if !st.beating() {
+			return
+		}
+		st.beat(c)
+		st.mu.Lock()
+		if st.ext != nil && st.ext.beat != nil {
+			st.ext.beat.Reset(iv)
+		}
+		st.mu.Unlock()
+	})
 }
 
 // sweepTask is a Goer's heartbeat sweep.

@@ -46,6 +46,8 @@ type Protocol struct {
 
 	// Subprotocols the server speaks, in its order of preference. The first
 	// one the client also offers is chosen before OnWebSocketConnect runs.
+	// A client offers them, and fails the handshake if the server chooses
+	// another.
 	Subprotocols []string
 
 	// SendType is the type of the messages Send sends on new connections
@@ -53,7 +55,8 @@ type Protocol struct {
 	SendType MessageType
 
 	// Compression negotiates permessage-deflate (RFC 7692, without context
-	// takeover) when a client offers it. Off by default.
+	// takeover) when a client offers it; a client offers it. Off by
+	// default.
 	Compression bool
 	// CompressionThreshold: shorter messages are sent uncompressed
 	// (DefaultCompressionThreshold when zero).
@@ -83,8 +86,13 @@ type Protocol struct {
 	// clients reconnect, to the new process in a reload (see OnConnDrain).
 	ServeWhileDraining bool
 
+	// Header holds extra headers of a client's upgrade request (Origin,
+	// Cookie, Authorization, ...); see ClientHandshake.
+	Header http.Header
+
 	// MaxHandshakeSize bounds the request head of the opening handshake
-	// (DefaultMaxHandshakeSize when zero); a longer one gets 431.
+	// (DefaultMaxHandshakeSize when zero); a longer one gets 431. A
+	// client's limit on the server's response head.
 	MaxHandshakeSize int
 	// MaxPendingSize bounds what may be sent before the handshake
 	// completes (DefaultMaxPendingSize when zero).
