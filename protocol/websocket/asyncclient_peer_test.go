@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -426,4 +427,49 @@ func TestAsyncClientHeartbeat(t *testing.T) {
 		}
 		quiet(t, ev)
 	})
+}
+
+// Backpressure on the client: a server that floods it and never reads the
+// echoes. The client stops reading once its queue passes the high-water
+// mark, so that no echo is refused and its memory stays bounded; TCP holds
+// the rest of the flood back in the server.
+func TestAsyncClientBackpressure(t *testing.T) {
+	const count, size = 500, 64 << 10 // 32 MiB, more than the kernel's buffers take
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		c.(*net.TCPConn).SetReadBuffer(16 << 10)
+		c.Write([]byte(accept101(req, "")))
+		msg := serverFrame(0x2, bytes.Repeat([]byte{1}, size))
+		for i := 0; i < count; i++ {
+			if _, err := c.Write(msg); err != nil {
+				return // the client left
+			}
+		}
+	})
+	c, ev := dialer("ws://"+addr+"/", websocket.New())
+	const max = 1 << 20
+	c.MaxSendBufferSize = max
+	var received, refused atomic.Int64
+	c.OnMessage = func(c core.Connection, data []byte) {
+		received.Add(1)
+		if err := websocket.SendBinary(c, data); err != nil {
+			refused.Add(1)
+		}
+	}
+	c.Connect()
+	defer c.Destroy()
+	next(t, ev, "connect")
+	waitFor(t, "the client to pause", func() bool { tc := c.Conn(); return tc != nil && tc.IsPaused() })
+	time.Sleep(100 * time.Millisecond) // a client that did not pause would read on
+	if n := received.Load(); n == 0 || n >= count {
+		t.Fatalf("%d of %d messages read", n, count)
+	}
+	if n := refused.Load(); n != 0 {
+		t.Fatalf("%d echoes refused", n)
+	}
+	if q := c.SendQueueSize(); q > max+size+14 {
+		t.Fatalf("queue at %d bytes, limit %d", q, max)
+	}
+	if r := c.Conn().RecvQueueSize(); r > 2*size {
+		t.Fatalf("%d bytes buffered unread", r)
+	}
 }
