@@ -108,8 +108,10 @@ func (st *conn) response(c core.Connection, pkg []byte) error {
 	br := headReaders.Get().(*bufio.Reader)
 	br.Reset(bytes.NewReader(pkg))
 	r, err := http.ReadResponse(br, nil)
-	br.Reset(nil)
-	headReaders.Put(br)
+	if err != nil || r.Body == http.NoBody { // else the body reads from br: it cannot be reused
+		br.Reset(nil)
+		headReaders.Put(br)
+	}
 	if err != nil {
 		return st.badResponse(0, "malformed response: %v", err)
 	}
