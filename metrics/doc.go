@@ -51,6 +51,12 @@
 //	goes_websocket_messages_total{direction,type}    counter    messages and control frames, received or sent
 //	goes_websocket_closes_total{code}                counter    connections ended, by close code
 //
+// A request is timed from its delivery to the handler until its response
+// was queued; pipelined requests read together are delivered, and timed,
+// from the moment the response before them was queued. Counting a response
+// costs two atomic adds, on counters the module keeps itself; the
+// histograms are built from them when Prometheus scrapes.
+//
 // For the process: goes_build_info{version}, goes_reloads_total (reloads
 // that led to this process), and the standard go_* and process_*
 // collectors.

@@ -17,7 +17,8 @@ import (
 
 // LatencyBuckets are the bounds, in seconds, of
 // goes_http_request_duration_seconds: from 100 µs, as goes answers most
-// requests well within a millisecond, to 10 s.
+// requests well within a millisecond, to 10 s. New reads them: change
+// them before it to export other bounds (ascending; New panics otherwise).
 var LatencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // Metrics holds the collectors of a set of Goers and the registry they
