@@ -397,9 +397,15 @@ func (c *TCPConnection) closing() bool {
 // answers are written together once the batch is delivered: one write
 // instead of one per answer.
 func (c *TCPConnection) received(b []byte) {
-	c.frame(b)
+	wr := c.frame(b)
 	if c.batch {
 		c.batch = false
+		if wr != nil {
+			func() {
+				defer c.recoverCallback("Protocol.WritesReleased")
+				wr.WritesReleased()
+			}()
+		}
 		c.mu.Lock()
 		c.holdWrites = false
 		c.kickLocked()
@@ -408,8 +414,10 @@ func (c *TCPConnection) received(b []byte) {
 
 // frame does received's work. The protocol is looked up for every
 // package: a callback may switch it (an HTTP request upgraded to
-// WebSocket) and the bytes after the switch belong to the new one.
-func (c *TCPConnection) frame(b []byte) {
+// WebSocket) and the bytes after the switch belong to the new one. It
+// returns whom to tell when the writes it held are released (see
+// WriteBatcher).
+func (c *TCPConnection) frame(b []byte) (wr WriteReleaser) {
 	if c.closing() {
 		return
 	}
@@ -480,10 +488,17 @@ func (c *TCPConnection) frame(b []byte) {
 			c.mu.Lock()
 			c.holdWrites = true
 			c.mu.Unlock()
+			if wb, ok := p.(WriteBatcher); ok {
+				func() {
+					defer c.recoverCallback("Protocol.HoldingWrites")
+					wr = wb.HoldingWrites(c)
+				}()
+			}
 		}
 		c.deliver(msg)
 	}
 	c.keep(data, off)
+	return wr
 }
 
 // keep saves the unconsumed bytes data[off:] in c.recv.

@@ -76,6 +76,24 @@ type SendRefusalHandler interface {
 	OnSendRefused(c Connection, err error)
 }
 
+// WriteBatcher is implemented by protocols that gather work while core
+// holds a connection's answers to write them together: when one read
+// brings several messages (pipelined requests), the answers queued while
+// they are delivered are written after the last. HoldingWrites runs on the
+// lane when the holding starts, before the first of those messages is
+// delivered. The WriteReleaser it returns (nil: none) is told on the lane
+// once they all were, right before the held answers are written, even if
+// a callback switched the connection's protocol in between.
+type WriteBatcher interface {
+	HoldingWrites(c Connection) WriteReleaser
+}
+
+// WriteReleaser is told that the answers held for a WriteBatcher are
+// about to be written.
+type WriteReleaser interface {
+	WritesReleased()
+}
+
 // ConnCloser is implemented by protocols that release per-connection state
 // when a connection ends (temporary files, partial messages). OnConnClose runs
 // once, right before the user's OnClose.

@@ -54,8 +54,10 @@
 // A request is timed from its delivery to the handler until its response
 // was queued; pipelined requests read together are delivered, and timed,
 // from the moment the response before them was queued. Counting a response
-// costs two atomic adds, on counters the module keeps itself; the
-// histograms are built from them when Prometheus scrapes.
+// costs two atomic adds, on counters the module keeps itself, and the
+// responses to the pipelined requests of one read are counted together
+// (http.BatchObserver); the histograms are built from the counters when
+// Prometheus scrapes.
 //
 // For the process: goes_build_info{version}, goes_reloads_total (reloads
 // that led to this process), and the standard go_* and process_*

@@ -1,8 +1,14 @@
 package metrics_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"net"
+	nethttp "net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,4 +160,70 @@ func TestLatencyBucketsChosen(t *testing.T) {
 		}
 	}()
 	metrics.New()
+}
+
+// Responses told together (pipelined requests of one read) are counted
+// as they would be one by one.
+func TestLatencyBatchesMatchPrometheus(t *testing.T) {
+	m, p, c := observed()
+	bo := p.Observer.(http.BatchObserver)
+	ref := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ref", Buckets: metrics.LatencyBuckets})
+	ds := durationsAtEdges()
+	for len(ds) > 0 {
+		n := min(len(ds), 1+len(ds)%16)
+		bo.ObserveResponses(c, "PUT", 201, ds[:n])
+		for _, d := range ds[:n] {
+			ref.Observe(d.Seconds())
+		}
+		ds = ds[n:]
+	}
+	var want dto.Metric
+	if err := ref.Write(&want); err != nil {
+		t.Fatal(err)
+	}
+	got := gathered(t, m.Registry(), "goes_http_request_duration_seconds", "method=PUT").GetHistogram()
+	wh := want.GetHistogram()
+	if got.GetSampleCount() != wh.GetSampleCount() || math.Abs(got.GetSampleSum()-wh.GetSampleSum()) > 1e-12*wh.GetSampleSum() {
+		t.Fatalf("count %d sum %v, want %d %v", got.GetSampleCount(), got.GetSampleSum(), wh.GetSampleCount(), wh.GetSampleSum())
+	}
+	for i, b := range wh.Bucket {
+		if g := got.Bucket[i]; g.GetUpperBound() != b.GetUpperBound() || g.GetCumulativeCount() != b.GetCumulativeCount() {
+			t.Errorf("bucket %d: le %v count %d, want le %v count %d", i, g.GetUpperBound(), g.GetCumulativeCount(), b.GetUpperBound(), b.GetCumulativeCount())
+		}
+	}
+	if v := gathered(t, m.Registry(), "goes_http_requests_total", "method=PUT", "code=2xx").GetCounter().GetValue(); v != float64(wh.GetSampleCount()) {
+		t.Errorf("PUT 2xx = %v, want %d", v, wh.GetSampleCount())
+	}
+}
+
+// The responses to pipelined requests are counted before the client can
+// read them: a scrape right after reading them shows them all.
+func TestPipelinedExact(t *testing.T) {
+	s := newServer(t)
+	c, err := net.Dial("tcp", s.web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	const rounds, depth = 5, 16
+	for r := range rounds {
+		batch := strings.Repeat("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n", depth-1) + "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+		fmt.Fprint(c, batch)
+		for range depth {
+			resp, err := nethttp.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		f := scrape(t, s.scrape)
+		ok, nope := f.value("goes_http_requests_total", "goer=web", "method=GET", "code=2xx"), f.value("goes_http_requests_total", "goer=web", "method=GET", "code=4xx")
+		timed := f.value("goes_http_request_duration_seconds", "goer=web", "method=GET")
+		if n := float64(r + 1); ok != n*(depth-1) || nope != n || timed != n*depth {
+			t.Fatalf("after %d batches read: 2xx %v, 4xx %v, timed %v; want %v, %v, %v", r+1, ok, nope, timed, n*(depth-1), n, n*depth)
+		}
+	}
 }

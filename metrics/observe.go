@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shunhui19/goes/core"
+	"github.com/shunhui19/goes/protocol/http"
 )
 
 // methods are the values of the method label; anything else is "other".
@@ -65,13 +66,47 @@ func (h *httpCounts) observe(mi, ci int, elapsed time.Duration) {
 		h.cell(mi, ci, h.width-1).Add(1)
 		return
 	}
+	h.cell(mi, ci, h.bucket(elapsed)).Add(1)
+	h.addSum(mi, elapsed.Seconds())
+}
+
+// observeAll counts timed responses of one method and status class: one
+// atomic add per bucket they fall in, one on the sum.
+func (h *httpCounts) observeAll(mi, ci int, elapsed []time.Duration) {
+	var sum float64
+	bi, n := -1, uint64(0)
+	for _, d := range elapsed {
+		if d < 0 {
+			h.cell(mi, ci, h.width-1).Add(1)
+			continue
+		}
+		sum += d.Seconds()
+		if b := h.bucket(d); b != bi {
+			if n > 0 {
+				h.cell(mi, ci, bi).Add(n)
+			}
+			bi, n = b, 0
+		}
+		n++
+	}
+	if n > 0 {
+		h.cell(mi, ci, bi).Add(n)
+		h.addSum(mi, sum)
+	}
+}
+
+// bucket returns the index of the bucket that takes elapsed (>= 0).
+func (h *httpCounts) bucket(elapsed time.Duration) int {
 	bi := 0
 	for bi < len(h.under) && elapsed > h.under[bi] {
 		bi++
 	}
-	h.cell(mi, ci, bi).Add(1)
+	return bi
+}
+
+// addSum adds v seconds to method mi's sum.
+func (h *httpCounts) addSum(mi int, v float64) {
 	s := &h.sum[mi]
-	v := elapsed.Seconds()
 	for {
 		old := s.Load()
 		if s.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
@@ -160,6 +195,8 @@ func (h *httpCounts) collect(ch chan<- prometheus.Metric, lv []string) {
 // httpObserver adapts Metrics to http.Observer.
 type httpObserver Metrics
 
+var _ http.BatchObserver = (*httpObserver)(nil)
+
 // ObserveResponse implements http.Observer: one atomic add, and for a
 // request handed to the handler a second one on the latency sum.
 func (o *httpObserver) ObserveResponse(c core.Connection, method string, status int, elapsed time.Duration) {
@@ -167,11 +204,26 @@ func (o *httpObserver) ObserveResponse(c core.Connection, method string, status 
 	if gm == nil || gm.http == nil {
 		return
 	}
+	gm.http.observe(methodIndex(method), classOf(status), elapsed)
+}
+
+// ObserveResponses implements http.BatchObserver: the responses to the
+// pipelined requests of one read, counted by bucket.
+func (o *httpObserver) ObserveResponses(c core.Connection, method string, status int, elapsed []time.Duration) {
+	gm := (*Metrics)(o).of(c.Goer())
+	if gm == nil || gm.http == nil {
+		return
+	}
+	gm.http.observeAll(methodIndex(method), classOf(status), elapsed)
+}
+
+// classOf returns the index in classes of status's class.
+func classOf(status int) int {
 	ci := status / 100
 	if ci < 1 || ci >= len(classes) {
 		ci = 0
 	}
-	gm.http.observe(methodIndex(method), ci, elapsed)
+	return ci
 }
 
 // directions and frameKinds are the labels of goes_websocket_messages_total.

@@ -70,10 +70,7 @@ type conn struct {
 	waiting bool // receiving is paused until the pending response is out
 	gone    bool // the connection closed
 
-	// under mu, kept only when the Protocol has an Observer: the monoNow
-	// at which the latest response was completed, and the connection's
-	// BytesRead then (see startLocked).
-	doneAt, doneRead int64
+	obs *observed // under mu; nil unless the Protocol has an Observer
 }
 
 // exchange is one request and its response, with the parser's buffers. A

@@ -24,6 +24,38 @@ type Observer interface {
 	ObserveResponse(c core.Connection, method string, status int, elapsed time.Duration)
 }
 
+// BatchObserver is an Observer that may be told of several responses at
+// once. When one read brings several requests (pipelined), core writes
+// their responses together after the last; the protocol gathers the timed
+// responses of that read that share the first one's method and status and
+// tells ObserveResponses of them before they are written, rather than
+// ObserveResponse of each. Every elapsed is a timed response's (never
+// negative); ObserveResponses must not keep the slice.
+type BatchObserver interface {
+	Observer
+	ObserveResponses(c core.Connection, method string, status int, elapsed []time.Duration)
+}
+
+// maxGathered bounds the responses a connection gathers for a
+// BatchObserver; those beyond are reported one by one.
+const maxGathered = 16
+
+// observed is what a connection keeps for the Observer, made by the first
+// request delivered; under the conn's mu.
+type observed struct {
+	// the monoNow at which the latest response was completed, and the
+	// connection's BytesRead then (see startLocked)
+	doneAt, doneRead int64
+
+	// while core holds the connection's writes: the observer told of the
+	// responses gathered, which share method and status
+	batch   BatchObserver
+	method  string
+	status  int
+	n       int
+	elapsed [maxGathered]time.Duration
+}
+
 // observation is what the observer is told of one response, taken while
 // the exchange is still held.
 type observation struct {
@@ -34,7 +66,8 @@ type observation struct {
 }
 
 // observeLocked takes the observation of the response being completed at
-// now (monoNow). st.mu is held.
+// now (monoNow); one gathered for a batch is not to be told now. st.mu is
+// held.
 func (st *conn) observeLocked(now int64) observation {
 	if st.p.Observer == nil {
 		return observation{}
@@ -43,7 +76,55 @@ func (st *conn) observeLocked(now int64) observation {
 	if x == nil {
 		return observation{}
 	}
-	return observation{method: x.req.method, status: x.resp.code(), elapsed: time.Duration(now - x.start), ok: true}
+	ob := observation{method: x.req.method, status: x.resp.code(), elapsed: time.Duration(now - x.start), ok: true}
+	if o := st.obs; o != nil && o.batch != nil && o.n < maxGathered {
+		switch {
+		case o.n == 0:
+			o.method, o.status = ob.method, ob.status
+		case o.method != ob.method || o.status != ob.status:
+			return ob
+		}
+		o.elapsed[o.n] = ob.elapsed
+		o.n++
+		return observation{}
+	}
+	return ob
+}
+
+// HoldingWrites implements core.WriteBatcher: with a BatchObserver, the
+// responses to the requests of this read are gathered until
+// WritesReleased.
+func (p *Protocol) HoldingWrites(c core.Connection) core.WriteReleaser {
+	bo, ok := p.Observer.(BatchObserver)
+	if !ok {
+		return nil
+	}
+	st, ok := c.Context().(*conn)
+	if !ok {
+		return nil
+	}
+	st.mu.Lock()
+	if st.obs == nil {
+		st.obs = &observed{}
+	}
+	st.obs.batch = bo
+	st.mu.Unlock()
+	return st
+}
+
+// WritesReleased implements core.WriteReleaser: the responses gathered
+// are told before they are written.
+func (st *conn) WritesReleased() {
+	var gathered [maxGathered]time.Duration
+	st.mu.Lock()
+	o := st.obs
+	bo, method, status, n := o.batch, o.method, o.status, o.n
+	copy(gathered[:n], o.elapsed[:n])
+	o.batch, o.n = nil, 0
+	st.mu.Unlock()
+	if n > 0 {
+		bo.ObserveResponses(st.c, method, status, gathered[:n])
+	}
 }
 
 // startLocked returns the monoNow of the delivery of the request begun.
@@ -52,9 +133,14 @@ func (st *conn) observeLocked(now int64) observation {
 // it: the clock read then serves again (with a batch of pipelined
 // requests, all but the first of a read). st.mu is held.
 func (st *conn) startLocked() int64 {
-	if st.doneAt != 0 {
-		if tc, ok := st.c.(*core.TCPConnection); ok && tc.BytesRead() == st.doneRead {
-			return st.doneAt
+	o := st.obs
+	if o == nil {
+		st.obs = &observed{}
+		return monoNow()
+	}
+	if o.doneAt != 0 {
+		if tc, ok := st.c.(*core.TCPConnection); ok && tc.BytesRead() == o.doneRead {
+			return o.doneAt
 		}
 	}
 	return monoNow()
@@ -63,9 +149,13 @@ func (st *conn) startLocked() int64 {
 // doneLocked notes that the pending response was completed at now, for
 // startLocked. st.mu is held.
 func (st *conn) doneLocked(now int64) {
-	st.doneAt = 0
+	o := st.obs
+	if o == nil {
+		return
+	}
+	o.doneAt = 0
 	if tc, ok := st.c.(*core.TCPConnection); ok {
-		st.doneAt, st.doneRead = now, tc.BytesRead()
+		o.doneAt, o.doneRead = now, tc.BytesRead()
 	}
 }
 

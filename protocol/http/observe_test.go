@@ -3,6 +3,7 @@ package http_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	nethttp "net/http"
 	"os"
 	"path/filepath"
@@ -205,4 +206,114 @@ func TestObserverTimesFromDelivery(t *testing.T) {
 			}
 		})
 	}
+}
+
+// batchRecorder is a BatchObserver that counts responses by method and
+// status, and the batches.
+type batchRecorder struct {
+	mu      sync.Mutex
+	counts  map[string]int
+	batches int
+	most    int // the largest batch
+}
+
+func (r *batchRecorder) ObserveResponse(c core.Connection, method string, status int, elapsed time.Duration) {
+	r.ObserveResponses(c, method, status, []time.Duration{elapsed})
+	r.mu.Lock()
+	r.batches--
+	r.mu.Unlock()
+}
+
+func (r *batchRecorder) ObserveResponses(c core.Connection, method string, status int, elapsed []time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts[fmt.Sprintf("%s %d", method, status)] += len(elapsed)
+	r.batches++
+	r.most = max(r.most, len(elapsed))
+}
+
+func (r *batchRecorder) take() (map[string]int, int, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, b, m := r.counts, r.batches, r.most
+	r.counts, r.batches, r.most = map[string]int{}, 0, 0
+	return c, b, m
+}
+
+// A BatchObserver is told of the responses to the pipelined requests of a
+// read together, all of them, before the client can read one; a handler
+// that switches the connection to another protocol in the middle of such
+// a read loses none.
+func TestBatchObserver(t *testing.T) {
+	rec := &batchRecorder{counts: map[string]int{}}
+	p := http.New()
+	p.Observer = rec
+	addr := serve(t, p, func(c core.Connection, data []byte) {
+		req := http.RequestOf(c)
+		if req == nil { // raw, after /switch
+			c.SendBytes(append([]byte("raw "), data...), true)
+			return
+		}
+		switch req.Path() {
+		case "/missing":
+			req.Response().Status(404).SendString("no")
+		case "/switch":
+			req.Response().SendString("switching")
+			tc := c.(*core.TCPConnection)
+			tc.SetContext(nil)
+			tc.SetProtocol(nil)
+		default:
+			req.Response().SendString("ok")
+		}
+	})
+	get := func(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
+	post := "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+	read := func(t *testing.T, br *bufio.Reader, n int) {
+		t.Helper()
+		for range n {
+			resp, err := nethttp.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readAll(t, resp)
+		}
+	}
+
+	t.Run("pipelined", func(t *testing.T) {
+		c := rawConn(t, addr)
+		br := bufio.NewReader(c)
+		fmt.Fprint(c, strings.Repeat(get("/"), 16))
+		read(t, br, 16)
+		counts, batches, most := rec.take()
+		if counts["GET 200"] != 16 || len(counts) != 1 {
+			t.Fatalf("observed %v once the responses were read, want 16 GET 200", counts)
+		}
+		if most < 2 {
+			t.Fatalf("%d batches, the largest of %d: the read's responses were not gathered", batches, most)
+		}
+	})
+	t.Run("mixed", func(t *testing.T) {
+		c := rawConn(t, addr)
+		br := bufio.NewReader(c)
+		fmt.Fprint(c, get("/")+post+get("/")+get("/missing")+get("/"))
+		read(t, br, 5)
+		counts, _, _ := rec.take()
+		want := map[string]int{"GET 200": 3, "POST 200": 1, "GET 404": 1}
+		if fmt.Sprint(counts) != fmt.Sprint(want) {
+			t.Fatalf("observed %v once the responses were read, want %v", counts, want)
+		}
+	})
+	t.Run("switched", func(t *testing.T) {
+		c := rawConn(t, addr)
+		br := bufio.NewReader(c)
+		fmt.Fprint(c, get("/")+get("/switch")+"after")
+		read(t, br, 2)
+		raw := make([]byte, len("raw after"))
+		if _, err := io.ReadFull(br, raw); err != nil || string(raw) != "raw after" {
+			t.Fatalf("after the switch: %q %v", raw, err)
+		}
+		if counts, _, _ := rec.take(); counts["GET 200"] != 2 || len(counts) != 1 {
+			t.Fatalf("observed %v, want 2 GET 200", counts)
+		}
+	})
 }

@@ -106,6 +106,7 @@ var (
 	_ core.BufferDrainer = (*Protocol)(nil)
 	_ core.Goodbyer      = (*Protocol)(nil)
 	_ core.Paced         = (*Protocol)(nil)
+	_ core.WriteBatcher  = (*Protocol)(nil)
 
 	_ core.SendRefusalHandler = (*Protocol)(nil)
 )
