@@ -58,6 +58,22 @@ func pipeline(t *testing.T, total int, lateBy time.Duration, setup func(g *core.
 			setup(g)
 		}
 	})
+	want := func(i int) string {
+		if i%7 == 6 {
+			return bodies[(i/7)%files]
+		}
+		return "/p/" + strconv.Itoa(i)
+	}
+	// The requests are ready before the connection: HeaderTimeout runs
+	// from the accept.
+	var reqs bytes.Buffer
+	for i := range total {
+		if i%7 == 6 {
+			fmt.Fprintf(&reqs, "GET /static/f%d.txt HTTP/1.1\r\nHost: h\r\n\r\n", (i/7)%files)
+		} else {
+			fmt.Fprintf(&reqs, "GET /p/%d HTTP/1.1\r\nHost: h\r\n\r\n", i)
+		}
+	}
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -70,20 +86,6 @@ func pipeline(t *testing.T, total int, lateBy time.Duration, setup func(g *core.
 	}
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 
-	want := func(i int) string {
-		if i%7 == 6 {
-			return bodies[(i/7)%files]
-		}
-		return "/p/" + strconv.Itoa(i)
-	}
-	var reqs bytes.Buffer
-	for i := range total {
-		if i%7 == 6 {
-			fmt.Fprintf(&reqs, "GET /static/f%d.txt HTTP/1.1\r\nHost: h\r\n\r\n", (i/7)%files)
-		} else {
-			fmt.Fprintf(&reqs, "GET /p/%d HTTP/1.1\r\nHost: h\r\n\r\n", i)
-		}
-	}
 	wrote := make(chan error, 1)
 	go func() { // one burst; the server may stop reading it for a while
 		_, err := c.Write(reqs.Bytes())
@@ -123,6 +125,20 @@ func TestPipelineOutgrowsSendQueue(t *testing.T) {
 
 func TestPipelineReadLate(t *testing.T) {
 	pipeline(t, 20000, 3*time.Second, nil)
+}
+
+// A pipelining peer that reads its answers only after KeepAliveTimeout
+// (and HeaderTimeout) has passed several times over: the connection was
+// paused by us all along, waiting for the peer to read, so it was never
+// late with a request; every one is answered. WriteTimeout, not the read
+// deadlines, bounds how late the peer may read.
+func TestPipelineReadLatePastKeepAlive(t *testing.T) {
+	pipeline(t, 20000, 3*time.Second, func(g *core.Goer) {
+		p := g.Protocol.(*http.Protocol)
+		p.KeepAliveTimeout = 500 * time.Millisecond // short, but not so short that a loaded machine misses it
+		p.HeaderTimeout = 500 * time.Millisecond
+		p.WriteTimeout = 20 * time.Second
+	})
 }
 
 // A response that the send queue refuses (a handler filled the queue with
@@ -169,15 +185,19 @@ func TestRefusedResponseClosesConnection(t *testing.T) {
 }
 
 // A peer that pipelines requests and never reads its answers: the
-// connection stops reading with its send queue bounded, and
-// KeepAliveTimeout (which runs from the last answer queued) closes it.
+// connection stops reading with its send queue bounded, and WriteTimeout
+// closes it. KeepAliveTimeout does not: we stopped reading, the peer was
+// not late with a request.
 func TestPipelineNeverRead(t *testing.T) {
 	const limit = 64 << 10
 	p := http.New()
-	p.KeepAliveTimeout = time.Second
+	p.KeepAliveTimeout = time.Second // what is left of it after a pause must survive a loaded machine's stall
+	p.WriteTimeout = 3 * time.Second
+	var logs syncBuffer
 	closed := make(chan struct{})
 	conns := make(chan *core.TCPConnection, 1)
 	addr := serve(t, p, hello, func(g *core.Goer) {
+		g.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		g.MaxSendBufferSize = limit
 		g.CloseTimeout = 500 * time.Millisecond
 		g.OnConnect = func(c core.Connection) { conns <- c.(*core.TCPConnection) }
@@ -204,5 +224,8 @@ func TestPipelineNeverRead(t *testing.T) {
 	}
 	if maxQueue > limit+256 {
 		t.Fatalf("send queue reached %d bytes, limit %d", maxQueue, limit)
+	}
+	if !strings.Contains(logs.String(), "not written within WriteTimeout") {
+		t.Fatalf("the connection was not closed by WriteTimeout:\n%s", logs.String())
 	}
 }

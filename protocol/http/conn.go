@@ -225,6 +225,14 @@ func (st *conn) awaitTurn() bool {
 	return true
 }
 
+// awaitingResponse reports whether receiving is paused for the response
+// to the previous request (awaitTurn): ResponseTimeout runs.
+func (st *conn) awaitingResponse() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.waiting
+}
+
 // resume lets a paused connection go on with its next request.
 func (st *conn) resume() {
 	if pz, ok := st.c.(pauser); ok {

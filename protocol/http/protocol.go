@@ -53,6 +53,12 @@ type Protocol struct {
 	BodyTimeout time.Duration
 	// KeepAliveTimeout closes a connection idle this long between requests
 	// (DefaultKeepAliveTimeout when zero).
+	//
+	// HeaderTimeout, BodyTimeout and KeepAliveTimeout do not count the
+	// time a connection spends paused by the server (its peer does not
+	// read the answers queued, see core.Goer.SendHighWater, or a handler
+	// called PauseRecv): the peer cannot be late with what is not read.
+	// WriteTimeout bounds a peer that does not read.
 	KeepAliveTimeout time.Duration
 	// ResponseTimeout bounds how long a pipelined request waits for the
 	// response to the request before it (DefaultResponseTimeout when zero).
@@ -349,17 +355,34 @@ func (p *Protocol) ensureSweeper(g *core.Goer) {
 	}
 	every /= 4
 	every = max(10*time.Millisecond, min(every, time.Second))
-	t.Add(every, func(...any) { p.sweep(g) }, nil, true)
+	var last atomic.Int64
+	last.Store(monoNow())
+	t.Add(every, func(...any) {
+		now := monoNow()
+		p.sweep(g, now, now-last.Swap(now))
+	}, nil, true)
 }
 
 // sweep closes g's connections whose deadline passed, or whose responses
-// are not written out within WriteTimeout.
-func (p *Protocol) sweep(g *core.Goer) {
-	now := monoNow()
+// are not written out within WriteTimeout. now is monoNow, elapsed the
+// time since the previous sweep.
+//
+// A connection that we stopped reading (its peer does not take the
+// answers already queued, or the handler called PauseRecv) cannot be
+// late with its next request: its read deadline (KeepAliveTimeout,
+// HeaderTimeout, BodyTimeout) moves on by the time it spent paused.
+// WriteTimeout watches such a peer meanwhile. ResponseTimeout, which
+// waits for our own handler, keeps running.
+func (p *Protocol) sweep(g *core.Goer, now, elapsed int64) {
 	wt := p.writeTimeoutDur()
 	g.Connections.Range(func(_ int, c *core.TCPConnection) bool {
 		if st, ok := c.Context().(*conn); ok && st.p == p {
-			if d := st.deadline.Load(); d != 0 && now > d {
+			d := st.deadline.Load()
+			if d != 0 && c.IsPaused() && !st.awaitingResponse() {
+				st.deadline.CompareAndSwap(d, d+elapsed) // the lane may have moved it meanwhile
+				d = st.deadline.Load()
+			}
+			if d != 0 && now > d {
 				st.deadline.Store(0)
 				c.Close("")
 			} else if wt > 0 {

@@ -61,7 +61,7 @@ func TestSessionSaveSurvivesStop(t *testing.T) {
 				t.Fatal("no session cookie")
 			}
 			cl.CloseIdleConnections() // nothing else holds the stop
-			tc.stop(g) // the save is still sleeping
+			tc.stop(g)                // the save is still sleeping
 			rec, ok, err := (&http.FileStore{Dir: dir}).Load(context.Background(), ck.Value)
 			if err != nil || !ok {
 				t.Fatalf("after the stop the store has no session (ok %v, err %v)", ok, err)
