@@ -67,6 +67,12 @@ type Protocol struct {
 	// message) during the interval that followed a ping. One sweep per
 	// Goer pings all its connections at once, so a new connection gets its
 	// first ping within an interval.
+	//
+	// A connection the server stopped reading because its peer does not
+	// take its messages (see core.Goer.SendHighWater) cannot have its pong
+	// read: if it stays paused for the interval after a ping, it is closed
+	// like a silent one. A peer that does not read is dead for the
+	// heartbeat; choose the interval above the longest stall to accept.
 	PingInterval time.Duration
 
 	// KeepRequest keeps each connection's upgrade request head so that
