@@ -28,12 +28,16 @@ func sessionFiles(t *testing.T, dir string) []string {
 func TestSessionFileStore(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sessions")
 	cfg := func() *http.Sessions { return &http.Sessions{Store: &http.FileStore{Dir: dir}, MaxSize: 4 << 10} }
-	ss := serveSessions(t, cfg())
+	cfg1 := cfg()
+	ss := serveSessions(t, cfg1)
 	base := "http://" + ss.addr
 	cl := jarClient(t)
 	for i := 1; i <= 3; i++ {
 		expectBody(t, cl, base+"/visits", strconv.Itoa(i))
 	}
+	// Another server's request does not wait for a save of this one,
+	// which runs after the response.
+	cfg1.Wait()
 	if f := sessionFiles(t, dir); len(f) != 1 {
 		t.Fatalf("session files %v", f)
 	}
@@ -42,12 +46,14 @@ func TestSessionFileStore(t *testing.T) {
 	}
 
 	// Another server (a new process, a reload) finds the session.
-	ss2 := serveSessions(t, cfg())
+	cfg2 := cfg()
+	ss2 := serveSessions(t, cfg2)
 	base2 := "http://" + ss2.addr
 	for _, ck := range cl.Jar.Cookies(mustURL(t, base)) {
 		cl.Jar.SetCookies(mustURL(t, base2), []*nethttpCookie{ck})
 	}
 	expectBody(t, cl, base2+"/visits", "4")
+	cfg2.Wait() // likewise
 
 	t.Run("too large", func(t *testing.T) {
 		expectBody(t, cl, base+"/big?n=10000", "ok")
