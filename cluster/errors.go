@@ -24,6 +24,10 @@ var (
 	// ErrPartial: some nodes did not answer a query in time; the answer
 	// counts the others only. A *PartialError names them.
 	ErrPartial = errors.New("goes: cluster: partial answer")
+	// ErrJoining: the node started less than a Heartbeat ago and the wait
+	// for answers ended before that: a node it has not heard from yet may
+	// be missing from the answer, which is partial.
+	ErrJoining = errors.New("goes: cluster: node still learning its peers")
 	// ErrClosed: the node was closed.
 	ErrClosed = errors.New("goes: cluster: node closed")
 	// ErrNoResponders is what a Bus returns when nobody listens on a subject.

@@ -43,7 +43,9 @@ type Config struct {
 	// Default DefaultQueryTimeout.
 	QueryTimeout time.Duration
 	// Heartbeat is how often the node tells the others it is alive.
-	// Default DefaultHeartbeat.
+	// Default DefaultHeartbeat. The nodes of a cluster should share it: a
+	// node's queries in its first Heartbeat wait until then for the nodes
+	// it has not heard from yet.
 	Heartbeat time.Duration
 	// PeerTimeout is how long a node stays in the list of nodes expected to
 	// answer queries after its last heartbeat. A node that vanishes (killed,
@@ -75,6 +77,9 @@ type Node struct {
 	uids   map[string]map[int]*entry
 	groups map[string]map[int]*entry
 	peers  map[string]time.Time // other nodes, by last heartbeat
+	// started is when the node began to listen: a Heartbeat later it has
+	// heard from every node alive.
+	started time.Time
 	// peerGone is closed (and replaced) whenever a peer leaves the list, so
 	// that queries stop waiting for it.
 	peerGone chan struct{}
@@ -155,6 +160,7 @@ func New(cfg Config) (*Node, error) {
 		peers:    map[string]time.Time{},
 		peerGone: make(chan struct{}),
 		stop:     make(chan struct{}),
+		started:  time.Now(),
 	}
 	if n.bus == nil {
 		return n, nil
@@ -274,6 +280,9 @@ func (n *Node) heartbeatSubject() string       { return n.prefix + ".hb" }
 
 // hello announces the node and waits briefly for the nodes already running
 // to introduce themselves, so that the first queries expect their answers.
+// A node that answers later reaches the node's own subject instead (see
+// receive), and queries in the node's first Heartbeat wait for the nodes
+// not heard from yet (see gather).
 func (n *Node) hello() {
 	ctx, cancel := context.WithTimeout(context.Background(), helloWait)
 	defer cancel()

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Queries ask every node and add up the answers, waiting at most
@@ -17,6 +18,11 @@ import (
 // makes the answer partial: the value counts the others, and the error is a
 // *PartialError (errors.Is(err, ErrPartial)) naming the silent nodes. A
 // query never waits longer than that.
+//
+// A node knows the others from their heartbeats and their answers to its
+// hello. Until one Heartbeat has passed since it started it may not have
+// heard from every one, so a query then takes every answer until that
+// moment; one whose wait ends sooner is partial (ErrJoining).
 
 type query struct {
 	Kind string `json:"k"`
@@ -95,6 +101,18 @@ func (n *Node) gather(ctx context.Context, q query) ([]answer, error) {
 	watching := make(chan struct{})
 	defer close(watching)
 	go n.watchPeers(ctx, watching, gone, &mu, missing, cancel)
+	joined := n.started.Add(n.cfg.Heartbeat) // every node alive has been heard from
+	if wait := time.Until(joined); wait > 0 {
+		t := time.AfterFunc(wait, func() {
+			mu.Lock()
+			empty := len(missing) == 0
+			mu.Unlock()
+			if empty {
+				cancel() // every answer expected is in
+			}
+		})
+		defer t.Stop()
+	}
 	err := n.bus.Gather(ctx, n.querySubject(), encodeFrame(opQuery, n.id, "", nil, data), func(b []byte) bool {
 		var a answer
 		if json.Unmarshal(b, &a) != nil || !validNodeID(a.Node) || seen[a.Node] {
@@ -106,7 +124,7 @@ func (n *Node) gather(ctx context.Context, q query) ([]answer, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		delete(missing, a.Node)
-		return len(missing) > 0
+		return len(missing) > 0 || time.Now().Before(joined)
 	})
 	mu.Lock()
 	defer mu.Unlock()
@@ -115,10 +133,14 @@ func (n *Node) gather(ctx context.Context, q query) ([]answer, error) {
 		n.forgetPeers(missing)
 		return answers, nil
 	}
-	if err == nil || len(missing) == 0 {
+	early := time.Now().Before(joined) // a node not heard from yet may be missing
+	if (err == nil || len(missing) == 0) && !early {
 		return answers, nil
 	}
-	if ctx.Err() != nil && !errors.Is(err, ErrUnavailable) {
+	switch {
+	case len(missing) == 0 && !errors.Is(err, ErrUnavailable):
+		err = ErrJoining
+	case ctx.Err() != nil && !errors.Is(err, ErrUnavailable):
 		err = ErrTimeout
 	}
 	pe := &PartialError{Err: err}

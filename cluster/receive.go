@@ -61,7 +61,14 @@ func (n *Node) receive(m Msg) {
 	case opHello:
 		n.stats.Heartbeat.Add(1)
 		n.sawPeer(f.origin)
-		n.reply(m.Reply, encodeFrame(opHeartbeat, n.id, "", nil, nil))
+		beat := encodeFrame(opHeartbeat, n.id, "", nil, nil)
+		n.reply(m.Reply, beat)
+		// The hello waits for answers only briefly (helloWait); one that
+		// comes later, from a node busy meanwhile, would be lost. The new
+		// node's own subject takes it however late.
+		if validNodeID(f.origin) {
+			n.reply(n.nodeSubject(f.origin), beat)
+		}
 	case opHeartbeat:
 		n.stats.Heartbeat.Add(1)
 		n.sawPeer(f.origin)
