@@ -352,15 +352,7 @@ func (a *AsyncConnection) connectFailed(ctx context.Context, err error) {
 	for _, ev := range evs {
 		a.runPreEvent(ev)
 	}
-	kind := ErrConnectFailed
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		kind = ErrConnectTimeout
-	}
-	msg := fmt.Sprintf("%v: %s: %v", kind, a.Address, err)
-	if errors.Is(err, ErrUnknownTransport) {
-		msg = err.Error()
-	}
+	msg := connectFailMsg(ctx, a.Address, err)
 	g := a.owner
 	g.stats.countError(ErrCodeConnectFail)
 	g.logger().Debug("connect failed", "goer", g.name(), "conn", a.id, "err", msg)
@@ -405,15 +397,7 @@ func (a *AsyncConnection) closed() {
 	a.reconnectLocked(a.AutoReconnect.delay(a.attempt), true)
 }
 
-func (a *AsyncConnection) goerStopped() bool {
-	g := a.Server
-	if g == nil {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.state == goerStopping || g.state == goerStopped
-}
+func (a *AsyncConnection) goerStopped() bool { return serverStopping(a.Server) }
 
 // safely runs a callback outside a lane (a failed connect has none),
 // recovering and logging a panic.

@@ -386,15 +386,7 @@ func (a *AsyncUdpConnection) connectFailed(ctx context.Context, err error) {
 	a.cancel = nil
 	stopped := a.stopped
 	a.mu.Unlock()
-	kind := ErrConnectFailed
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		kind = ErrConnectTimeout
-	}
-	msg := fmt.Sprintf("%v: %s: %v", kind, a.Address, err)
-	if errors.Is(err, ErrUnknownTransport) || errors.Is(err, ErrServerStopped) {
-		msg = err.Error()
-	}
+	msg := connectFailMsg(ctx, a.Address, err)
 	a.laneMu.Lock()
 	a.runEvents() // those of the queue that waited for the socket first
 	if !stopped || !errors.Is(err, context.Canceled) {
@@ -416,15 +408,7 @@ func (a *AsyncUdpConnection) afterClose() {
 	a.reconnectLocked(a.AutoReconnect.delay(a.attempt), true)
 }
 
-func (a *AsyncUdpConnection) serverStopped() bool {
-	g := a.Server
-	if g == nil {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.state == goerStopping || g.state == goerStopped
-}
+func (a *AsyncUdpConnection) serverStopped() bool { return serverStopping(a.Server) }
 
 // watchServer closes s when the Server stops.
 func (a *AsyncUdpConnection) watchServer(g *Goer, s *udpSession) {
