@@ -120,11 +120,19 @@ func (g *Goer) Listener() Listener {
 }
 
 // Timer returns the Goer's timing wheel, for protocols and callbacks that
-// need per-connection deadlines. It is running between Start and Stop.
+// need per-connection deadlines. It is running between Start and Stop;
+// after Stop it is a stopped one, whose Add schedules nothing.
 func (g *Goer) Timer() *timer.Timer {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if t := g.timer.Load(); t != nil {
+		return t
+	}
+	if g.state == goerStopped {
+		// A caller that outlived Stop (a callback Stop gave up on): a
+		// wheel started now would never be stopped.
+		t := timer.NewTimer(1, time.Millisecond)
+		t.Stop()
 		return t
 	}
 	return g.newTimerLocked()

@@ -72,3 +72,22 @@ func TestStopRetiresTimerWhileConnectionCloses(t *testing.T) {
 		t.Fatalf("%d timers pending after Stop", n)
 	}
 }
+
+// A callback that outlived Stop and asks for the Goer's timer gets one that
+// runs nothing: a wheel started after Stop would never be stopped.
+func TestTimerAfterStop(t *testing.T) {
+	g := NewGoer("127.0.0.1:0", nil, "test-idle")
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if g.Timer().Add(time.Hour, func(...any) {}, nil, false) == 0 {
+		t.Fatal("a running Goer's timer scheduled nothing")
+	}
+	g.Stop()
+	if id := g.Timer().Add(time.Millisecond, func(...any) {}, nil, false); id != 0 {
+		t.Fatalf("the timer of a stopped Goer scheduled a task (%d)", id)
+	}
+	if n := g.PendingTimers(); n != 0 {
+		t.Fatalf("%d timers pending after Stop", n)
+	}
+}
