@@ -293,11 +293,17 @@ func (a *AsyncUdpConnection) dial(ctx context.Context, cancel context.CancelFunc
 // serve reads datagrams until the socket is closed.
 func (a *AsyncUdpConnection) serve(s *udpSession) {
 	limit := a.maxDatagram()
-	buf := make([]byte, limit+1) // one more: a longer datagram shows
+	rw, _ := s.sock.(ReadWaiter)
+	pooled := rw != nil && limit == DefaultMaxDatagramSize
+	var own []byte
+	if !pooled {
+		own = make([]byte, limit+1) // one more: a longer datagram shows
+	}
 	var err error
 	for {
-		var n int
-		n, err = s.sock.Read(buf)
+		var d []byte
+		var p *[]byte
+		d, p, err = a.read(s, rw, own)
 		if err != nil {
 			if s.closing.Load() || !unreachable(err) {
 				break
@@ -307,21 +313,52 @@ func (a *AsyncUdpConnection) serve(s *udpSession) {
 			a.unlockLane()
 			continue
 		}
-		a.stats.BytesRead.Add(int64(n))
-		if n > limit {
-			a.stats.Dropped.Add(1)
-			a.laneMu.Lock()
-			a.callError(s, ErrCodePackageTooLarge, fmt.Sprintf("%v: a datagram of more than %d bytes dropped", ErrPackageTooLarge, limit))
-			a.unlockLane()
-			continue
-		}
+		a.stats.BytesRead.Add(int64(len(d)))
 		a.laneMu.Lock()
-		if !s.closing.Load() {
-			a.frame(s, buf[:n])
+		switch {
+		case len(d) > limit:
+			a.stats.Dropped.Add(1)
+			a.callError(s, ErrCodePackageTooLarge, fmt.Sprintf("%v: a datagram of more than %d bytes dropped", ErrPackageTooLarge, limit))
+		case !s.closing.Load():
+			a.frame(s, d)
 		}
 		a.unlockLane()
+		if p != nil {
+			udpReadBufs.Put(p)
+		}
 	}
 	a.finish(s, err)
+}
+
+// udpReadBufs lends read buffers to the clients of the default limit
+// whose sockets wait for a datagram without one (ReadWaiter): an idle
+// client holds none.
+var udpReadBufs = sync.Pool{New: func() any {
+	b := make([]byte, DefaultMaxDatagramSize+1)
+	return &b
+}}
+
+// read reads one datagram into own, or into a buffer from udpReadBufs
+// (when own is nil), which it returns for the caller to put back.
+func (a *AsyncUdpConnection) read(s *udpSession, rw ReadWaiter, own []byte) ([]byte, *[]byte, error) {
+	if rw != nil {
+		if err := rw.WaitReadable(); err != nil {
+			return nil, nil, err
+		}
+	}
+	buf, p := own, (*[]byte)(nil)
+	if buf == nil {
+		p = udpReadBufs.Get().(*[]byte)
+		buf = *p
+	}
+	n, err := s.sock.Read(buf)
+	if err != nil {
+		if p != nil {
+			udpReadBufs.Put(p)
+		}
+		return nil, nil, err
+	}
+	return buf[:n], p, nil
 }
 
 // frame delivers the messages of one datagram; the lane is held.

@@ -26,6 +26,14 @@ type PacketDialer interface {
 	DialPacket(ctx context.Context, network, address string) (net.Conn, error)
 }
 
+// ReadWaiter is implemented by datagram sockets that can wait for a
+// datagram without reading it: an idle client then holds no read buffer.
+// WaitReadable returns once a datagram is there, or with the error the
+// socket holds (an ICMP refusal, a closed socket).
+type ReadWaiter interface {
+	WaitReadable() error
+}
+
 var (
 	packetDialersMu sync.RWMutex
 	packetDialers   = map[string]PacketDialer{}

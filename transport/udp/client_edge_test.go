@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -382,4 +383,45 @@ func TestClientFloodedSlowHandlerCloses(t *testing.T) {
 		t.Fatalf("%d messages after OnClose", after)
 	}
 	t.Logf("%d of %d datagrams delivered before Close", n, flood)
+}
+
+// An idle client holds no read buffer (on Unix its socket waits for a
+// datagram without one): 200 of them take far less heap than 200 buffers
+// of 64 KiB, and they still answer.
+func TestClientIdleHoldsNoBuffer(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
+		t.Skip("the wait without a buffer is Unix's")
+	}
+	const clients = 200
+	addr := echoServer(t, "127.0.0.1", nil)
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse
+	}
+	got := make(chan string, clients)
+	before := heap()
+	cs := make([]*core.AsyncUdpConnection, clients)
+	for i := range cs {
+		cs[i] = core.NewAsyncUdpConnection("udp://"+addr, nil)
+		cs[i].Logger = quiet()
+		cs[i].OnMessage = func(_ core.Connection, d []byte) { got <- string(d) }
+		connect(t, cs[i])
+	}
+	time.Sleep(20 * time.Millisecond) // every reader is waiting
+	per := (int64(heap()) - int64(before)) / clients
+	t.Logf("%d bytes of heap per idle client", per)
+	if per > 16<<10 {
+		t.Fatalf("%d bytes of heap per idle client: a read buffer each?", per)
+	}
+	cs[clients-1].Send("still there", false)
+	select {
+	case m := <-got:
+		if m != "still there" {
+			t.Fatalf("got %q", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer")
+	}
 }

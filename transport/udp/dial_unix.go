@@ -8,7 +8,8 @@ import (
 )
 
 // packetSock adds a non-blocking send to a connected datagram socket, so
-// that a datagram the kernel takes at once needs no writer goroutine.
+// that a datagram the kernel takes at once needs no writer goroutine, and
+// a wait for a datagram that holds no buffer.
 type packetSock struct {
 	net.Conn
 	rc syscall.RawConn
@@ -47,4 +48,27 @@ func (s *packetSock) TryWrite(b []byte) (int, error) {
 		return 0, &net.OpError{Op: "write", Net: s.LocalAddr().Network(), Source: s.LocalAddr(), Addr: s.RemoteAddr(), Err: serr}
 	}
 	return len(b), nil
+}
+
+// WaitReadable implements core.ReadWaiter: it waits for a datagram (or an
+// error the kernel holds for the socket) without reading it, so that an
+// idle client holds no read buffer.
+func (s *packetSock) WaitReadable() error {
+	var rerr error
+	err := s.rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		for {
+			_, _, rerr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
+			if rerr != syscall.EINTR {
+				return rerr != syscall.EAGAIN
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if rerr != nil {
+		return &net.OpError{Op: "read", Net: s.LocalAddr().Network(), Source: s.LocalAddr(), Addr: s.RemoteAddr(), Err: rerr}
+	}
+	return nil
 }
