@@ -955,9 +955,14 @@ func TestStreamDrain(t *testing.T) {
 			c.SetDeadline(time.Now().Add(30 * time.Second))
 			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", tt.path)
 			// Not reading: the queue fills.
-			if tt.path == "/ondrain" {
+			switch tt.path {
+			case "/ondrain":
 				waitFor(10*time.Second, func() bool { return refusals.Load() > 0 })
-			} else {
+			case "/end-full":
+				// Reading before the handler filled the queue would
+				// drain it as fast as a slow (loaded) handler fills it.
+				waitFor(10*time.Second, func() bool { return endFullSize.Load() > 0 })
+			default:
 				time.Sleep(100 * time.Millisecond)
 			}
 			br := bufio.NewReader(c)
