@@ -554,18 +554,22 @@ func (a *AsyncConnection) SendQueueSize() int {
 // State returns StateOpen, StateClosing or StateClosed, or StateConnecting.
 func (a *AsyncConnection) State() string {
 	a.mu.Lock()
-	st, c := a.state, a.conn
+	st, c, handshake := a.state, a.conn, a.hsTimer != nil
 	a.mu.Unlock()
 	switch st {
 	case acConnecting:
 		return StateConnecting
 	case acOpen:
-		return c.State()
+		if s := c.State(); s != StateOpen || !handshake {
+			return s
+		}
+		return StateConnecting
 	}
 	return StateClosed
 }
 
-// StateConnecting is an AsyncConnection's state while it connects.
+// StateConnecting is an AsyncConnection's state while it connects, the
+// protocol's handshake included (ClientHandshaker).
 const StateConnecting = "CONNECTING"
 
 func (a *AsyncConnection) maxSendLocked() int {

@@ -42,6 +42,10 @@
 //
 // Protocol.Header, Subprotocols, Compression and PingInterval shape a
 // client's request and session as they do a server's; the connection's
-// MaxPackageSize limits one incoming message. Client is a smaller API over
+// MaxPackageSize limits one incoming message, MaxHandshakeSize the
+// server's response head, MaxPendingSize what is sent before the server
+// answered. SendText, SendBinary, Ping and CloseWith need the connection's
+// WebSocket state, made once the TCP connection is up: before that they
+// return ErrNotOpen, while Send queues. Client is a smaller API over
 // the same, kept from earlier releases.
 package websocket

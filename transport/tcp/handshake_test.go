@@ -88,6 +88,9 @@ func TestClientHandshake(t *testing.T) {
 		defer a.Destroy()
 		a.Send("queued", false)
 		waitFor(t, "the echo", func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 3 })
+		if s := a.State(); s != core.StateOpen {
+			t.Fatalf("State %s once established", s)
+		}
 		mu.Lock()
 		got := strings.Join(order, ",")
 		mu.Unlock()
@@ -111,6 +114,12 @@ func TestClientHandshake(t *testing.T) {
 			ev := watch(a)
 			a.Connect()
 			defer a.Destroy()
+			if tc.timeout > 0 {
+				waitFor(t, "the connection", func() bool { return a.Conn() != nil })
+				if s := a.State(); s != core.StateConnecting {
+					t.Fatalf("State %s during the handshake", s)
+				}
+			}
 			ev.waitClose(t, 5*time.Second)
 			ev.get(func(ev *clientEvents) bool {
 				if ev.connects != 0 || len(ev.codes) != 1 || ev.codes[0] != core.ErrCodeConnectFail || !strings.Contains(ev.errs[0], tc.want) {
