@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -495,5 +496,54 @@ func TestClientConnectCompletesLater(t *testing.T) {
 				waitLoopsStopped(t)
 			})
 		}
+	}
+}
+
+// unix:// and IPv6 clients run on the loops too, and know their addresses.
+func TestClientUnixAndIPv6OnLoop(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			u := core.NewGoer(filepath.Join(t.TempDir(), "echo.sock"), lines{}, "unix")
+			u.Engine = engine
+			u.OnMessage = func(c core.Connection, d []byte) { c.SendBytes(d, false) }
+			targets := []string{"unix://" + start(t, u)}
+			if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+				ln.Close()
+				g6 := core.NewGoer("[::1]:0", lines{}, "tcp6")
+				g6.Engine = engine
+				g6.OnMessage = func(c core.Connection, d []byte) { c.SendBytes(d, false) }
+				targets = append(targets, "tcp6://"+start(t, g6))
+			} else {
+				t.Logf("no IPv6 loopback: %v", err)
+			}
+			for _, target := range targets {
+				a := core.NewAsyncConnection(target, lines{})
+				a.Server = u
+				ev := watch(a)
+				a.OnConnect = func(c core.Connection) { c.Send("over "+target, false) }
+				a.Connect()
+				waitFor(t, "the echo", func() bool { return ev.get(func(e *clientEvents) bool { return len(e.msgs) == 1 }) })
+				c := a.Conn()
+				if on := tcp.OnLoop(c.Socket()); on != (engine == "epoll") {
+					t.Errorf("%s on %s: on a loop: %v", target, engine, on)
+				}
+				_, want, _ := strings.Cut(target, "://")
+				if got := a.GetRemoteAddress(); got != want {
+					t.Errorf("%s: remote address %q", target, got)
+				}
+				if strings.HasPrefix(target, "tcp6") && (a.GetLocalIP() != "::1" || a.GetLocalPort() == 0) {
+					t.Errorf("%s: local address %q", target, a.GetLocalAddress())
+				}
+				a.Close("")
+				ev.waitClose(t, 10*time.Second)
+				ev.get(func(e *clientEvents) bool {
+					if e.msgs[0] != "over "+target || len(e.errs) != 0 {
+						t.Errorf("%s: msgs %q errs %q", target, e.msgs, e.errs)
+					}
+					return true
+				})
+			}
+			waitLoopsStopped(t)
+		})
 	}
 }
