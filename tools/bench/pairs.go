@@ -73,7 +73,10 @@ func goesProxy(engine string) func(string) (func(), error) {
 	}
 }
 
-// netProxy copies each way on a goroutine of its own.
+// netProxy copies each way on a goroutine of its own, with io.Copy's
+// buffer: a TCPConn's ReadFrom would splice through a pipe, two more
+// descriptors per waiting direction, and the open-files limit would stop
+// it at a third of the pairs.
 func netProxy(addr string) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -86,10 +89,10 @@ func netProxy(addr string) (func(), error) {
 			return
 		}
 		go func() {
-			io.Copy(back, front)
+			io.Copy(struct{ io.Writer }{back}, struct{ io.Reader }{front})
 			back.(*net.TCPConn).CloseWrite()
 		}()
-		io.Copy(front, back)
+		io.Copy(struct{ io.Writer }{front}, struct{ io.Reader }{back})
 		front.Close()
 		back.Close()
 	})
