@@ -190,9 +190,9 @@ func TestFlagsAndShapes(t *testing.T) {
 		svg    string
 		err    bool
 	}{
-		{"defaults", nil, []string{"echo-1k", "echo-64", "echo-100x64", "echo-100x16", "http", "http-pipe16", "ws", "idle-tcp", "idle-http", "idle-ws", "idle-proxy"}, "", false},
+		{"defaults", nil, []string{"echo-1k", "echo-64", "echo-100x64", "echo-100x16", "http", "http-pipe16", "ws", "idle-tcp", "idle-http", "idle-ws", "proxy-1k", "proxy-64k", "proxy-stream", "proxy-redis", "idle-proxy"}, "", false},
 		{"max point, no idle", []string{"-idle", "0", "-idle-max", "19000", "-idle-pairs", "0", "-pipeline", "8", "-out", "r.md"},
-			[]string{"echo-1k", "echo-64", "echo-100x64", "echo-100x16", "http", "http-pipe8", "ws", "idle-tcp-max", "idle-http-max", "idle-ws-max"}, "r.svg", false},
+			[]string{"echo-1k", "echo-64", "echo-100x64", "echo-100x16", "http", "http-pipe8", "ws", "idle-tcp-max", "idle-http-max", "idle-ws-max", "proxy-1k", "proxy-64k", "proxy-stream", "proxy-redis"}, "r.svg", false},
 		{"bad runs", []string{"-runs", "0"}, nil, "", true},
 		{"bad sources", []string{"-src-addrs", "300"}, nil, "", true},
 		{"stray argument", []string{"now"}, nil, "", true},
