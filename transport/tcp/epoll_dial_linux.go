@@ -38,10 +38,13 @@ import (
 // connections do: the handshake and the records need a reader of their own.
 
 // clientEngine is the engine of the process's client connections; nil
-// while none is open.
+// while none is open. The read buffers of its loops (64 KiB each) outlive
+// it for the next one: a client that reconnects again and again does not
+// make them anew each time.
 var clientEngine struct {
-	mu sync.Mutex
-	e  *epollEngine
+	mu   sync.Mutex
+	e    *epollEngine
+	bufs [][]byte
 }
 
 // acquireClients returns the client engine, started if need be, counting
@@ -53,10 +56,11 @@ func acquireClients() (*epollEngine, error) {
 		e.clients++
 		return e, nil
 	}
-	e, err := newClientEngine()
+	e, err := newClientEngine(clientEngine.bufs)
 	if err != nil {
 		return nil, err
 	}
+	clientEngine.bufs = nil
 	e.clients = 1
 	clientEngine.e = e
 	return e, nil
@@ -74,13 +78,29 @@ func (e *epollEngine) releaseClient() {
 	}
 	clientEngine.mu.Unlock()
 	if last {
-		go e.stopLoops()
+		go e.stopClients()
 	}
 }
 
-func newClientEngine() (*epollEngine, error) {
+// stopClients stops the client engine and keeps its loops' read buffers.
+func (e *epollEngine) stopClients() {
+	e.stopLoops()
+	e.bufMu.Lock()
+	bufs := e.loopBufs
+	e.loopBufs = nil
+	e.bufMu.Unlock()
+	clientEngine.mu.Lock()
+	if room := runtime.GOMAXPROCS(0) - len(clientEngine.bufs); room > 0 {
+		clientEngine.bufs = append(clientEngine.bufs, bufs[:min(room, len(bufs))]...)
+	}
+	clientEngine.mu.Unlock()
+}
+
+// newClientEngine starts a client engine whose loops read into bufs
+// (more are made when they are too few).
+func newClientEngine(bufs [][]byte) (*epollEngine, error) {
 	e := &epollEngine{
-		lfd: -1, client: true,
+		lfd: -1, client: true, loopBufs: bufs,
 		work: make(chan *econn), quit: make(chan struct{}), wakeWD: make(chan struct{}, 1),
 	}
 	for range runtime.GOMAXPROCS(0) {
