@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/shunhui19/goes/core"
 )
@@ -85,5 +86,28 @@ func BenchmarkHelloPipelined16(b *testing.B) {
 	for i := 0; i < b.N; i += depth {
 		f.resetOutput()
 		f.feed(batch)
+	}
+}
+
+// nopBatch is a BatchObserver that does nothing.
+type nopBatch struct{}
+
+func (nopBatch) ObserveResponse(core.Connection, string, int, time.Duration)    {}
+func (nopBatch) ObserveResponses(core.Connection, string, int, []time.Duration) {}
+
+// Telling a BatchObserver of the responses gathered allocates nothing.
+func TestWritesReleasedZeroAlloc(t *testing.T) {
+	p := New()
+	p.Observer = nopBatch{}
+	st := p.state(newFake(p, helloHandler))
+	st.obs = &observed{}
+	allocs := testing.AllocsPerRun(1000, func() {
+		st.mu.Lock()
+		st.obs.batch, st.obs.method, st.obs.status, st.obs.n = nopBatch{}, "GET", 200, 3
+		st.mu.Unlock()
+		st.WritesReleased()
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per batch, want 0", allocs)
 	}
 }

@@ -54,6 +54,8 @@ type observed struct {
 	status  int
 	n       int
 	elapsed [maxGathered]time.Duration
+
+	told [maxGathered]time.Duration // lane only: elapsed as told, outside mu
 }
 
 // observation is what the observer is told of one response, taken while
@@ -115,15 +117,14 @@ func (p *Protocol) HoldingWrites(c core.Connection) core.WriteReleaser {
 // WritesReleased implements core.WriteReleaser: the responses gathered
 // are told before they are written.
 func (st *conn) WritesReleased() {
-	var gathered [maxGathered]time.Duration
 	st.mu.Lock()
 	o := st.obs
 	bo, method, status, n := o.batch, o.method, o.status, o.n
-	copy(gathered[:n], o.elapsed[:n])
+	copy(o.told[:n], o.elapsed[:n])
 	o.batch, o.n = nil, 0
 	st.mu.Unlock()
 	if n > 0 {
-		bo.ObserveResponses(st.c, method, status, gathered[:n])
+		bo.ObserveResponses(st.c, method, status, o.told[:n])
 	}
 }
 
