@@ -28,7 +28,19 @@ type Metrics struct {
 	buckets *latencyBounds // LatencyBuckets when New ran
 
 	mu    sync.Mutex
-	goers atomic.Pointer[[]*goerMetrics] // replaced, never changed, under mu
+	goers atomic.Pointer[goerList] // replaced, never changed, under mu
+
+	_ [lineWords*8*2 - 32]byte // see goerList
+}
+
+// goerList is the Goers exported. It, the Metrics, goerMetrics and
+// httpCounts are read for every response, by every core: each fills two
+// cache lines of its own (the allocator puts objects of 128 bytes on
+// 128-byte boundaries), so that no object written elsewhere shares a line
+// with them and takes it away from the cores that read it.
+type goerList struct {
+	all []*goerMetrics // its array filled up to 16 too
+	_   [lineWords*8*2 - 24]byte
 }
 
 // goerMetrics is what is counted for one Goer outside core.
@@ -36,6 +48,7 @@ type goerMetrics struct {
 	g    *core.Goer
 	http *httpCounts // nil unless the Goer speaks HTTP
 	ws   *wsCounts   // nil unless it speaks WebSocket
+	_    [lineWords*8*2 - 24]byte
 }
 
 // New returns the metrics of goers, with the Go runtime and process
@@ -44,8 +57,7 @@ type goerMetrics struct {
 // unless one is set already.
 func New(goers ...*core.Goer) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), buckets: newLatencyBounds(LatencyBuckets)}
-	empty := []*goerMetrics{}
-	m.goers.Store(&empty)
+	m.goers.Store(&goerList{})
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -75,9 +87,9 @@ func (m *Metrics) Add(g *core.Goer) {
 			p.Observer = (*wsObserver)(m)
 		}
 	}
-	old := *m.goers.Load()
-	next := append(append(make([]*goerMetrics, 0, len(old)+1), old...), gm)
-	m.goers.Store(&next)
+	old := m.goers.Load().all
+	next := append(append(make([]*goerMetrics, 0, max(16, len(old)+1)), old...), gm)
+	m.goers.Store(&goerList{all: next})
 }
 
 // Registry returns the registry the metrics are gathered from; register
@@ -86,7 +98,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // of returns g's metrics, nil if g is not exported.
 func (m *Metrics) of(g *core.Goer) *goerMetrics {
-	for _, gm := range *m.goers.Load() {
+	for _, gm := range m.goers.Load().all {
 		if gm.g == g {
 			return gm
 		}
@@ -142,7 +154,7 @@ func (gc *goerCollector) Describe(ch chan<- *prometheus.Desc) {
 func (gc *goerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(daemon.Reloads()))
 	ch <- prometheus.MustNewConstMetric(descBuildInfo, prometheus.GaugeValue, 1, core.Version, runtime.Version())
-	for _, gm := range *(*Metrics)(gc).goers.Load() {
+	for _, gm := range (*Metrics)(gc).goers.Load().all {
 		gm.collect(ch)
 	}
 }

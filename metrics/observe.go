@@ -38,11 +38,12 @@ func methodIndex(m string) int {
 // request counters and the histograms are summed from the blocks when
 // Prometheus scrapes.
 type httpCounts struct {
-	cells  []atomic.Uint64 // [method][class][stride]: sum, buckets, +Inf, untimed
-	stride int             // cells per block: 2 + width, rounded up to whole cache lines
-	width  int             // counters per block: the buckets, +Inf, untimed
-	upper  []float64       // the buckets' upper bounds in seconds, without +Inf
-	under  []time.Duration // upper as the longest elapsed each bucket takes
+	cells  []atomic.Uint64          // [method][class][stride]: sum, buckets, +Inf, untimed
+	stride int                      // cells per block: 2 + width, rounded up to whole cache lines
+	width  int                      // counters per block: the buckets, +Inf, untimed
+	upper  []float64                // the buckets' upper bounds in seconds, without +Inf
+	under  []time.Duration          // upper as the longest elapsed each bucket takes
+	_      [lineWords*8*2 - 88]byte // see goerList
 }
 
 // lineWords is a cache line in counters.
