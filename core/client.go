@@ -124,6 +124,11 @@ type AsyncConnection struct {
 	lowArmed   bool
 	onLowWater func()
 	hsTimer    *time.Timer // bounds the protocol's handshake (ClientHandshaker)
+	// A Pipe's half-close (halfclose.go), handed to the connection once
+	// it is up: closeWriteReq: closeWrite was called while connecting.
+	onPeerEOF     func()
+	pipedInto     bool
+	closeWriteReq bool
 }
 
 const (
@@ -281,6 +286,14 @@ func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 		x := c.x()
 		x.onLowWater, x.lowArmed = a.onLowWater, a.lowArmed
 	}
+	if a.onPeerEOF != nil || a.pipedInto || a.closeWriteReq {
+		x := c.x()
+		x.onPeerEOF, x.pipedInto, x.writeClosed = a.onPeerEOF, a.pipedInto, a.closeWriteReq
+		a.closeWriteReq = false
+		if x.writeClosed && c.idleLocked() {
+			c.shutdownLocked()
+		}
+	}
 	a.lowArmed = false
 	a.pending, a.pendingN = nil, 0
 	if a.closeReq {
@@ -343,7 +356,7 @@ func (a *AsyncConnection) connectFailed(ctx context.Context, err error) {
 	a.state = acClosing
 	a.pending, a.pendingN = nil, 0
 	a.pendingFull = false
-	a.closeReq = false
+	a.closeReq, a.closeWriteReq = false, false
 	a.cancel = nil
 	stopped := a.stopped
 	evs := a.preEvents

@@ -22,7 +22,7 @@ func (a *AsyncConnection) send(b []byte, raw, owned bool) error {
 		return c.send(b, "", raw)
 	case acConnecting:
 		defer a.mu.Unlock()
-		if a.closeReq {
+		if a.closeReq || a.closeWriteReq {
 			return ErrClosed
 		}
 		limit := a.owner.MaxSendBufferSize

@@ -336,19 +336,30 @@ func (s *Stream) TryResume() bool {
 // Closed ends the connection after the engine's reading stopped with err
 // (io.EOF when the peer closed): the socket is closed, the connection leaves
 // the store, and OnClose runs once. After io.EOF the socket must still take
-// writes: what is queued is flushed first, bounded by CloseTimeout.
+// writes: what is queued is flushed first, bounded by CloseTimeout; a
+// piped connection may stay open for the other direction (halfclose.go),
+// and Closed then returns before the connection ends.
 func (s *Stream) Closed(err error) {
 	c := (*TCPConnection)(s)
-	g := c.goer
 	// A client's peer that ended the connection, maybe before its
 	// handshake was answered (checked on the lane).
-	ended := g.handshake && !c.closing() && (err == nil || isClosedError(err))
+	ended := c.goer.handshake && !c.closing() && (err == nil || isClosedError(err))
 	if err != nil && !isClosedError(err) && !c.closing() {
 		c.post(laneEvent{kind: evError, code: ErrCodeIO, msg: err.Error()})
 	}
 	if errors.Is(err, io.EOF) {
+		if c.passHalfClose(ended) {
+			return // a Pipe passed the half-close on; closedAfterEOF ends c
+		}
 		c.flushAfterEOF()
 	}
+	c.closedAfterEOF(ended)
+}
+
+// closedAfterEOF is the end of Closed: the socket is closed, the
+// connection leaves the store, and OnClose runs. ended: see Closed.
+func (c *TCPConnection) closedAfterEOF(ended bool) {
+	g := c.goer
 	c.Destroy()
 	c.mu.Lock()
 	if x := c.extra.Load(); x != nil && x.closeTask != 0 {

@@ -26,6 +26,11 @@ type pipeHooks struct {
 	// belowLowWater reports whether the queue holds less than half its
 	// limit.
 	belowLowWater func() bool
+	// closeWrite shuts the write side once the queue is written
+	// (halfclose.go); halfClose sets what the peer's EOF runs, and
+	// whether a Pipe writes into the connection.
+	closeWrite func()
+	halfClose  func(onPeerEOF func(), pipedInto bool)
 }
 
 func (c *TCPConnection) pipeHooks() *pipeHooks {
@@ -39,7 +44,21 @@ func (c *TCPConnection) pipeHooks() *pipeHooks {
 			c.mu.Unlock()
 		},
 		belowLowWater: c.belowLowWater,
+		closeWrite:    c.closeWrite,
+		halfClose:     c.setHalfClose,
 	}
+}
+
+// setHalfClose records a Pipe's part in a half-close: onPeerEOF when c is
+// piped somewhere (non-nil), pipedInto when something is piped into c.
+func (c *TCPConnection) setHalfClose(onPeerEOF func(), pipedInto bool) {
+	c.mu.Lock()
+	x := c.x()
+	if onPeerEOF != nil {
+		x.onPeerEOF = onPeerEOF
+	}
+	x.pipedInto = x.pipedInto || pipedInto
+	c.mu.Unlock()
 }
 
 func (c *TCPConnection) belowLowWater() bool {
@@ -55,6 +74,8 @@ func (a *AsyncConnection) pipeHooks() *pipeHooks {
 		forward:       a.forward,
 		setLowWater:   a.setLowWater,
 		belowLowWater: a.belowLowWater,
+		closeWrite:    a.closeWrite,
+		halfClose:     a.setHalfClose,
 	}
 }
 
@@ -69,6 +90,12 @@ func (a *AsyncConnection) pipeHooks() *pipeHooks {
 // and OnClose (an OnClose set before still runs first); dst's OnBufferFull
 // and OnBufferDrain are the user's and fire as for any connection. For a
 // two-way link pipe both ways: a.Pipe(b); b.Pipe(a).
+//
+// A half-close passes through: when c's peer shuts down its write side,
+// dst's write side is shut down once what is queued for it is written (its
+// peer gets every byte, then a FIN), and the other direction goes on until
+// it ends the same way; then both close. Until then c holds its socket
+// (IdleTimeout, Close and a stop end it as any connection).
 //
 // Call it from c's own callbacks (OnConnect), or before c is connected.
 func (c *TCPConnection) Pipe(dst Piper) { pipe(c, dst) }
@@ -99,6 +126,8 @@ func pipe(src, dst Piper) {
 		dst.Close("")
 	}
 	d.setLowWater(src.ResumeRecv)
+	s.halfClose(d.closeWrite, false)
+	d.halfClose(nil, true)
 }
 
 // forward is Pipe's send: queued past the limit, and the low-water
@@ -112,7 +141,7 @@ func (a *AsyncConnection) forward(b []byte) (full bool, err error) {
 		return c.queue(b, "", false, true)
 	case acConnecting:
 		defer a.mu.Unlock()
-		if a.closeReq {
+		if a.closeReq || a.closeWriteReq {
 			return false, ErrClosed
 		}
 		a.pending = append(a.pending, pendingSend{append([]byte(nil), b...), false})

@@ -70,7 +70,7 @@ func (c *TCPConnection) send(b []byte, s string, raw bool) error {
 // (connExtra.lowArmed) when the queue is at the limit; full reports that.
 func (c *TCPConnection) queue(b []byte, s string, raw, piped bool) (full bool, err error) {
 	c.mu.Lock()
-	if c.state.Load() != connOpen {
+	if c.state.Load() != connOpen || c.writeClosedLocked() {
 		c.mu.Unlock()
 		c.sendFailed(ErrClosed)
 		return false, ErrClosed
@@ -460,7 +460,7 @@ func (c *TCPConnection) afterDrainLocked() {
 		c.full = false
 		c.post(laneEvent{kind: evBufferDrain})
 	}
-	if c.state.Load() == connClosing {
+	if c.state.Load() == connClosing || c.writeClosedLocked() {
 		c.shutdownLocked()
 	}
 	c.signalDrainedLocked()
@@ -514,6 +514,7 @@ func (c *TCPConnection) shutdownLocked() {
 		return
 	}
 	c.shut = true
+	c.signalShutLocked()
 	if cw, ok := c.sock.(closeWriter); ok {
 		if err := cw.CloseWrite(); err == nil {
 			return

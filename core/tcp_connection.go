@@ -128,6 +128,15 @@ type connExtra struct {
 	// (the source reads on) and lowArmed is cleared.
 	lowArmed   bool
 	onLowWater func()
+	// A half-close through a Pipe (halfclose.go): onPeerEOF passes the
+	// peer's EOF on; pipedInto: a Pipe writes into c; peerDone: c's peer
+	// has sent its EOF; writeClosed: c's write side shuts once its queue
+	// is written; shutDone is closed once it has (or c is destroyed).
+	onPeerEOF   func()
+	pipedInto   bool
+	peerDone    bool
+	writeClosed bool
+	shutDone    chan struct{}
 
 	// guarded by TCPConnection.evMu
 	events []laneEvent
@@ -405,6 +414,7 @@ func (c *TCPConnection) Destroy() {
 		x.streams = nil
 	}
 	c.signalDrainedLocked()
+	c.signalShutLocked()
 	c.wakeReader()
 	c.mu.Unlock()
 	for _, cl := range closers {
