@@ -347,6 +347,12 @@ func measure(cfg config, self, wrkPath string, sh shape, server string) (sample,
 	default:
 		err = fmt.Errorf("unknown load %q", sh.Load)
 	}
+	return s, c.outcome(err)
+}
+
+// outcome is a run's error: err, or the child's death during the run, with
+// the last lines the server wrote.
+func (c *child) outcome(err error) error {
 	if err == nil && !c.alive() {
 		err = errChildDied
 	}
@@ -355,7 +361,7 @@ func measure(cfg config, self, wrkPath string, sh shape, server string) (sample,
 			err = fmt.Errorf("%w (server said: %s)", err, lastLines(tail, 5))
 		}
 	}
-	return s, err
+	return err
 }
 
 func lastLines(s string, n int) string {

@@ -163,15 +163,7 @@ func measurePairs(cfg config, self string, sh shape, server string) (sample, err
 	}
 	defer c.stop()
 	s, err := measurePairsOn(cfg, c, sh)
-	if err == nil && !c.alive() {
-		err = errChildDied
-	}
-	if err != nil {
-		if tail := c.stderr.String(); tail != "" {
-			err = fmt.Errorf("%w (server said: %s)", err, lastLines(tail, 5))
-		}
-	}
-	return s, err
+	return s, c.outcome(err)
 }
 
 // startBackend runs the backend: a goes echo server on the epoll engine,

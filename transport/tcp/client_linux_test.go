@@ -1,10 +1,7 @@
 package tcp_test
 
 import (
-	"fmt"
-	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,33 +11,7 @@ import (
 // fullBacklog returns a loopback address whose listening socket has a
 // backlog of 0 that is already full and never accepted: connects to it
 // go unanswered, as to a blackholed address.
-func fullBacklog(t *testing.T) string {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
-	// Fill the queue; the connects past it hang until their timeout.
-	for range 4 {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	return addr
-}
+func fullBacklog(t *testing.T) string { return newBacklogListener(t).addr }
 
 func TestClientConnectTimeout(t *testing.T) {
 	addr := fullBacklog(t)
