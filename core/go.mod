@@ -3,7 +3,6 @@ module github.com/shunhui19/goes/core
 go 1.22
 
 require (
-	github.com/RussellLuo/timingwheel v0.0.0-20220218152713-54845bda3108
 	github.com/shunhui19/goes/daemon v0.2.0
 	go.uber.org/goleak v1.3.0
 )

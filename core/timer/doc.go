@@ -1,10 +1,14 @@
-// Package timer runs timed tasks on a hierarchical timing wheel: once after
-// an interval, or every interval until deleted.
+// Package timer runs timed tasks on a hashed timing wheel: once after an
+// interval, or every interval until deleted.
 //
 // A wheel of slots buckets advances every tick; the tick is the timer's
-// resolution (a second, or 100 milliseconds for finer work). Adding and
-// deleting a task is cheap and a waiting task holds no goroutine, so one
-// Timer can carry a deadline for every connection of a server.
+// resolution (a second, or 100 milliseconds for finer work). A task further
+// away than one turn of the wheel waits in its bucket for the turns it
+// needs. Adding and deleting a task is cheap and a waiting task holds no
+// goroutine, so one Timer can carry a deadline for every connection of a
+// server. The wheel's one goroutine sleeps until the next task is due, and
+// for good while the timer is empty, so an idle timer does not wake the
+// process every tick.
 //
 //	t := timer.NewTimer(10, time.Second)
 //	t.Start()

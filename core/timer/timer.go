@@ -2,10 +2,10 @@ package timer
 
 import (
 	"log/slog"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/RussellLuo/timingwheel"
 )
 
 // Defaults applied by NewTimer, and by Start or Add on a zero Timer.
@@ -18,9 +18,11 @@ const (
 // 0 can stand for "no task".
 type TaskID int64
 
-// Timer runs tasks after an interval, once or repeatedly, on a hierarchical
-// timing wheel: adding and deleting a task costs a map and a list operation,
-// and a waiting task holds no goroutine.
+// Timer runs tasks after an interval, once or repeatedly, on a hashed
+// timing wheel: adding and deleting a task costs a map and a slice
+// operation, and a waiting task holds no goroutine. The wheel's goroutine
+// sleeps until the next task is due, not tick by tick, and not at all while
+// the timer holds no task.
 //
 // All methods are safe for concurrent use, including from inside task
 // callbacks. The zero Timer is usable and behaves like
@@ -34,16 +36,19 @@ type Timer struct {
 	slots  int
 	tick   time.Duration
 	state  state
-	tw     *timingwheel.TimingWheel
 	tasks  map[TaskID]*task
 	lastID TaskID
-	// armed counts wheel timers whose fate is not settled yet: each is
-	// settled exactly once, either by a successful cancel or by its fire
-	// function finishing its bookkeeping. Stop waits for it, so no goroutine
-	// of the wheel outlives Stop by more than a few instructions.
-	armed sync.WaitGroup
+	w      *wheel // while started
+	// wakeAt is the tick the loop sleeps until (math.MaxInt64: until
+	// kicked); an Add due earlier kicks it.
+	wakeAt int64
+	kick   chan struct{} // buffered 1; wakes the loop to look again
+	quit   chan struct{} // closed by Stop
+	ended  chan struct{} // closed when the loop has returned
 	// done is closed when Stop has finished.
 	done chan struct{}
+
+	wakes atomic.Int64 // times the loop looked at the wheel; for tests
 }
 
 type state int
@@ -134,6 +139,7 @@ func (t *Timer) Add(interval time.Duration, fn func(args ...any), args any, pers
 		args:       args,
 		interval:   interval,
 		persistent: persistent,
+		pos:        -1,
 	}
 	t.tasks[tk.id] = tk
 	if t.state == stateStarted {
@@ -157,7 +163,10 @@ func (t *Timer) Del(id TaskID) bool {
 		return false
 	}
 	delete(t.tasks, id)
-	t.disarm(tk)
+	if t.w != nil {
+		t.w.remove(tk)
+	}
+	tk.cancelled.Store(true)
 	return true
 }
 
@@ -169,8 +178,8 @@ func (t *Timer) Len() int {
 	return len(t.tasks)
 }
 
-// Start starts the wheel and returns at once; the wheel runs in its own
-// goroutines until Stop. Tasks added before Start are due their interval
+// Start starts the wheel and returns at once; the wheel runs in a goroutine
+// of its own until Stop. Tasks added before Start are due their interval
 // after Start. Calling Start again, or after Stop, does nothing. Safe from
 // any goroutine.
 func (t *Timer) Start() {
@@ -180,18 +189,22 @@ func (t *Timer) Start() {
 	if t.state != stateNew {
 		return
 	}
-	t.tw = timingwheel.NewTimingWheel(t.tick, int64(t.slots))
-	t.tw.Start()
-	t.state = stateStarted
 	now := time.Now()
+	t.w = newWheel(t.slots, t.tick, now)
+	t.state = stateStarted
+	t.wakeAt = math.MaxInt64
+	t.kick = make(chan struct{}, 1)
+	t.quit = make(chan struct{})
+	t.ended = make(chan struct{})
 	for _, tk := range t.tasks {
 		tk.deadline = now.Add(tk.interval)
 		t.arm(tk)
 	}
+	go t.loop(t.w, t.kick, t.quit, t.ended)
 }
 
 // Stop stops the timer for good: tasks that have not started never run,
-// Add schedules nothing any more, and the wheel's goroutines have ended
+// Add schedules nothing any more, and the wheel's goroutine has ended
 // when Stop returns. A callback already running when Stop is called is not
 // interrupted and Stop does not wait for it (so a callback may call Stop);
 // coordinate with such a callback if you need it finished.
@@ -207,70 +220,36 @@ func (t *Timer) Stop() {
 		<-done
 		return
 	}
+	started := t.state == stateStarted
 	t.state = stateStopped
-	// Cancel every wheel timer before stopping the wheel. A cancel that
-	// lands while the wheel's goroutine moves the timer down a level sees
-	// it in no bucket and fails, although the timer is about to be put in
-	// a lower bucket, not run; with the wheel stopped it would then never
-	// fire and never be settled. Those are cancelled once more below, when
-	// the wheel no longer moves anything: a timer in a bucket is settled
-	// here, one in no bucket has had its fire function started.
-	var unsettled []*timingwheel.Timer
 	for id, tk := range t.tasks {
-		if wt := tk.wt; wt != nil && !t.disarm(tk) {
-			unsettled = append(unsettled, wt)
-		}
+		tk.cancelled.Store(true)
 		delete(t.tasks, id)
 	}
-	tw := t.tw
+	t.w = nil
+	ended := t.ended
+	if started {
+		close(t.quit)
+	}
 	t.mu.Unlock()
 
-	if tw != nil {
-		tw.Stop()
+	if started {
+		<-ended
 	}
-	for _, wt := range unsettled {
-		if wt.Stop() {
-			t.armed.Done()
-		}
-	}
-	t.armed.Wait()
 	close(t.done)
 }
 
-// arm puts tk on the wheel for its deadline; t.mu is held and the wheel
-// runs.
+// arm puts tk in the wheel for tk.deadline and wakes the loop if tk is due
+// before the loop would wake; t.mu is held and the timer is started.
 func (t *Timer) arm(tk *task) {
-	d := time.Until(tk.deadline)
-	if d > 0 {
-		// The wheel fires a timer at the start of the tick its expiry falls
-		// in (expiry rounded down to whole milliseconds, then to a tick),
-		// which can be up to a tick early: asking for one tick and one
-		// millisecond more makes the firing tick the first one that begins
-		// after the deadline.
-		d += t.tick + time.Millisecond
+	t.w.insert(tk)
+	if tk.due < t.wakeAt {
+		t.wakeAt = tk.due
+		select {
+		case t.kick <- struct{}{}:
+		default: // a kick is pending already
+		}
 	}
-	tk.gen++
-	gen := tk.gen
-	t.armed.Add(1)
-	tk.wt = t.tw.AfterFunc(d, func() { t.fire(tk, gen) })
-}
-
-// disarm cancels tk's wheel timer, if any, and reports whether it was
-// cancelled (or there was none); t.mu is held.
-func (t *Timer) disarm(tk *task) bool {
-	if tk.wt == nil {
-		return true
-	}
-	stopped := tk.wt.Stop()
-	if stopped {
-		// Cancelled before firing: settle it here. Otherwise its fire
-		// function runs (or is running, or will run once the wheel has
-		// moved the timer down a level) and settles it after seeing that
-		// tk is no longer scheduled.
-		t.armed.Done()
-	}
-	tk.wt = nil
-	return stopped
 }
 
 // logger returns the logger for task panics.

@@ -11,10 +11,7 @@ require (
 	golang.org/x/sys v0.25.0 // indirect
 )
 
-require (
-	github.com/RussellLuo/timingwheel v0.0.0-20220218152713-54845bda3108 // indirect
-	go.uber.org/goleak v1.3.0
-)
+require go.uber.org/goleak v1.3.0
 
 replace (
 	github.com/shunhui19/goes/core => ../../core
