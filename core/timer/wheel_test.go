@@ -99,3 +99,35 @@ func TestIdleTimerSleeps(t *testing.T) {
 		t.Fatalf("4 runs of a 50 ms task: %d wake-ups", n)
 	}
 }
+
+// TestEarlierTaskWakesSleepingWheel: a wheel asleep until a task far away
+// (many turns) still runs a task added later but due sooner on time, and
+// after a task due sooner was deleted it goes back to sleep.
+func TestEarlierTaskWakesSleepingWheel(t *testing.T) {
+	const tick = 5 * time.Millisecond
+	tm := NewTimer(4, tick)
+	tm.Start()
+	defer tm.Stop()
+	ran := make(chan time.Duration, 2)
+	tm.Add(time.Hour, func(...any) { ran <- time.Hour }, nil, false)
+	// Deleted before it is due: the wheel wakes once for it at most.
+	tm.Del(tm.Add(30*time.Millisecond, func(...any) { ran <- 0 }, nil, false))
+	time.Sleep(50 * time.Millisecond) // the wheel sleeps until the hour
+	const interval = 40 * time.Millisecond
+	begin := time.Now()
+	tm.Add(interval, func(...any) { ran <- time.Since(begin) }, nil, false)
+	select {
+	case got := <-ran:
+		if got < interval {
+			t.Fatalf("task due after %v ran after %v", interval, got)
+		}
+		if got > interval+tick+2*time.Second {
+			t.Fatalf("task due after %v ran after %v", interval, got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("task added to a sleeping wheel did not run")
+	}
+	if n := tm.Len(); n != 1 {
+		t.Fatalf("Len = %d, want 1 (the task an hour away)", n)
+	}
+}
