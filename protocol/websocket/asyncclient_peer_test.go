@@ -469,7 +469,10 @@ func TestAsyncClientBackpressure(t *testing.T) {
 	if q := c.SendQueueSize(); q > max+size+14 {
 		t.Fatalf("queue at %d bytes, limit %d", q, max)
 	}
-	if r := c.Conn().RecvQueueSize(); r > 2*size {
+	// The epoll engine reads ahead up to 256 KiB (and one read more) for a
+	// connection whose delivery waits, then stops; the goroutine engine
+	// stops at once.
+	if r := c.Conn().RecvQueueSize(); r > 256<<10+2*size {
 		t.Fatalf("%d bytes buffered unread", r)
 	}
 }
