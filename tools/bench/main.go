@@ -232,7 +232,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		sec := section{Shape: sh}
 		if sh.Kind == kindRoute {
-			sec.Rows = routeRows()
+			ws := inWorkspace()
+			if !ws {
+				fmt.Fprintf(stderr, "bench: %s: goes/proxy routes skipped: examples/proxy is built from the workspace (go.work) and GOWORK is off\n", sh.Name)
+			}
+			sec.Rows = routeRows(ws)
 		}
 		for _, im := range impls() {
 			if im.Kind == sh.Kind && (selected(cfg.servers, im.Family) || selected(cfg.servers, im.Name)) {

@@ -38,13 +38,23 @@ const (
 	routeDirect        = "direct"
 )
 
-// routeRows are a route section's rows: goes on both engines, then the
-// references (peers in the report's sense).
-func routeRows() []*row {
-	return []*row{
-		{Server: routeGoesEpoll}, {Server: routeGoesGoroutine},
-		{Server: routeIOCopy, Peer: true}, {Server: routeDirect, Peer: true},
+// routeRows are a route section's rows: goes on both engines (unless
+// withGoes is false), then the references (peers in the report's sense).
+func routeRows(withGoes bool) []*row {
+	rows := []*row{{Server: routeIOCopy, Peer: true}, {Server: routeDirect, Peer: true}}
+	if withGoes {
+		rows = append([]*row{{Server: routeGoesEpoll}, {Server: routeGoesGoroutine}}, rows...)
 	}
+	return rows
+}
+
+// inWorkspace reports whether the go command runs with a go.work, where
+// examples/proxy can be built from the tools module (outside it, GOWORK=off,
+// the tools module does not require the examples module).
+func inWorkspace() bool {
+	out, err := exec.Command("go", "env", "GOWORK").Output()
+	w := strings.TrimSpace(string(out))
+	return err == nil && w != "" && w != "off"
 }
 
 // routeShapes are the loads along the routes; -shapes proxy picks them.
