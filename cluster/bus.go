@@ -37,3 +37,17 @@ type Msg struct {
 	Reply   string // where to answer, or ""
 	Data    []byte
 }
+
+// SubscribeWaiter is a Bus whose Subscribe returns before the subscription
+// is in effect (natsbus: it travels to the NATS server afterwards). A Node
+// waits with it so that once JoinGroup or BindUid returns, and once New
+// returns, what another node sends there reaches this one.
+type SubscribeWaiter interface {
+	// WaitSubscribed returns once the subscription to subject made by
+	// Subscribe is in effect: what another node publishes on subject from
+	// then on is delivered. It returns nil at once when it already is or
+	// when subject is not subscribed; while the bus is disconnected it
+	// returns nil too (the subscription is applied on reconnect). It gives
+	// up when ctx ends (ctx's error). Safe for concurrent use.
+	WaitSubscribed(ctx context.Context, subject string) error
+}

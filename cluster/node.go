@@ -112,7 +112,8 @@ type Stats struct {
 	Bad       atomic.Int64 // messages it could not parse
 }
 
-// New starts a node. With a Bus it subscribes to its own subjects, greets
+// New starts a node. With a Bus it subscribes to its own subjects (and
+// waits until they are in effect, if the Bus is a SubscribeWaiter), greets
 // the nodes already running and starts its heartbeat.
 func New(cfg Config) (*Node, error) {
 	if cfg.ID == "" {
@@ -168,11 +169,16 @@ func New(cfg Config) (*Node, error) {
 	if err := n.bus.Start(n.receive); err != nil {
 		return nil, err
 	}
-	for _, s := range []string{n.nodeSubject(n.id), n.allSubject(), n.querySubject(), n.heartbeatSubject()} {
+	subjects := []string{n.nodeSubject(n.id), n.allSubject(), n.querySubject(), n.heartbeatSubject()}
+	for _, s := range subjects {
 		if err := n.bus.Subscribe(s); err != nil {
 			n.bus.Close()
 			return nil, err
 		}
+	}
+	if err := n.waitSubscribed(subjects...); err != nil {
+		n.bus.Close()
+		return nil, err
 	}
 	n.hello()
 	n.wg.Add(1)

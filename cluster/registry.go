@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,13 +12,24 @@ import (
 // BindUid binds c to uid (adding c). A uid may have several connections,
 // on several nodes; a connection may have several uids. The node subscribes
 // to the uid's subject while it holds at least one of its connections.
+//
+// BindUid returns once the binding is in effect across the cluster: a
+// SendToUid from any node after that reaches c. With a Bus that is a
+// SubscribeWaiter (natsbus) the first binding of a uid on a node waits for
+// a round trip to the bus (NATS) for that, at most QueryTimeout; joins at
+// the same time share the round trip. Past QueryTimeout the binding holds
+// on this node and BindUid returns an error wrapping ErrTimeout: sends
+// from other nodes may miss c until the bus catches up.
 func (n *Node) BindUid(c core.Connection, uid string) error { return n.put(c, uids, uid) }
 
 // UnbindUid undoes BindUid. Unbinding what is not bound does nothing.
 func (n *Node) UnbindUid(c core.Connection, uid string) error { return n.take(c, uids, uid) }
 
 // JoinGroup puts c in group (adding c). The node subscribes to the group's
-// subject while it holds at least one member.
+// subject while it holds at least one member. Like BindUid, it returns once
+// the membership is in effect across the cluster: a SendToGroup from any
+// node after that reaches c (the first member of a group on a node waits
+// for a round trip to the bus).
 func (n *Node) JoinGroup(c core.Connection, group string) error { return n.put(c, groups, group) }
 
 // LeaveGroup takes c out of group. Leaving a group c is not in does nothing.
@@ -43,15 +55,43 @@ func (n *Node) put(c core.Connection, k kind, name string) error {
 	if !validName(name) {
 		return fmt.Errorf("%w: %s %.40q", ErrBadName, k.what, name)
 	}
+	subject := k.subject(n, name)
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	e := n.entryLocked(c)
 	names := k.names(e)
 	if *names == nil {
 		*names = map[string]struct{}{}
 	}
 	(*names)[name] = struct{}{}
-	return n.joinLocked(k.index(n), name, c.GetID(), e, k.subject(n, name))
+	err := n.joinLocked(k.index(n), name, c.GetID(), e, subject)
+	n.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	// Every join waits, not only the one that subscribed: the
+	// subscription may still be on its way for a join at the same time.
+	return n.waitSubscribed(subject)
+}
+
+// waitSubscribed waits until the bus has the subscriptions to subjects in
+// effect, if the bus says when that is.
+func (n *Node) waitSubscribed(subjects ...string) error {
+	w, ok := n.bus.(SubscribeWaiter)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.QueryTimeout)
+	defer cancel()
+	for _, s := range subjects {
+		err := w.WaitSubscribed(ctx, s)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("goes: cluster: subscribe: %w: the bus did not confirm %s within %v", ErrTimeout, s, n.cfg.QueryTimeout)
+		}
+		if err != nil {
+			return fmt.Errorf("goes: cluster: subscribe: %w", err)
+		}
+	}
+	return nil
 }
 
 func (n *Node) take(c core.Connection, k kind, name string) error {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -34,12 +35,30 @@ type Bus struct {
 	nc  *nats.Conn
 	own bool // Close closes nc
 
-	mu     sync.Mutex
-	subs   map[string]*nats.Subscription
-	ch     chan *nats.Msg
-	done   chan struct{}
-	wg     sync.WaitGroup
-	closed bool
+	mu   sync.Mutex
+	subs map[string]sub
+	// made counts the subscriptions made; those up to synced are known to
+	// be in effect at the server (a flush after them came back); flight is
+	// the latest flush under way, nil when none is.
+	made, synced uint64
+	flight       *flush
+	ch           chan *nats.Msg
+	done         chan struct{}
+	wg           sync.WaitGroup
+	closed       bool
+}
+
+// sub is a subscription and its place among the subscriptions made.
+type sub struct {
+	s *nats.Subscription
+	n uint64
+}
+
+// flush is a round trip to the server that confirms the subscriptions made
+// up to n: the server handles a connection's messages in order.
+type flush struct {
+	n    uint64
+	done chan struct{}
 }
 
 // Connect dials the NATS servers at url (comma-separated for several) and
@@ -72,7 +91,7 @@ func New(nc *nats.Conn) (*Bus, error) {
 	if !nc.Opts.NoEcho {
 		return nil, ErrEcho
 	}
-	return &Bus{nc: nc, subs: map[string]*nats.Subscription{}, ch: make(chan *nats.Msg, DefaultQueue), done: make(chan struct{})}, nil
+	return &Bus{nc: nc, subs: map[string]sub{}, ch: make(chan *nats.Msg, DefaultQueue), done: make(chan struct{})}, nil
 }
 
 // Conn returns the NATS connection.
@@ -102,7 +121,7 @@ func (b *Bus) Subscribe(subject string) error {
 	if b.closed {
 		return cluster.ErrClosed
 	}
-	if b.subs[subject] != nil {
+	if _, ok := b.subs[subject]; ok {
 		return nil
 	}
 	s, err := b.nc.ChanSubscribe(subject, b.ch)
@@ -112,20 +131,85 @@ func (b *Bus) Subscribe(subject string) error {
 	// The channel bounds the queue; the subscription's own limits would
 	// count per subject.
 	_ = s.SetPendingLimits(-1, -1)
-	b.subs[subject] = s
+	b.made++
+	b.subs[subject] = sub{s, b.made}
 	return nil
+}
+
+// WaitSubscribed implements cluster.SubscribeWaiter: it returns once the
+// NATS server has the subscription to subject, so that what another node
+// publishes on subject from then on is delivered. Subscribe only queues
+// the subscription on the connection; this waits for one round trip to the
+// server (a flush), shared by the callers waiting at the same time. Without a deadline in ctx it
+// waits up to 10 seconds. It returns nil at once when the subscription is known to be in effect, when
+// subject is not subscribed, and while the connection is down (nats.go
+// subscribes again on reconnect). When the NATS server is one of a NATS
+// cluster, the interest reaches the other servers of that cluster shortly
+// after, through their routes: a node connected to another server may
+// still miss a message sent at once.
+func (b *Bus) WaitSubscribed(ctx context.Context, subject string) error {
+	if _, ok := ctx.Deadline(); !ok {
+		// A flush needs a deadline: nats.go's own for Flush.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	for {
+		b.mu.Lock()
+		s, ok := b.subs[subject]
+		if !ok || s.n <= b.synced || !b.nc.IsConnected() {
+			b.mu.Unlock()
+			return nil
+		}
+		f := b.flight
+		mine := f == nil || f.n < s.n
+		if mine {
+			f = &flush{n: b.made, done: make(chan struct{})}
+			b.flight = f
+		}
+		b.mu.Unlock()
+		if !mine {
+			// A flush sent after this subscription is under way.
+			select {
+			case <-f.done:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		err := b.nc.FlushWithContext(ctx)
+		b.mu.Lock()
+		if err == nil && f.n > b.synced {
+			b.synced = f.n
+		}
+		if b.flight == f {
+			b.flight = nil
+		}
+		b.mu.Unlock()
+		close(f.done)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !errors.Is(err, nats.ErrConnectionClosed) || b.nc.IsClosed():
+			return b.wrap(err)
+		}
+		// The connection broke during the round trip and is down or back:
+		// look again.
+	}
 }
 
 // Unsubscribe implements cluster.Bus.
 func (b *Bus) Unsubscribe(subject string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := b.subs[subject]
-	if s == nil {
+	s, ok := b.subs[subject]
+	if !ok {
 		return nil
 	}
 	delete(b.subs, subject)
-	if err := s.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+	if err := s.s.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		return err
 	}
 	return nil
@@ -217,7 +301,7 @@ func (b *Bus) Close() error {
 	}
 	b.closed = true
 	for subj, s := range b.subs {
-		_ = s.Unsubscribe()
+		_ = s.s.Unsubscribe()
 		delete(b.subs, subj)
 	}
 	b.mu.Unlock()
