@@ -47,6 +47,14 @@ type AsyncConnection struct {
 	Address string
 	// Protocol frames the stream as for a Goer; nil means raw.
 	Protocol Protocol
+	// BindTo, when set, is the local address the connection is made
+	// from (workerman's bindto context option): "ip", "ip:port", "[ipv6]:port" or ":port"
+	// for tcp:// and ssl:// (and the URL schemes over them), a path for
+	// unix://. Port 0 or none lets the kernel pick the port. An address
+	// that is not this machine's, or a port in use, fails the connect
+	// (OnError with ErrCodeConnectFail, then OnClose). Empty: the
+	// kernel's choice.
+	BindTo string
 	// TLSConfig configures ssl://; nil uses the defaults with the host
 	// name of Address as ServerName.
 	TLSConfig *tls.Config
@@ -232,10 +240,8 @@ func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
 	scheme, addr := resolveURL(splitScheme(a.Address))
 	d, err := lookupDialer(scheme)
 	var sock Socket
-	if ed, ok := d.(EngineDialer); ok && err == nil {
-		sock, err = ed.DialEngine(ctx, a.owner.Engine, scheme, addr, a.tlsConfig(scheme, addr))
-	} else if err == nil {
-		sock, err = d.Dial(ctx, scheme, addr, a.tlsConfig(scheme, addr))
+	if err == nil {
+		sock, err = dialStream(ctx, d, a.owner.Engine, scheme, addr, a.BindTo, a.tlsConfig(scheme, addr))
 	}
 	if err != nil {
 		a.connectFailed(ctx, err)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 )
@@ -34,6 +35,61 @@ type EngineDialer interface {
 	Dialer
 	// DialEngine is Dial on the named engine.
 	DialEngine(ctx context.Context, engine, network, address string, tlsConf *tls.Config) (Socket, error)
+}
+
+// LocalDialer is a Dialer that can bind the local end of a connection
+// before it connects (AsyncConnection.BindTo).
+type LocalDialer interface {
+	Dialer
+	// DialFrom is DialEngine from the local address laddr: an IP
+	// address, ip:port or :port for the IP networks (see LocalAddrPort),
+	// a path for unix. Empty laddr means any, as DialEngine.
+	DialFrom(ctx context.Context, engine, network, laddr, address string, tlsConf *tls.Config) (Socket, error)
+}
+
+// LocalAddrPort parses a local address to bind for an IP network: "ip",
+// "ip:port", "[ipv6]:port" or ":port". The address is invalid (the
+// zero netip.Addr) when only a port is given: any address of the
+// peer's family then. Port 0 lets the kernel pick. Host names are not
+// accepted: a local address is one of this machine's.
+func LocalAddrPort(laddr string) (netip.AddrPort, error) {
+	bare := laddr
+	if len(bare) > 1 && bare[0] == '[' && bare[len(bare)-1] == ']' {
+		bare = bare[1 : len(bare)-1]
+	}
+	if ip, err := netip.ParseAddr(bare); err == nil {
+		return netip.AddrPortFrom(ip, 0), nil
+	}
+	host, port, err := net.SplitHostPort(laddr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("goes: local address %q: not an IP address, ip:port or :port", laddr)
+	}
+	p, err := net.LookupPort("tcp", port)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("goes: local address %q: bad port", laddr)
+	}
+	var ip netip.Addr
+	if host != "" {
+		if ip, err = netip.ParseAddr(host); err != nil {
+			return netip.AddrPort{}, fmt.Errorf("goes: local address %q: not an IP address", laddr)
+		}
+	}
+	return netip.AddrPortFrom(ip, uint16(p)), nil
+}
+
+// dialStream makes the socket of a client connection with d, on engine
+// and from laddr when they are set.
+func dialStream(ctx context.Context, d Dialer, engine, scheme, addr, laddr string, conf *tls.Config) (Socket, error) {
+	if laddr != "" {
+		if ld, ok := d.(LocalDialer); ok {
+			return ld.DialFrom(ctx, engine, scheme, laddr, addr, conf)
+		}
+		return nil, fmt.Errorf("goes: %s:// cannot bind the local address %q: its dialer does not support it", scheme, laddr)
+	}
+	if ed, ok := d.(EngineDialer); ok {
+		return ed.DialEngine(ctx, engine, scheme, addr, conf)
+	}
+	return d.Dial(ctx, scheme, addr, conf)
 }
 
 var (

@@ -52,6 +52,14 @@ type AsyncUdpConnection struct {
 	Address string
 	// Protocol frames each datagram as for a Goer; nil means raw.
 	Protocol Protocol
+	// BindTo, when set, is the local address the datagrams are sent from
+	// and answered to (workerman's bindto context option): "ip",
+	// "ip:port", "[ipv6]:port" or ":port" for udp://, a path for
+	// unixgram://. Port 0 or none lets the kernel pick. An address that
+	// is not this machine's, or a port in use, fails the connect (OnError
+	// with ErrCodeConnectFail, then OnClose). Empty: the kernel's choice
+	// (on Linux a unixgram client is bound to an abstract address).
+	BindTo string
 	// Server, when set, lends its logger; when it stops the connection
 	// closes, and a stopped Server's connection does not connect.
 	Server *Goer
@@ -235,7 +243,7 @@ func (a *AsyncUdpConnection) dial(ctx context.Context, cancel context.CancelFunc
 		if a.serverStopped() {
 			err = ErrServerStopped
 		} else {
-			sock, err = d.DialPacket(ctx, scheme, addr)
+			sock, err = dialPacket(ctx, d, scheme, addr, a.BindTo)
 		}
 	}
 	if err != nil {

@@ -26,6 +26,28 @@ type PacketDialer interface {
 	DialPacket(ctx context.Context, network, address string) (net.Conn, error)
 }
 
+// LocalPacketDialer is a PacketDialer that can bind the socket's local end
+// before it connects (AsyncUdpConnection.BindTo).
+type LocalPacketDialer interface {
+	PacketDialer
+	// DialPacketFrom is DialPacket from the local address laddr: an IP
+	// address, ip:port or :port for udp (see LocalAddrPort), a path for
+	// unixgram. Empty laddr means the kernel's choice, as DialPacket.
+	DialPacketFrom(ctx context.Context, network, laddr, address string) (net.Conn, error)
+}
+
+// dialPacket makes the socket of a datagram client with d, from laddr
+// when it is set.
+func dialPacket(ctx context.Context, d PacketDialer, scheme, addr, laddr string) (net.Conn, error) {
+	if laddr == "" {
+		return d.DialPacket(ctx, scheme, addr)
+	}
+	if ld, ok := d.(LocalPacketDialer); ok {
+		return ld.DialPacketFrom(ctx, scheme, laddr, addr)
+	}
+	return nil, fmt.Errorf("goes: %s:// cannot bind the local address %q: its dialer does not support it", scheme, laddr)
+}
+
 // ReadWaiter is implemented by datagram sockets that can wait for a
 // datagram without reading it: an idle client then holds no read buffer.
 // WaitReadable returns once a datagram is there, or with the error the

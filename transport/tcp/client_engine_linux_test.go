@@ -335,6 +335,8 @@ func TestClientPeerHalfClose(t *testing.T) {
 // TestTenThousandClients: 10,000 client connections from this process to
 // one goes server in another, on the epoll engine: each sends a line and
 // gets it back, then they stay idle on the loops, holding no goroutine.
+// The clients come from several loopback addresses (BindTo), so that
+// they do not all share one address's ephemeral ports.
 func TestTenThousandClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 connections: not with -short")
@@ -354,6 +356,7 @@ func TestTenThousandClients(t *testing.T) {
 		}
 		a := core.NewAsyncConnection(addr, lines{})
 		a.Server = g
+		a.BindTo = fmt.Sprint("127.0.0.", 2+i%8)
 		a.ConnectTimeout = 30 * time.Second
 		msg := fmt.Sprint("client ", i)
 		a.OnConnect = func(c core.Connection) { c.Send(msg, false) }

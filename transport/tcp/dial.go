@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/shunhui19/goes/core"
 )
@@ -32,7 +33,16 @@ func (d Dialer) Dial(ctx context.Context, network, address string, tlsConf *tls.
 
 // DialEngine implements core.EngineDialer: engine is "epoll" or
 // "goroutine"; empty means DefaultEngine.
-func (Dialer) DialEngine(ctx context.Context, engine, network, address string, tlsConf *tls.Config) (core.Socket, error) {
+func (d Dialer) DialEngine(ctx context.Context, engine, network, address string, tlsConf *tls.Config) (core.Socket, error) {
+	return d.DialFrom(ctx, engine, network, "", address, tlsConf)
+}
+
+// DialFrom implements core.LocalDialer: DialEngine from the local
+// address laddr (see core.AsyncConnection.BindTo), bound before the
+// connect. On Linux an address bound with port 0 gets its port at the
+// connect (IP_BIND_ADDRESS_NO_PORT), so that clients bound to one
+// address are not limited to one connection per ephemeral port.
+func (Dialer) DialFrom(ctx context.Context, engine, network, laddr, address string, tlsConf *tls.Config) (core.Socket, error) {
 	if network == "ssl" || network == "tls" {
 		network = "tcp"
 	}
@@ -44,10 +54,18 @@ func (Dialer) DialEngine(ctx context.Context, engine, network, address string, t
 	default:
 		return nil, fmt.Errorf("goes: unknown engine %q (goroutine or epoll)", engine)
 	}
+	local, err := localAddr(network, laddr)
+	if err != nil {
+		return nil, err
+	}
 	if engine == "epoll" && tlsConf == nil {
-		return dialEpoll(ctx, network, address)
+		return dialEpoll(ctx, network, address, local)
 	}
 	d := net.Dialer{KeepAlive: KeepAlivePeriod}
+	if local != nil {
+		d.LocalAddr = local
+		d.Control = bindControl
+	}
 	conn, err := d.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, err
@@ -76,4 +94,33 @@ func (Dialer) Serve(s *core.Stream) {
 		return
 	}
 	s.Closed(net.ErrClosed)
+}
+
+// localAddr is laddr (see core.AsyncConnection.BindTo) as the net package
+// binds it for network; nil when empty.
+func localAddr(network, laddr string) (net.Addr, error) {
+	switch {
+	case laddr == "":
+		return nil, nil
+	case network == "unix":
+		return &net.UnixAddr{Name: laddr, Net: "unix"}, nil
+	}
+	ap, err := core.LocalAddrPort(laddr)
+	if err != nil {
+		return nil, err
+	}
+	a := &net.TCPAddr{Port: int(ap.Port())}
+	if ip := ap.Addr(); ip.IsValid() {
+		a.IP, a.Zone = ip.AsSlice(), ip.Zone()
+	}
+	return a, nil
+}
+
+// bindControl prepares a dialing socket that is bound to a local address
+// before it connects.
+func bindControl(network, _ string, c syscall.RawConn) error {
+	if strings.HasPrefix(network, "tcp") {
+		c.Control(func(fd uintptr) { bindNoPort(int(fd)) })
+	}
+	return nil
 }

@@ -17,7 +17,7 @@ func TestClientSocketClosedUnserved(t *testing.T) {
 	defer ln.Close()
 	for _, network := range []string{"tcp", "tcp4"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		sock, err := dialEpoll(ctx, network, ln.Addr().String())
+		sock, err := dialEpoll(ctx, network, ln.Addr().String(), nil)
 		cancel()
 		if err != nil {
 			t.Fatal(err)

@@ -153,13 +153,18 @@ func (u unixClient) RemoteAddr() net.Addr { return u.raddr }
 func (u unixClient) LocalAddr() net.Addr  { return &net.UnixAddr{Net: "unix"} }
 
 // dialEpoll connects to address over network (tcp, tcp4, tcp6 or unix)
-// on a loop of the client engine.
-func dialEpoll(ctx context.Context, network, address string) (core.Socket, error) {
+// on a loop of the client engine, from local when it is not nil (a
+// *net.TCPAddr, or a *net.UnixAddr for unix).
+func dialEpoll(ctx context.Context, network, address string, local net.Addr) (core.Socket, error) {
 	if network == "unix" {
 		sa := &syscall.SockaddrUnix{Name: address}
-		c, err := connectOnLoop(ctx, syscall.AF_UNIX, sa)
+		var from syscall.Sockaddr
+		if la, ok := local.(*net.UnixAddr); ok {
+			from = &syscall.SockaddrUnix{Name: la.Name}
+		}
+		c, err := connectOnLoop(ctx, syscall.AF_UNIX, sa, from)
 		if err != nil {
-			return nil, &net.OpError{Op: "dial", Net: network, Addr: &net.UnixAddr{Name: address, Net: "unix"}, Err: err}
+			return nil, &net.OpError{Op: "dial", Net: network, Source: local, Addr: &net.UnixAddr{Name: address, Net: "unix"}, Err: err}
 		}
 		return unixClient{c, &net.UnixAddr{Name: address, Net: "unix"}}, nil
 	}
@@ -170,19 +175,43 @@ func dialEpoll(ctx context.Context, network, address string) (core.Socket, error
 	var first error
 	for _, ap := range addrs {
 		family, sa := sockaddr(ap)
-		c, err := connectOnLoop(ctx, family, sa)
+		from, err := bindSockaddr(local, ap)
 		if err == nil {
-			c.setPeerAddr(ap)
-			return c, nil
+			var c *econn
+			if c, err = connectOnLoop(ctx, family, sa, from); err == nil {
+				c.setPeerAddr(ap)
+				return c, nil
+			}
 		}
 		if first == nil {
-			first = &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(ap), Err: err}
+			first = &net.OpError{Op: "dial", Net: network, Source: local, Addr: net.TCPAddrFromAddrPort(ap), Err: err}
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	return nil, first
+}
+
+// bindSockaddr is the local address to bind for a connect to peer: nil
+// when local is nil, an error when its family is not the peer's.
+func bindSockaddr(local net.Addr, peer netip.AddrPort) (syscall.Sockaddr, error) {
+	la, ok := local.(*net.TCPAddr)
+	if !ok || la == nil {
+		return nil, nil
+	}
+	ip, _ := netip.AddrFromSlice(la.IP)
+	ip = ip.Unmap().WithZone(la.Zone)
+	switch {
+	case !ip.IsValid() && peer.Addr().Is4():
+		ip = netip.IPv4Unspecified()
+	case !ip.IsValid():
+		ip = netip.IPv6Unspecified()
+	case ip.Is4() != peer.Addr().Is4():
+		return nil, &net.AddrError{Err: "no suitable address found", Addr: la.String()} // as net.Dialer says it
+	}
+	_, sa := sockaddr(netip.AddrPortFrom(ip, uint16(la.Port)))
+	return sa, nil
 }
 
 // resolve returns the addresses to try for a host:port, IPv4 first (as
@@ -261,12 +290,13 @@ func (c *econn) setPeerAddr(ap netip.AddrPort) {
 // errNoEngine: a connect that no client engine could take.
 var errNoEngine = errors.New("goes: no event loop for the client connection")
 
-// connectOnLoop makes a non-blocking socket, connects it to sa and, while
+// connectOnLoop makes a non-blocking socket, binds it to from (unless
+// nil), connects it to sa and, while
 // the connect is in progress, waits for it on a loop of the client engine,
 // bounded by ctx. The connection it returns counts on the engine until it
 // ends.
-func connectOnLoop(ctx context.Context, family int, sa syscall.Sockaddr) (*econn, error) {
-	fd, inProgress, err := startConnect(family, sa)
+func connectOnLoop(ctx context.Context, family int, sa, from syscall.Sockaddr) (*econn, error) {
+	fd, inProgress, err := startConnect(family, sa, from)
 	if err != nil {
 		return nil, err
 	}
@@ -288,18 +318,28 @@ func connectOnLoop(ctx context.Context, family int, sa syscall.Sockaddr) (*econn
 	return c, nil
 }
 
-// startConnect makes a non-blocking socket and connects it to sa. Over
+// startConnect makes a non-blocking socket, binds it to from (unless nil)
+// and connects it to sa. Over
 // the loopback the kernel has mostly answered (accepted or refused) when
 // connect returns EINPROGRESS, so a second connect asks for the outcome:
 // a refusal is reported without waiting for a loop. inProgress: the
 // connect goes on; wait for EPOLLOUT.
-func startConnect(family int, sa syscall.Sockaddr) (fd int, inProgress bool, err error) {
+func startConnect(family int, sa, from syscall.Sockaddr) (fd int, inProgress bool, err error) {
 	fd, err = syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, false, os.NewSyscallError("socket", err)
 	}
 	if family != syscall.AF_UNIX {
 		setAcceptedOptions(fd) // what net.Dialer sets: no delay, keep-alive
+	}
+	if from != nil {
+		if family != syscall.AF_UNIX {
+			bindNoPort(fd)
+		}
+		if err := syscall.Bind(fd, from); err != nil {
+			syscall.Close(fd)
+			return -1, false, os.NewSyscallError("bind", err)
+		}
 	}
 	for try := 0; ; try++ {
 		err = syscall.Connect(fd, sa)

@@ -26,7 +26,7 @@ func (e *epollEngine) serve() error   { return nil }
 func (e *epollEngine) stopAccepting() {}
 func (e *epollEngine) shutdown()      {}
 
-func dialEpoll(context.Context, string, string) (core.Socket, error) {
+func dialEpoll(context.Context, string, string, net.Addr) (core.Socket, error) {
 	return nil, errors.New("goes: the epoll engine needs Linux; use the goroutine engine")
 }
 
