@@ -109,6 +109,14 @@ type Goer struct {
 	MaxConnections int
 	// IdleTimeout closes stream connections that received nothing for this
 	// long (0: never). Checked by the timing wheel about once a second.
+	// Time a connection spends paused is not the peer's silence: one
+	// paused by PauseRecv (or by a Pipe whose destination is full) is
+	// never idle, and its clock starts again when it is resumed; one
+	// paused for its full send queue (SendHighWater) is idle when none of
+	// the queue could be written for this long: its peer reads nothing.
+	// (The kernel's send buffer, up to a few MiB, lets a write through
+	// only once the peer has read a good part of it: a peer that reads
+	// less than that per IdleTimeout counts as one that reads nothing.)
 	IdleTimeout time.Duration
 	// GracefulTimeout bounds how long a graceful stop or reload waits for
 	// connections to end (DefaultGracefulTimeout when zero).

@@ -289,11 +289,14 @@ func (g *Goer) waitConns(d time.Duration) bool {
 	}
 }
 
-// sweepIdle closes connections that read nothing for IdleTimeout.
+// sweepIdle closes connections that read nothing for IdleTimeout. One
+// that PauseRecv paused is not read, and never idle; its clock starts
+// again when it is resumed (resumeLocked). One paused for its full send
+// queue is idle when its peer takes nothing either (wrote).
 func (g *Goer) sweepIdle() {
 	limit := time.Now().Add(-g.IdleTimeout).UnixNano()
 	g.Connections.Range(func(_ int, c *TCPConnection) bool {
-		if c.lastActive.Load() < limit && !c.closing() {
+		if c.lastActive.Load() < limit && c.pause.Load()&pausedByUser == 0 && !c.closing() {
 			c.post(laneEvent{kind: evError, code: ErrCodeIdleTimeout, msg: fmt.Sprintf("%v: silent for more than %v", ErrIdleTimeout, g.IdleTimeout)})
 			c.Close("")
 		}

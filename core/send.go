@@ -322,9 +322,14 @@ func (c *TCPConnection) unlockSend() {
 // the limit, so that it refills the queue while the rest is written.
 func (c *TCPConnection) lowWater() int { return max(int(c.maxSend.Load())/2, 1) }
 
+// wrote counts n bytes written. While reading is paused for the queue,
+// the peer that takes them is alive: the idle clock starts again.
 func (c *TCPConnection) wrote(n int) {
 	c.bytesWritten.Add(int64(n))
 	c.goer.stats.BytesWritten.Add(int64(n))
+	if n > 0 && c.pause.Load()&pausedByQueue != 0 {
+		c.lastActive.Store(time.Now().UnixNano())
+	}
 }
 
 // flush writes the queue until it is empty; it runs on its own goroutine so

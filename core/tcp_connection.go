@@ -62,7 +62,7 @@ type TCPConnection struct {
 
 	bytesRead    atomic.Int64
 	bytesWritten atomic.Int64
-	lastActive   atomic.Int64 // unix nanoseconds of the last read
+	lastActive   atomic.Int64 // unix nanoseconds of the last read, pause, resume, or write while paused by the queue
 	created      int64        // unix nanoseconds
 
 	// The small fields, together so that they pad once.
@@ -386,7 +386,9 @@ func (c *TCPConnection) sendFailed(err error) {
 // closing connection is not paused: it reads on until the peer's EOF.
 // Backpressure (Goer.SendHighWater) pauses a connection on its own; the two
 // pauses are independent, and the connection reads again once neither
-// holds. Safe for concurrent use.
+// holds. While paused by PauseRecv (Pipe's pause too) the connection is
+// never idle (Goer.IdleTimeout); the idle clock starts again at the
+// resume. Safe for concurrent use.
 func (c *TCPConnection) PauseRecv() {
 	c.mu.Lock()
 	c.pauseLocked(pausedByUser)
@@ -400,7 +402,9 @@ func (c *TCPConnection) ResumeRecv() {
 	c.mu.Unlock()
 }
 
-// pauseLocked adds the reason why to the pause word; c.mu is held.
+// pauseLocked adds the reason why to the pause word; c.mu is held. The
+// idle clock starts again: from now on what the peer sends is not read
+// (sweepIdle, wrote).
 func (c *TCPConnection) pauseLocked(why uint32) {
 	w := c.pause.Load()
 	if w&why != 0 || c.state.Load() != connOpen {
@@ -408,12 +412,14 @@ func (c *TCPConnection) pauseLocked(why uint32) {
 	}
 	if w&pausedMask == 0 {
 		c.x().resumed = make(chan struct{})
+		c.lastActive.Store(time.Now().UnixNano())
 	}
 	c.pause.Store((w | why) + pauseGen)
 }
 
 // resumeLocked lifts the reasons why; the reader goes on once none is
-// left. c.mu is held.
+// left, and the idle clock (IdleTimeout) starts again from now: the
+// peer could not be heard while we did not read. c.mu is held.
 func (c *TCPConnection) resumeLocked(why uint32) {
 	w := c.pause.Load()
 	if w&why == 0 {
@@ -422,6 +428,7 @@ func (c *TCPConnection) resumeLocked(why uint32) {
 	w &^= why
 	c.pause.Store(w)
 	if w&pausedMask == 0 {
+		c.lastActive.Store(time.Now().UnixNano())
 		close(c.x().resumed)
 	}
 }

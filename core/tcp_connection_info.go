@@ -61,7 +61,9 @@ func (c *TCPConnection) BytesWritten() int64 { return c.bytesWritten.Load() }
 // Created returns when the connection was accepted.
 func (c *TCPConnection) Created() time.Time { return time.Unix(0, c.created) }
 
-// LastActive returns when bytes last arrived.
+// LastActive returns when bytes last arrived, or the idle clock
+// (Goer.IdleTimeout) started again: when a pause began or ended, or when
+// bytes were written while reading was paused for the send queue.
 func (c *TCPConnection) LastActive() time.Time { return time.Unix(0, c.lastActive.Load()) }
 
 // GetID implements Connection.
