@@ -1,7 +1,7 @@
 package core
 
-// Piper is a connection that Pipe can join: *TCPConnection and
-// *AsyncConnection.
+// Piper is a connection that Pipe can join: *TCPConnection,
+// *AsyncConnection and *AsyncUdpConnection.
 type Piper interface {
 	Connection
 	PauseRecv()

@@ -127,6 +127,11 @@ type AsyncUdpConnection struct {
 	retry       *time.Timer
 	cancel      context.CancelFunc
 	attempt     int
+	// Pipe's low-water notice (udp_client_pipe.go): what runs once the
+	// queue a Pipe filled is below half its limit; lowArmed while
+	// connecting, handed to the socket once it is made.
+	onLowWater func()
+	lowArmed   bool
 
 	// The lane: callbacks run while laneMu is held (see lane.go).
 	laneMu sync.Mutex
@@ -157,6 +162,14 @@ type udpSession struct {
 
 	closing atomic.Bool // Close or Destroy began (written under mu)
 	done    bool        // OnClose ran; its events are dropped (lane)
+
+	// PauseRecv (udp_client_pipe.go): paused is written under mu;
+	// resumed is closed when the pause ends (ResumeRecv, a close).
+	paused  atomic.Bool
+	resumed chan struct{}
+	// Pipe's low-water notice (udp_client_pipe.go), under mu: armed when
+	// a piped datagram filled the queue.
+	lowArmed bool
 }
 
 // NewAsyncUdpConnection returns a datagram client to address (see
@@ -277,6 +290,8 @@ func (a *AsyncUdpConnection) dial(ctx context.Context, cancel context.CancelFunc
 		a.writeLocked(s, p, true, true)
 	}
 	a.pending, a.pendingN = nil, 0
+	s.lowArmed, a.lowArmed = a.lowArmed, false
+	low := a.lowWaterLocked(s)
 	drained := s.full && !s.writing
 	if drained {
 		s.full = false
@@ -295,6 +310,9 @@ func (a *AsyncUdpConnection) dial(ctx context.Context, cancel context.CancelFunc
 		a.call(s, "OnBufferDrain", a.OnBufferDrain)
 	}
 	a.unlockLane()
+	if low != nil {
+		low()
+	}
 	a.serve(s)
 }
 
@@ -311,6 +329,7 @@ func (a *AsyncUdpConnection) serve(s *udpSession) {
 	for {
 		var d []byte
 		var p *[]byte
+		a.waitResumed(s)
 		d, p, err = a.read(s, rw, own)
 		if err != nil {
 			if s.closing.Load() || !unreachable(err) {
@@ -353,6 +372,7 @@ func (a *AsyncUdpConnection) read(s *udpSession, rw ReadWaiter, own []byte) ([]b
 		if err := rw.WaitReadable(); err != nil {
 			return nil, nil, err
 		}
+		a.waitResumed(s) // paused meanwhile: the datagram waits in the kernel
 	}
 	buf, p := own, (*[]byte)(nil)
 	if buf == nil {
@@ -366,6 +386,9 @@ func (a *AsyncUdpConnection) read(s *udpSession, rw ReadWaiter, own []byte) ([]b
 		}
 		return nil, nil, err
 	}
+	// A socket that cannot wait without reading (not ReadWaiter) was
+	// read while it was paused: the datagram waits here instead.
+	a.waitResumed(s)
 	return buf[:n], p, nil
 }
 
@@ -401,6 +424,8 @@ func (a *AsyncUdpConnection) finish(s *udpSession, err error) {
 	s.closing.Store(true)
 	s.dead = true
 	s.queue, s.queued = nil, 0
+	s.lowArmed = false
+	a.resumeLocked(s)
 	if a.sess == s {
 		a.sess, a.state = nil, udpIdle
 	}
@@ -427,6 +452,7 @@ func (a *AsyncUdpConnection) connectFailed(ctx context.Context, err error) {
 	a.pending, a.pendingN = nil, 0
 	a.closeReq, a.closeMsg = false, ""
 	a.pendingFull = false
+	a.lowArmed = false
 	a.destroy = false
 	a.cancel = nil
 	stopped := a.stopped
@@ -454,139 +480,3 @@ func (a *AsyncUdpConnection) afterClose() {
 }
 
 func (a *AsyncUdpConnection) serverStopped() bool { return serverStopping(a.Server) }
-
-// watchServer closes s when the Server stops.
-func (a *AsyncUdpConnection) watchServer(g *Goer, s *udpSession) {
-	select {
-	case <-g.Done():
-		a.mu.Lock()
-		current := a.sess == s
-		if current {
-			a.stopped = true
-			a.stopRetryLocked()
-		}
-		a.mu.Unlock()
-		if current {
-			a.closeSession(s, "")
-		}
-	case <-s.stop:
-	}
-}
-
-func (a *AsyncUdpConnection) stopRetryLocked() {
-	if a.retry != nil {
-		a.retry.Stop()
-		a.retry = nil
-	}
-}
-
-// Reconnect makes a new socket after d: from OnClose, say, or to replace
-// an open one (which is closed first, what is queued sent). While a
-// connect is under way it does nothing. Safe for concurrent use.
-func (a *AsyncUdpConnection) Reconnect(d time.Duration) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.stopped = false
-	if a.sess != nil {
-		a.beginCloseLocked(a.sess)
-	}
-	a.reconnectLocked(d, false)
-}
-
-// reconnectLocked connects after d; auto: for AutoReconnect, which a
-// stopped Server ends.
-func (a *AsyncUdpConnection) reconnectLocked(d time.Duration, auto bool) {
-	a.stopRetryLocked()
-	var t *time.Timer
-	t = time.AfterFunc(d, func() {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		if a.retry != t || a.stopped || auto && a.serverStopped() {
-			return
-		}
-		a.retry = nil
-		switch a.state {
-		case udpClosing: // the old socket is still closing
-			a.reconnectLocked(10*time.Millisecond, auto)
-		case udpIdle:
-			a.connectLocked()
-		} // connecting or open again meanwhile: nothing to do
-	})
-	a.retry = t
-}
-
-// Close sends data (encoded, if not empty) and what is queued, bounded by
-// CloseTimeout, then closes the socket; OnClose follows. While connecting,
-// what was sent goes out once the socket is made, then it closes. No
-// automatic reconnect follows. Safe for concurrent use.
-func (a *AsyncUdpConnection) Close(data string) {
-	a.mu.Lock()
-	a.stopped = true
-	a.stopRetryLocked()
-	switch a.state {
-	case udpOpen:
-		s := a.sess
-		a.mu.Unlock()
-		a.closeSession(s, data)
-		return
-	case udpConnecting:
-		a.closeReq, a.closeMsg = true, data
-	}
-	a.mu.Unlock()
-}
-
-// closeSession sends data, then closes s once its queue is written.
-func (a *AsyncUdpConnection) closeSession(s *udpSession, data string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if s.closing.Load() {
-		return
-	}
-	if data != "" {
-		a.sendOnLocked(s, []byte(data))
-	}
-	a.beginCloseLocked(s)
-}
-
-// beginCloseLocked closes s, or has the writer close it once the queue is
-// written; a.mu is held.
-func (a *AsyncUdpConnection) beginCloseLocked(s *udpSession) {
-	if s.closing.Load() {
-		return
-	}
-	s.closing.Store(true)
-	if a.sess == s {
-		a.state = udpClosing
-	}
-	if s.writing {
-		// The writer closes the socket when the queue is written; a
-		// kernel that takes nothing more ends it at the deadline.
-		s.sock.SetWriteDeadline(time.Now().Add(a.closeTimeout()))
-		return
-	}
-	s.dead = true
-	s.sock.Close()
-}
-
-// Destroy closes at once, dropping what is queued; a connect in progress
-// is abandoned and reported with OnClose. No automatic reconnect follows.
-// Safe for concurrent use.
-func (a *AsyncUdpConnection) Destroy() {
-	a.mu.Lock()
-	a.stopped = true
-	a.stopRetryLocked()
-	switch a.state {
-	case udpOpen, udpClosing:
-		s := a.sess
-		s.closing.Store(true)
-		s.dead = true
-		s.queue, s.queued = nil, 0
-		a.state = udpClosing
-		s.sock.Close()
-	case udpConnecting:
-		a.destroy = true
-		a.pending, a.pendingN = nil, 0
-		a.cancel()
-	}
-	a.mu.Unlock()
-}

@@ -236,7 +236,11 @@ func (a *AsyncUdpConnection) writer(s *udpSession) {
 			}
 			a.sendFailed(s, fmt.Errorf("goes: send to %s: %w", a.Address, err))
 		}
+		low := a.lowWaterLocked(s)
 		a.mu.Unlock()
+		if low != nil {
+			low() // unlocked: it resumes a piped source, whose lock it takes
+		}
 	}
 }
 

@@ -2,7 +2,10 @@ module github.com/shunhui19/goes/transport/udp
 
 go 1.22
 
-require github.com/shunhui19/goes/core v0.2.0
+require (
+	github.com/shunhui19/goes/core v0.2.0
+	github.com/shunhui19/goes/transport/tcp v0.2.0
+)
 
 require (
 	github.com/kardianos/osext v0.0.0-20190222173326-2bc1f35cddc0 // indirect
@@ -15,4 +18,5 @@ require (
 replace (
 	github.com/shunhui19/goes/core => ../../core
 	github.com/shunhui19/goes/daemon => ../../daemon
+	github.com/shunhui19/goes/transport/tcp => ../tcp
 )
