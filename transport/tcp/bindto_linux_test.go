@@ -4,8 +4,10 @@ import (
 	"crypto/tls"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,15 +35,25 @@ func (r *remotes) last() string {
 	return r.addrs[len(r.addrs)-1]
 }
 
-// freePort returns a port nothing listens on at ip just now.
+// freePort returns a port that no TCP socket holds at ip just now. It
+// binds without SO_REUSEADDR, as a dialer does (net.Listen sets it, and
+// would hand out a port a connection still uses).
 func freePort(t *testing.T, ip string) string {
-	ln, err := net.Listen("tcp", ip+":0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	defer syscall.Close(fd)
+	sa := &syscall.SockaddrInet4{}
+	copy(sa.Addr[:], net.ParseIP(ip).To4())
+	if err := syscall.Bind(fd, sa); err != nil {
+		t.Fatal(err)
+	}
+	got, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.Itoa(got.(*syscall.SockaddrInet4).Port)
 }
 
 // TestClientBindTo: a client connection made from BindTo's address (and
@@ -55,11 +67,12 @@ func TestClientBindTo(t *testing.T) {
 			var seen remotes
 			g.OnConnect = seen.onConnect
 			addr := start(t, g)
-			port3 := freePort(t, "127.0.0.3")
+			port3, port := freePort(t, "127.0.0.3"), freePort(t, "0.0.0.0")
 			for _, tc := range []struct{ bind, want string }{
 				{"127.0.0.2", "127.0.0.2:"},
 				{"127.0.0.3:" + port3, "127.0.0.3:" + port3},
 				{"[127.0.0.2]:0", "127.0.0.2:"},
+				{":" + port, "127.0.0.1:" + port}, // any address, this port
 			} {
 				a := core.NewAsyncConnection(addr, lines{})
 				a.Server = g
