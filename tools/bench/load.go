@@ -31,17 +31,26 @@ type window struct {
 
 // loopResult is what a request/response load measured inside its window.
 type loopResult struct {
-	msgs     uint64
-	elapsed  time.Duration
-	lat      histogram
-	errors   int
-	firstErr error
+	msgs      uint64
+	elapsed   time.Duration
+	stretched time.Duration // the window went on this long for a first round trip
+	lat       histogram
+	errors    int
+	firstErr  error
 }
 
+// maxStretch bounds how long runLoop stretches a window in which no round
+// trip completed.
+const maxStretch = 10 * time.Second
+
 // runLoop drives every connection in a tight request/response loop:
-// warm-up, then the window, counting round trips and their latencies.
+// warm-up, then the window, counting round trips and their latencies. A
+// window so short (or a machine so busy) that no round trip completed in it
+// goes on until one does, up to maxStretch: stretched reports by how much.
 func runLoop(conns []exchanger, w window) loopResult {
 	var recording, stopping atomic.Bool
+	var completed atomic.Uint64 // round trips completed in the window
+	var ended atomic.Int64      // connections whose loop ended on an error
 	type local struct {
 		n   uint64
 		lat histogram
@@ -61,11 +70,13 @@ func runLoop(conns []exchanger, w window) loopResult {
 					if !stopping.Load() {
 						l.err = err
 					}
+					ended.Add(1)
 					return
 				}
 				if rec {
 					l.lat.record(time.Since(t0))
 					l.n++
+					completed.Add(1)
 				}
 			}
 		}()
@@ -77,6 +88,13 @@ func runLoop(conns []exchanger, w window) loopResult {
 	start := time.Now()
 	recording.Store(true)
 	time.Sleep(w.duration)
+	var stretched time.Duration
+	if completed.Load() == 0 {
+		for limit := time.Now().Add(maxStretch); completed.Load() == 0 && ended.Load() < int64(len(conns)) && time.Now().Before(limit); {
+			time.Sleep(time.Millisecond)
+		}
+		stretched = time.Since(start) - w.duration
+	}
 	recording.Store(false)
 	elapsed := time.Since(start)
 	if w.end != nil {
@@ -89,7 +107,7 @@ func runLoop(conns []exchanger, w window) loopResult {
 	}
 	wg.Wait()
 	var r loopResult
-	r.elapsed = elapsed
+	r.elapsed, r.stretched = elapsed, stretched
 	for i := range locals {
 		r.msgs += locals[i].n
 		r.lat.merge(&locals[i].lat)

@@ -106,3 +106,27 @@ func TestIdleOpen(t *testing.T) {
 		t.Error("echoed request taken for a response")
 	}
 }
+
+// slowExchanger takes d for every round trip.
+type slowExchanger struct {
+	net.Conn
+	d time.Duration
+}
+
+func (s slowExchanger) exchange() error { time.Sleep(s.d); return nil }
+
+// A window shorter than a round trip goes on until one completes, and
+// says so; a window that saw round trips is not stretched.
+func TestRunLoopStretchesAnEmptyWindow(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	r := runLoop([]exchanger{slowExchanger{a, 150 * time.Millisecond}}, window{duration: 20 * time.Millisecond})
+	if r.msgs == 0 || r.stretched <= 0 || r.elapsed < 150*time.Millisecond {
+		t.Errorf("msgs %d, stretched %v, window %v; want a round trip in a window stretched past 150 ms", r.msgs, r.stretched, r.elapsed)
+	}
+	r = runLoop([]exchanger{slowExchanger{a, time.Millisecond}}, window{duration: 50 * time.Millisecond})
+	if r.msgs == 0 || r.stretched != 0 {
+		t.Errorf("msgs %d, stretched %v; want round trips and no stretch", r.msgs, r.stretched)
+	}
+}

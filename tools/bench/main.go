@@ -75,7 +75,7 @@ type config struct {
 	pinned                   bool
 	serverCPUs, loadCPUs     []int // pinned: the server's CPUs and the harness's
 	redisRequests            int
-	proxyBin                 *proxyBinary // examples/proxy, built on first use
+	proxyBin, rawBin         *binary // examples/proxy and rawproxy, built on first use
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -215,7 +215,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cfg.proxyBin = &proxyBinary{dir: dir}
+	cfg.proxyBin, cfg.rawBin = examplesProxy(dir), rawProxy(dir)
 
 	var sections []section
 	for _, sh := range cfg.allShapes() {
@@ -474,6 +474,9 @@ func measureLoop(cfg config, c *child, d *dialer, sh shape) (sample, error) {
 	peakRSS(c, &s)
 	if r.errors > 0 {
 		s.Notes = append(s.Notes, fmt.Sprintf("%d of %d connections failed: %v", r.errors, len(conns), r.firstErr))
+	}
+	if r.stretched > 0 {
+		s.Notes = append(s.Notes, fmt.Sprintf("no round trip completed in the %v window: it went on %v more for one", cfg.duration, r.stretched.Round(time.Millisecond)))
 	}
 	return s, nil
 }

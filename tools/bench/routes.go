@@ -4,7 +4,10 @@ package main
 // proxies in front of it — examples/proxy (Pipe both ways, the binary built
 // from this repository and run as its own process, on each engine) and the
 // plain proxy of two io.Copy goroutines per connection (pairs.go's
-// netProxy) — so that the table shows what a hop through each costs.
+// netProxy) and, on Linux, the floor: rawproxy, the least a user-space
+// proxy does (epoll, read(2) and write(2) straight between the sockets) —
+// so that the table shows what a hop through each costs, and how far each
+// is from what a hop must cost on this machine.
 //
 //	go run ./tools/bench -shapes proxy -runs 3 -out tools/bench/results/proxy-runs3.md
 
@@ -17,7 +20,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,13 +40,19 @@ const (
 	routeGoesEpoll     = "goes/proxy (epoll)"
 	routeGoesGoroutine = "goes/proxy (goroutine)"
 	routeIOCopy        = "io.Copy proxy"
+	routeRaw           = "raw epoll proxy (floor)"
 	routeDirect        = "direct"
 )
 
 // routeRows are a route section's rows: goes on both engines (unless
-// withGoes is false), then the references (peers in the report's sense).
+// withGoes is false), then the references (peers in the report's sense):
+// the io.Copy proxy, the floor (Linux only) and direct.
 func routeRows(withGoes bool) []*row {
-	rows := []*row{{Server: routeIOCopy, Peer: true}, {Server: routeDirect, Peer: true}}
+	rows := []*row{{Server: routeIOCopy, Peer: true}}
+	if runtime.GOOS == "linux" {
+		rows = append(rows, &row{Server: routeRaw, Peer: true})
+	}
+	rows = append(rows, &row{Server: routeDirect, Peer: true})
 	if withGoes {
 		rows = append([]*row{{Server: routeGoesEpoll}, {Server: routeGoesGoroutine}}, rows...)
 	}
@@ -67,22 +78,32 @@ func (c config) routeShapes() []shape {
 	}
 }
 
-// proxyBinary builds examples/proxy once per harness run into dir.
-type proxyBinary struct {
-	dir  string
-	once sync.Once
-	path string
-	err  error
+// binary is a program of this repository the harness builds, once per
+// run, into dir.
+type binary struct {
+	dir, pkg, hint string
+	once           sync.Once
+	path           string
+	err            error
 }
 
-func (p *proxyBinary) get() (string, error) {
+// examplesProxy is examples/proxy; rawProxy is the floor (rawproxy/).
+func examplesProxy(dir string) *binary {
+	return &binary{dir: dir, pkg: "github.com/shunhui19/goes/examples/proxy", hint: " (run from the repository, where go.work is)"}
+}
+
+func rawProxy(dir string) *binary {
+	return &binary{dir: dir, pkg: "github.com/shunhui19/goes/tools/bench/rawproxy"}
+}
+
+func (p *binary) get() (string, error) {
 	p.once.Do(func() {
-		p.path = filepath.Join(p.dir, "proxy")
+		p.path = filepath.Join(p.dir, path.Base(p.pkg))
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", p.path, "github.com/shunhui19/goes/examples/proxy").CombinedOutput()
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", p.path, p.pkg).CombinedOutput()
 		if err != nil {
-			p.err = fmt.Errorf("build examples/proxy (run from the repository, where go.work is): %v: %s", err, strings.TrimSpace(string(out)))
+			p.err = fmt.Errorf("build %s%s: %v: %s", p.pkg, p.hint, err, strings.TrimSpace(string(out)))
 		}
 	})
 	return p.path, p.err
@@ -118,6 +139,21 @@ func startGoesProxy(cfg config, backend, engine string) (*child, error) {
 	cmd.Env = append(os.Environ(), "GOES_ADDR="+addr, "GOES_BACKEND="+backend, "GOES_ENGINE="+engine, "TMPDIR="+dir)
 	cmd.SysProcAttr = childAttr()
 	return launch(cmd, "goes/proxy", engine, addr, cfg.serverCPUs, 15*time.Second, listens(addr))
+}
+
+// startRawProxy runs the floor, rawproxy, in front of backend.
+func startRawProxy(cfg config, backend string) (*child, error) {
+	bin, err := cfg.rawBin.get()
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-addr", addr, "-backend", backend)
+	cmd.SysProcAttr = childAttr()
+	return launch(cmd, "rawproxy", kindRoute, addr, cfg.serverCPUs, 15*time.Second, nil)
 }
 
 // startRedis runs redis-server, without persistence, on a free port.
@@ -159,6 +195,8 @@ func measureRoute(cfg config, self string, sh shape, route string) (sample, erro
 		front, err = startGoesProxy(cfg, backend.addr, "goroutine")
 	case routeIOCopy:
 		front, err = startChild(self, "net", kindProxy, cfg.serverCPUs, 15*time.Second, "-backend", backend.addr)
+	case routeRaw:
+		front, err = startRawProxy(cfg, backend.addr)
 	}
 	if err != nil {
 		return sample{}, fmt.Errorf("proxy: %w", err)
@@ -270,7 +308,7 @@ func (s *section) routeTable(b *strings.Builder) {
 			humanCount(r.Throughput), times(ratio(r.Throughput, get(ioc, tput))), times(ratio(r.Throughput, get(direct, tput))),
 			latency(r.P50), latency(r.P99), cpuCell, cpuX, cores, rss)
 	}
-	b.WriteString("\nThe backend is the plain net echo server (redis-server for redis-benchmark), in its own process; each proxy runs in its own process too, and the CPU columns are the proxy's.\n")
+	b.WriteString("\nThe backend is the plain net echo server (redis-server for redis-benchmark), in its own process; each proxy runs in its own process too, and the CPU columns are the proxy's. The raw epoll proxy (floor) is tools/bench/rawproxy, the least a user-space proxy does (epoll loops, read(2) and write(2) straight between the two sockets): how far a proxy is from it is its own cost; × direct of the floor is the most a proxy can reach here.\n")
 }
 
 func haveRedis() bool {
