@@ -50,7 +50,9 @@ type AsyncConnection struct {
 	// BindTo, when set, is the local address the connection is made
 	// from (workerman's bindto context option): "ip", "ip:port", "[ipv6]:port" or ":port"
 	// for tcp:// and ssl:// (and the URL schemes over them), a path for
-	// unix://. Port 0 or none lets the kernel pick the port. An address
+	// unix:// (the bind makes the socket file, which stays after the
+	// close: remove it before connecting from it again). Port 0 or none
+	// lets the kernel pick the port. An address
 	// that is not this machine's, or a port in use, fails the connect
 	// (OnError with ErrCodeConnectFail, then OnClose). Empty: the
 	// kernel's choice.

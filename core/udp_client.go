@@ -55,7 +55,8 @@ type AsyncUdpConnection struct {
 	// BindTo, when set, is the local address the datagrams are sent from
 	// and answered to (workerman's bindto context option): "ip",
 	// "ip:port", "[ipv6]:port" or ":port" for udp://, a path for
-	// unixgram://. Port 0 or none lets the kernel pick. An address that
+	// unixgram:// (the bind makes the socket file, which stays after the
+	// close). Port 0 or none lets the kernel pick. An address that
 	// is not this machine's, or a port in use, fails the connect (OnError
 	// with ErrCodeConnectFail, then OnClose). Empty: the kernel's choice
 	// (on Linux a unixgram client is bound to an abstract address).
