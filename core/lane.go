@@ -322,7 +322,7 @@ func (s *Stream) WaitResume() bool {
 // buffered and reports true. It reports false when the connection is
 // paused, or paused again while delivering (a send queue past its
 // high-water mark); the engine then calls WaitResume from a goroutine that
-// may wait.
+// may wait, or NotifyResume.
 func (s *Stream) TryResume() bool {
 	c := (*TCPConnection)(s)
 	for !c.isPaused() {
@@ -331,6 +331,24 @@ func (s *Stream) TryResume() bool {
 		}
 	}
 	return false
+}
+
+// NotifyResume is TryResume's follow-up for an engine whose socket is a
+// ResumeNotifier: after TryResume reported false it asks for a call to the
+// socket's Resumed once the connection is no longer paused (resumed, or
+// closing), so that no goroutine waits for it meanwhile. It reports false,
+// asking for nothing, when the connection is not paused now: the engine
+// then calls TryResume again. Until Resumed, the engine must deliver
+// nothing for the connection.
+func (s *Stream) NotifyResume() bool {
+	c := (*TCPConnection)(s)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.isPaused() {
+		return false
+	}
+	c.x().notifyResume = true
+	return true
 }
 
 // Closed ends the connection after the engine's reading stopped with err

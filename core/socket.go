@@ -30,6 +30,18 @@ type WriteNotifier interface {
 	NotifyWritable() bool
 }
 
+// ResumeNotifier is implemented by sockets whose engine waits for a paused
+// connection without a goroutine of its own (epoll). Once
+// Stream.NotifyResume reported true, core calls Resumed exactly once, when
+// the connection is no longer paused: resumed, or closing. Resumed runs on
+// whichever goroutine lifted the pause (a callback of this or another
+// connection, a timer, a writer) with the connection's lock held: it must
+// hand the connection's delivery on (to a worker goroutine, say) and not
+// call into the connection itself.
+type ResumeNotifier interface {
+	Resumed()
+}
+
 // Aborter is implemented by sockets that can end the connection with a
 // reset (TCP's RST, SO_LINGER 0) rather than the FIN of Close. core aborts
 // a socket whose queued data it drops (a Close that outlasted

@@ -122,6 +122,9 @@ type connExtra struct {
 	drained   chan struct{} // closed when the queue empties or the socket is destroyed
 	closeTask timer.TaskID
 	resumed   chan struct{} // closed and replaced by ResumeRecv
+	// notifyResume: the engine waits for the resume without a goroutine
+	// (Stream.NotifyResume): the socket's Resumed is called once it comes.
+	notifyResume bool
 	// Pipe's low-water notice: lowArmed is set when a piped send filled
 	// the queue; once it holds less than half the limit, onLowWater runs
 	// (the source reads on) and lowArmed is cleared.
@@ -429,7 +432,14 @@ func (c *TCPConnection) resumeLocked(why uint32) {
 	c.pause.Store(w)
 	if w&pausedMask == 0 {
 		c.lastActive.Store(time.Now().UnixNano())
-		close(c.x().resumed)
+		x := c.x()
+		close(x.resumed)
+		if x.notifyResume {
+			x.notifyResume = false
+			if rn, ok := c.sock.(ResumeNotifier); ok {
+				rn.Resumed()
+			}
+		}
 	}
 }
 

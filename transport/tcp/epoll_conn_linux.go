@@ -80,12 +80,52 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 		c.failNotified()
 		return true
 	}
-	n, err := rawRead(int(c.fd), buf)
 	c.fdMu.RUnlock()
+
+	c.mu.Lock()
+	if c.running {
+		return c.readAhead(l) // unlocks c.mu
+	}
+	if c.s.Paused() {
+		// Paused while idle (by another goroutine, or by OnConnect):
+		// nothing is read; work stops reading and waits for the resume.
+		c.running, c.resume = true, true
+		c.mu.Unlock()
+		return c.work(l, nil)
+	}
+	var p *rbuf
+	if l.eng.offloading() {
+		// A worker delivers: read straight into the buffer it takes.
+		p = l.eng.getRbuf()
+		buf = p.b[:cap(p.b)]
+	}
+	c.mu.Unlock()
+	n, err := c.read(buf)
+	if n > 0 {
+		if p != nil {
+			p.b = p.b[:n]
+		}
+		return c.received(l, buf[:n], p)
+	}
+	l.eng.putRbuf(p)
+	return c.readDone(l, n, err)
+}
+
+// read reads from the socket unless it is closed (net.ErrClosed).
+func (c *econn) read(b []byte) (int, error) {
+	c.fdMu.RLock()
+	defer c.fdMu.RUnlock()
+	if c.closed {
+		return 0, net.ErrClosed
+	}
+	return rawRead(int(c.fd), b)
+}
+
+// readDone handles a read that returned no bytes: nothing yet, the peer's
+// EOF, or an error. l is the loop; it reports what the loop's callers do.
+func (c *econn) readDone(l *eloop, n int, err error) bool {
 	switch {
-	case n > 0:
-		return c.received(l, buf[:n])
-	case err == syscall.EAGAIN, err == syscall.EINTR:
+	case err == syscall.EAGAIN, err == syscall.EINTR, err == net.ErrClosed:
 	case n == 0 && err == nil:
 		return c.peerEOF(l)
 	default:
@@ -94,33 +134,77 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 	return true
 }
 
-// received delivers bytes just read. On the loop, unless another goroutine
-// is delivering for c (a worker, or a former owner of the loop whose handler
-// blocked): the bytes then wait for it, copied, in order.
-func (c *econn) received(l *eloop, b []byte) bool {
+// received delivers b, just read into the loop's buffer, on the loop
+// without a copy; or, when p holds b, has a worker deliver it. Should
+// another goroutine have begun delivering for c meanwhile (the end of a
+// connection closed elsewhere), b waits for it.
+func (c *econn) received(l *eloop, b []byte, p *rbuf) bool {
 	c.mu.Lock()
-	if !c.running {
-		c.running = true
-		if !l.eng.offloading() {
-			c.mu.Unlock()
-			return c.work(l, b)
+	if c.running {
+		if c.pending == nil {
+			c.pending = l.eng.getRbuf()
 		}
-		c.pending = c.loop.eng.getRbuf()
 		c.pending.b = append(c.pending.b, b...)
+		c.mu.Unlock()
+		l.eng.putRbuf(p)
+		return true
+	}
+	c.running = true
+	if p != nil {
+		c.pending = p
 		c.mu.Unlock()
 		l.eng.dispatch(c)
 		return true
 	}
+	c.mu.Unlock()
+	return c.work(l, b)
+}
+
+// readAhead reads for a connection that another goroutine delivers for (a
+// worker, or a former owner of the loop whose handler blocked), or that
+// waits for a resume: straight into the spare room of c.pending, where the
+// bytes wait for that goroutine, in order. The read-ahead is bounded by
+// pending's fixed capacity (readAheadSize); once it is full, or while the
+// connection is paused, EPOLLIN is dropped and nothing is read: the
+// kernel's socket buffer and TCP's window hold the peer's bytes meanwhile.
+// c.mu is held; readAhead releases it.
+func (c *econn) readAhead(l *eloop) bool {
 	if c.pending == nil {
-		c.pending = c.loop.eng.getRbuf()
+		c.pending = l.eng.getRbuf()
 	}
-	c.pending.b = append(c.pending.b, b...)
-	if len(c.pending.b) >= pendingHigh && !c.stalled {
+	p := c.pending
+	if len(p.b) == cap(p.b) || c.s.Paused() {
+		c.stallLocked()
+		c.mu.Unlock()
+		return true
+	}
+	n, err := c.read(p.b[len(p.b):cap(p.b)])
+	if n > 0 {
+		p.b = p.b[:len(p.b)+n]
+		if len(p.b) == cap(p.b) {
+			c.stallLocked()
+		}
+		c.mu.Unlock()
+		return true
+	}
+	c.mu.Unlock()
+	return c.readDone(l, n, err)
+}
+
+// stallLocked stops reading until unstallLocked; c.mu is held.
+func (c *econn) stallLocked() {
+	if !c.stalled {
 		c.stalled = true
 		c.setReading(false)
 	}
-	c.mu.Unlock()
-	return true
+}
+
+// unstallLocked reads on after stallLocked; c.mu is held.
+func (c *econn) unstallLocked() {
+	if c.stalled {
+		c.stalled = false
+		c.setReading(true)
+	}
 }
 
 // peerEOF records the peer's EOF. Reading stops for good, but the
@@ -136,7 +220,8 @@ func (c *econn) peerEOF(l *eloop) bool {
 
 // finish records that reading ended with err and has the connection end
 // once what is pending is delivered: on the loop when l is its owner, else
-// on a worker. It reports what work does.
+// on a worker. It reports what work does. A connection that waits for a
+// resume ends once it is resumed (a close resumes it).
 func (c *econn) finish(l *eloop, err error) bool {
 	c.mu.Lock()
 	if c.eof == nil {
@@ -182,13 +267,13 @@ func (c *econn) ended(l *eloop, err error) bool {
 // work delivers b (bytes just read, not kept) and then whatever is pending
 // for c, in order, until nothing is; the first run opens the connection,
 // and once reading is over the last one ends it. c.running is set, and
-// stays set for a worker that takes over.
+// stays set for a worker that takes over, and while c waits for a resume
+// (see waitResume).
 //
 // A worker calls it with l == nil. The owner of loop l calls it with l:
 // the loop is marked busy meanwhile, so a handler that blocks makes the
 // watchdog hand the loop to another goroutine, and work then goes on as a
-// worker and returns false (the caller no longer owns the loop). A paused
-// connection goes to a worker rather than block the loop.
+// worker and returns false (the caller no longer owns the loop).
 func (c *econn) work(l *eloop, b []byte) bool {
 	var tok uint64
 	if l != nil {
@@ -200,10 +285,12 @@ func (c *econn) work(l *eloop, b []byte) bool {
 	}
 	if c.resume {
 		c.resume = false
-		c.s.WaitResume()
+		if !c.waitResume() {
+			return l.leaveIfOwner(tok)
+		}
 	}
-	if len(b) > 0 && !c.s.Received(b) && !c.waitResume(l) {
-		return l.leave(tok)
+	if len(b) > 0 && !c.s.Received(b) && !c.waitResume() {
+		return l.leaveIfOwner(tok)
 	}
 	for {
 		c.mu.Lock()
@@ -219,14 +306,16 @@ func (c *econn) work(l *eloop, b []byte) bool {
 				break
 			}
 			c.running = false
-			if c.stalled {
-				c.stalled = false
-				c.setReading(true)
-			}
+			c.unstallLocked()
 			c.mu.Unlock()
 			break
 		}
-		c.pending = nil // what is read meanwhile queues in a buffer of its own
+		// What is read meanwhile goes to a buffer of its own: reading
+		// may go on while these bytes are delivered.
+		c.pending = nil
+		if !c.s.Paused() {
+			c.unstallLocked()
+		}
 		c.mu.Unlock()
 
 		ok := c.s.Received(data.b)
@@ -238,36 +327,42 @@ func (c *econn) work(l *eloop, b []byte) bool {
 		} else {
 			c.loop.eng.putRbuf(data)
 		}
-		if c.stalled && len(c.pending.b) < pendingHigh/2 {
-			c.stalled = false
-			c.setReading(true)
-		}
 		c.mu.Unlock()
-		if !ok && !c.waitResume(l) {
+		if !ok && !c.waitResume() {
 			break
 		}
 	}
-	return l == nil || l.leave(tok)
+	return l.leaveIfOwner(tok)
 }
 
-// waitResume follows a Received that returned false. A worker waits for
-// the connection to resume; the loop, which must not wait (a full send
-// queue drains on the loop's own EPOLLOUT), delivers what is buffered if
-// the connection was resumed meanwhile, and otherwise hands the paused
-// connection to a worker and reports false (c's work continues there).
-func (c *econn) waitResume(l *eloop) bool {
-	if l != nil && !c.s.TryResume() {
+// waitResume follows a Received that returned false: the connection is
+// paused or closing. It delivers what core holds when the pause was lifted
+// meanwhile (or the connection is closing) and reports true: delivery goes
+// on. While the connection stays paused, nothing is read for it (EPOLLIN
+// off) and no goroutine waits for it: waitResume asks core to call Resumed
+// when the pause ends and reports false; c stays running meanwhile, so
+// that nothing else delivers for it, and Resumed has a worker go on.
+func (c *econn) waitResume() bool {
+	for !c.s.TryResume() {
 		c.mu.Lock()
+		c.stallLocked()
 		c.resume = true
 		c.mu.Unlock()
-		c.loop.eng.dispatch(c)
-		return false
-	}
-	if l == nil {
-		c.s.WaitResume()
+		if c.s.NotifyResume() {
+			return false // c's work goes on in Resumed
+		}
+		c.mu.Lock()
+		c.resume = false // resumed meanwhile: deliver here
+		c.mu.Unlock()
 	}
 	return true
 }
+
+// Resumed implements core.ResumeNotifier: a connection that waitResume left
+// paused was resumed (or is closing). A worker delivers what waits for it,
+// then reading resumes. It runs with the connection's lock in core held,
+// so it only hands the work on.
+func (c *econn) Resumed() { c.loop.eng.dispatch(c) }
 
 // setReading turns EPOLLIN on or off.
 func (c *econn) setReading(on bool) {
@@ -316,9 +411,9 @@ func (c *econn) updateEvents() {
 
 // parkHangup takes a socket that hung up while it is not being read out of
 // the loop's epoll set: a hang-up is reported whatever the mask, and
-// reading on would take everything the kernel holds for it, past
-// pendingHigh. It goes back when reading resumes (updateEvents). fdMu is
-// read-locked.
+// reading on would take everything the kernel holds for it, past the
+// read-ahead bound. It goes back when reading resumes (updateEvents). fdMu
+// is read-locked.
 func (c *econn) parkHangup() {
 	c.evMu.Lock()
 	if !c.parked && !c.detached {

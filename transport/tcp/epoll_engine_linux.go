@@ -50,9 +50,14 @@ import (
 // When the hold ends the loops run handlers again; handlers that still
 // block are handed over twice more and switch the engine back.
 //
-// A connection that is paused (PauseRecv) is handed to a worker goroutine
-// that waits for it to resume, and so is the end of a connection closed
-// from outside its loop. An idle connection holds no goroutine and no read
+// A connection that is paused (PauseRecv, a Pipe whose destination is
+// full, a send queue past SendHighWater) is not read at all: EPOLLIN is
+// dropped at once, and the kernel's socket buffer and TCP's window hold
+// what the peer sends meanwhile. No goroutine waits for it either: core
+// calls the socket's Resumed when the pause ends (core.ResumeNotifier),
+// which has a worker deliver what was read before the pause, then the
+// loop reads on. The end of a connection closed from outside its loop is
+// run by a worker too. An idle connection holds no goroutine and no read
 // buffer: only its descriptor, its state in core and a slot in the
 // engine's descriptor table.
 //
@@ -61,9 +66,11 @@ import (
 // the rest when it comes (core.WriteNotifier): a connection that a slow
 // peer holds back costs no goroutine. Only a SendFrom reader, which may
 // block, is read and written by a goroutine of core's.
-// A connection whose handler falls behind stops being read (EPOLLIN is
-// dropped) once pendingHigh bytes wait, so memory stays bounded and TCP
-// pushes back on the peer.
+// While a worker (or a loop's former owner) delivers for a connection, the
+// loop reads ahead for it straight into one buffer of readAheadSize bytes
+// and stops reading it (EPOLLIN is dropped) once that is full, so memory
+// stays bounded and TCP pushes back on the peer; the buffer is taken as a
+// whole by the deliverer, and the loop reads on into another.
 //
 // The engine's files: epoll_engine_linux.go (the engine, its workers and
 // buffers), epoll_accept_linux.go (the listening socket), epoll_loop_linux.go
@@ -72,7 +79,10 @@ import (
 // delivering, writing, closing) and epoll_dial_linux.go (client
 // connections: connecting on a loop, and the loops they share).
 
-const pendingHigh = 256 << 10
+// readAheadSize is the capacity of a receive buffer (rbuf): what the loop
+// reads ahead, at most, for a connection that another goroutine delivers
+// for. It is one read of the loop's own buffer.
+const readAheadSize = loopBufSize
 
 // DefaultEngine serves a Goer whose Engine is empty (and GOES_ENGINE
 // unset): the epoll engine on Linux, the goroutine engine elsewhere.
@@ -247,11 +257,12 @@ func (e *epollEngine) putLoopBuf(b []byte) {
 	e.bufMu.Unlock()
 }
 
-// rbuf is a receive buffer, kept on the engine's free list between uses:
-// an idle connection holds none.
+// rbuf is a receive buffer of readAheadSize bytes, kept on the engine's
+// free list between uses: an idle connection holds none.
 type rbuf struct{ b []byte }
 
-const maxFreeBufs = 1024
+// maxFreeBufs bounds the free list (256 buffers: 16 MiB).
+const maxFreeBufs = 256
 
 func (e *epollEngine) getRbuf() *rbuf {
 	e.bufMu.Lock()
@@ -262,11 +273,11 @@ func (e *epollEngine) getRbuf() *rbuf {
 		return r
 	}
 	e.bufMu.Unlock()
-	return &rbuf{b: make([]byte, 0, 16<<10)}
+	return &rbuf{b: make([]byte, 0, readAheadSize)}
 }
 
 func (e *epollEngine) putRbuf(r *rbuf) {
-	if r == nil || cap(r.b) > pendingHigh {
+	if r == nil || cap(r.b) != readAheadSize {
 		return
 	}
 	r.b = r.b[:0]

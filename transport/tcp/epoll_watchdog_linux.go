@@ -32,6 +32,10 @@ func (l *eloop) leave(s uint64) bool {
 	return l.state.CompareAndSwap(s, s+1)
 }
 
+// leaveIfOwner is leave for work, which a worker runs too: a worker (l is
+// nil) owns no loop, and it reports true.
+func (l *eloop) leaveIfOwner(s uint64) bool { return l == nil || l.leave(s) }
+
 // watch is the watchdog: a loop found running the same user call for
 // blockAfter is handed to a new goroutine. It parks while no loop runs
 // user code for a while, so an idle server does not tick.

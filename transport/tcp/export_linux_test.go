@@ -33,3 +33,32 @@ func SetSendBuffer(s core.Socket, n int) error {
 	}
 	return fmt.Errorf("%T: not a socket of this package", s)
 }
+
+// EngineHeld is what the epoll engine holds read for the connection on s
+// and not yet handed to core (0 for a socket of the goroutine engine).
+func EngineHeld(s core.Socket) int {
+	c := clientSocket(s)
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending == nil {
+		return 0
+	}
+	return len(c.pending.b)
+}
+
+// EngineState describes the epoll engine's state of the connection on s,
+// for a test's failure message.
+func EngineState(s core.Socket) string {
+	c := clientSocket(s)
+	if c == nil {
+		return "not on a loop"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	return fmt.Sprintf("running %v resume %v stalled %v reading %v parked %v peerDone %v pending %v eof %v wantOut %v notifyOut %v", c.running, c.resume, c.stalled, c.reading, c.parked, c.peerDone, c.pending != nil, c.eof, c.wantOut, c.notifyOut)
+}
