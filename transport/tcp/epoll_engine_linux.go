@@ -75,9 +75,10 @@ import (
 // The engine's files: epoll_engine_linux.go (the engine, its workers and
 // buffers), epoll_accept_linux.go (the listening socket), epoll_loop_linux.go
 // (the event loop), epoll_watchdog_linux.go (the watchdog that hands over a
-// loop whose handler blocks), epoll_conn_linux.go (a connection: reading,
-// delivering, writing, closing) and epoll_dial_linux.go (client
-// connections: connecting on a loop, and the loops they share).
+// loop whose handler blocks), epoll_conn_linux.go (a connection: its
+// interest mask, writing, closing), epoll_recv_linux.go (reading and
+// delivering) and epoll_dial_linux.go (client connections: connecting on
+// a loop, and the loops they share).
 
 // readAheadSize is the capacity of a receive buffer (rbuf): what the loop
 // reads ahead, at most, for a connection that another goroutine delivers

@@ -78,8 +78,8 @@ func TestFloodWhileHandlerBlocks(t *testing.T) {
 		return true
 	})
 	// What the engine reads ahead of a blocked handler is bounded (the
-	// epoll engine's pendingHigh plus a read; the goroutine engine reads
-	// nothing more).
+	// epoll engine's read-ahead buffer plus a read; the goroutine engine
+	// reads nothing more).
 	if read > 1<<20 {
 		close(release)
 		t.Fatalf("read %d KiB ahead of a blocked handler", read>>10)
