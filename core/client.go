@@ -109,36 +109,47 @@ type AsyncConnection struct {
 	UserData any
 
 	id    int
-	owner *Goer // the state machine's Goer: holds the forwarding callbacks
+	owner *Goer  // the Goer whose state machine serves a's connections (see clientGoer)
+	stats *Stats // the counters of a's connections
 
-	mu       sync.Mutex
-	state    int // acIdle, acConnecting, acOpen
-	conn     *TCPConnection
-	pending  []pendingSend
-	pendingN int
-	closeReq bool   // Close was called while connecting
-	closeMsg string // its data
-	stopped  bool   // Close was called: no automatic reconnect
-	retry    *time.Timer
-	cancel   context.CancelFunc
-	attempt  int
+	mu    sync.Mutex
+	state uint8 // acIdle, acConnecting, acOpen, acClosing
+	// stopped: Close was called: no automatic reconnect.
+	stopped bool
 	// connectWhenIdle: a connect was asked for while the last connection
 	// was still closing; closed starts it once OnClose has run.
 	connectWhenIdle bool
-	// The callbacks due while connecting (see client_pending.go).
-	preEvents   []laneEvent
-	pendingFull bool       // OnBufferFull is due or ran for the queue waiting for the connect
-	preMu       sync.Mutex // held while they run, and by the connect that hands them on
-	// Pipe's low-water notice (see connExtra), armed while connecting;
-	// handed to the connection once it is up.
-	lowArmed   bool
-	onLowWater func()
-	hsTimer    *time.Timer // bounds the protocol's handshake (ClientHandshaker)
-	// A Pipe's half-close (halfclose.go), handed to the connection once
-	// it is up: closeWriteReq: closeWrite was called while connecting.
-	onPeerEOF     func()
-	pipedInto     bool
-	closeWriteReq bool
+	attempt         int32 // connects failed in a row, for AutoReconnect
+	conn            *TCPConnection
+	// cx is the state of a connect, from Connect until the connection is
+	// up (its protocol's handshake included); nil otherwise.
+	cx    *connecting
+	retry *time.Timer
+	// link is the link of a's connections (see connLink): a, and what
+	// Pipe set up.
+	link connLink
+}
+
+// connecting is what an AsyncConnection keeps while it connects, and
+// drops once connected: an open connection carries none of it.
+type connecting struct {
+	cancel context.CancelFunc
+	// The queue waiting for the connect (see client_pending.go).
+	pending  []pendingSend
+	pendingN int
+	closeMsg string // the data of a Close called while connecting
+	// The callbacks due while connecting (see client_pending.go), and
+	// preMu, held while they run and by the connect that hands them on.
+	preEvents []laneEvent
+	preMu     sync.Mutex
+	hsTimer   *time.Timer // bounds the protocol's handshake (ClientHandshaker)
+	// Pipe's low-water notice (see connExtra), armed for lowSrc while
+	// connecting; handed to the connection once it is up.
+	lowSrc Piper
+	// closeReq: Close was called while connecting; closeWriteReq: a
+	// Pipe's closeWrite (halfclose.go); pendingFull: OnBufferFull is due
+	// or ran for the queue.
+	closeReq, closeWriteReq, pendingFull, lowArmed bool
 }
 
 const (
@@ -154,6 +165,7 @@ func NewAsyncConnection(address string, protocol Protocol) *AsyncConnection {
 	return &AsyncConnection{Address: address, Protocol: protocol}
 }
 
+// init gives a its id, counters and Goer; a.mu is held.
 func (a *AsyncConnection) init() {
 	if a.id == 0 {
 		a.id = int(nextConnID.Add(1))
@@ -161,36 +173,9 @@ func (a *AsyncConnection) init() {
 	if a.owner != nil {
 		return
 	}
-	g := &Goer{Name: "client " + a.Address, Protocol: a.Protocol,
-		MaxSendBufferSize: a.MaxSendBufferSize, MaxPackageSize: a.MaxPackageSize,
-		CloseTimeout: a.CloseTimeout, Connections: &connSlot{}}
-	g.Logger = a.Logger
-	if a.Server != nil {
-		if g.Logger == nil {
-			g.Logger = a.Server.logger()
-		}
-		g.Engine = a.Server.Engine
-	}
-	g.setDefaults()
-	_, g.handshake = a.Protocol.(ClientHandshaker)
-	g.OnConnect = func(Connection) {
-		a.established()
-		call(a.OnConnect, a)
-	}
-	g.OnMessage = func(_ Connection, data []byte) {
-		if f := a.OnMessage; f != nil {
-			f(a, data)
-		}
-	}
-	g.OnClose = func(Connection) { a.closed() }
-	g.OnError = func(_ Connection, code int, msg string) {
-		if f := a.OnError; f != nil {
-			f(a, code, msg)
-		}
-	}
-	g.OnBufferFull = func(Connection) { call(a.OnBufferFull, a) }
-	g.OnBufferDrain = func(Connection) { call(a.OnBufferDrain, a) }
-	a.owner = g
+	a.owner = clientGoer(a.Server, a.Logger)
+	a.stats = new(Stats)
+	a.link.client = a
 }
 
 func call(f func(Connection), c Connection) {
@@ -231,93 +216,108 @@ func (a *AsyncConnection) connectLocked() {
 		timeout = DefaultConnectTimeout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	a.cancel = cancel
-	go a.dial(ctx, cancel)
+	cx := &connecting{cancel: cancel}
+	a.cx = cx
+	go a.dial(ctx, cx)
 }
 
 // dial connects and hands the socket to the engine; it runs on its own
 // goroutine.
-func (a *AsyncConnection) dial(ctx context.Context, cancel context.CancelFunc) {
-	defer cancel()
+func (a *AsyncConnection) dial(ctx context.Context, cx *connecting) {
+	defer cx.cancel()
 	scheme, addr := resolveURL(splitScheme(a.Address))
 	d, err := lookupDialer(scheme)
 	var sock Socket
 	if err == nil {
-		sock, err = dialStream(ctx, d, a.owner.Engine, scheme, addr, a.BindTo, a.tlsConfig(scheme, addr))
+		sock, err = dialStream(ctx, d, a.engine(), scheme, addr, a.BindTo, a.tlsConfig(scheme, addr))
 	}
 	if err != nil {
-		a.connectFailed(ctx, err)
+		a.connectFailed(ctx, cx, err)
 		return
 	}
-	a.preMu.Lock() // callbacks due while connecting run before OnConnect
+	cx.preMu.Lock() // callbacks due while connecting run before OnConnect
 	a.mu.Lock()
 	if ctx.Err() != nil { // Destroy came while the socket was being made
 		a.mu.Unlock()
-		a.preMu.Unlock()
+		cx.preMu.Unlock()
 		sock.Close()
-		a.connectFailed(ctx, ctx.Err())
+		a.connectFailed(ctx, cx, ctx.Err())
 		return
 	}
 	g := a.owner
 	g.conns.Add(1)
 	g.open.Add(1)
-	g.stats.Accepted.Add(1)
-	c := newTCPConnection(g, sock)
-	c.ID = a.id
-	g.Connections.Set(c)
-	if g.handshake {
-		a.startHandshakeLocked(ctx, c)
+	a.stats.Accepted.Add(1)
+	c := a.newConn(sock)
+	if a.link.handshake {
+		a.startHandshakeLocked(ctx, cx, c)
+	} else {
+		a.cx = nil
 	}
 	a.conn, a.state = c, acOpen
-	a.cancel = nil
-	for _, ev := range a.preEvents {
+	for _, ev := range cx.preEvents {
 		c.post(ev)
 	}
-	a.preEvents = nil
+	cx.preEvents = nil
 	// The queued sends go first; they were accepted already, so the
 	// limit does not refuse them now. c.mu is taken before a.mu is let
 	// go: sends from now on queue behind them.
 	c.mu.Lock()
-	for _, p := range a.pending {
+	for _, p := range cx.pending {
 		if _, err := c.appendLocked(p.b, "", p.raw); err != nil {
-			g.logger().Warn("queued send dropped", "conn", c.ID, "err", err)
+			a.logger().Warn("queued send dropped", "conn", c.ID, "err", err)
 		}
 	}
-	if a.pendingFull {
+	if cx.pendingFull {
 		c.full = true // OnBufferFull fired for these; OnBufferDrain follows
 	} else if !c.full && c.pendingLocked() >= int(c.maxSend.Load()) {
 		c.full = true
 		c.post(laneEvent{kind: evBufferFull})
 	}
-	a.pendingFull = false
-	if a.onLowWater != nil {
+	if cx.lowArmed {
 		x := c.x()
-		x.onLowWater, x.lowArmed = a.onLowWater, a.lowArmed
+		x.lowArmed, x.lowSrc = true, cx.lowSrc
 	}
-	if a.onPeerEOF != nil || a.pipedInto || a.closeWriteReq {
-		x := c.x()
-		x.onPeerEOF, x.pipedInto, x.writeClosed = a.onPeerEOF, a.pipedInto, a.closeWriteReq
-		a.closeWriteReq = false
-		if x.writeClosed && c.idleLocked() {
+	if cx.closeWriteReq {
+		c.x().writeClosed = true
+		if c.idleLocked() {
 			c.shutdownLocked()
 		}
 	}
-	a.lowArmed = false
-	a.pending, a.pendingN = nil, 0
-	if a.closeReq {
-		a.closeReq = false
-		c.closeLocked(a.closeMsg, true)
+	cx.pending, cx.pendingN, cx.pendingFull = nil, 0, false
+	cx.lowArmed, cx.lowSrc, cx.closeWriteReq = false, nil, false
+	if cx.closeReq {
+		cx.closeReq = false
+		c.closeLocked(cx.closeMsg, true)
 	}
 	a.mu.Unlock()
-	a.preMu.Unlock()
+	cx.preMu.Unlock()
 	// Unlocked: writing may resume a piped source, whose lock is taken.
 	c.kickLocked()
 	d.Serve((*Stream)(c))
 }
 
+// newConn makes the state machine of a's connection on sock, with a's
+// protocol and limits; a.mu is held.
+func (a *AsyncConnection) newConn(sock Socket) *TCPConnection {
+	c := newTCPConnection(a.owner, sock)
+	c.ID = a.id
+	c.Protocol = a.Protocol
+	c.MaxSendBufferSize = a.maxSend()
+	c.MaxPackageSize = a.MaxPackageSize
+	if c.MaxPackageSize <= 0 {
+		c.MaxPackageSize = DefaultMaxPackageSize
+	}
+	c.Connections = (*clientStore)(a)
+	c.syncLimits()
+	_, a.link.handshake = a.Protocol.(ClientHandshaker)
+	c.link.Store(&a.link)
+	return c
+}
+
 // startHandshakeLocked sends the protocol's handshake (ClientHandshaker)
 // and bounds it by what is left of the connect's deadline; a.mu is held.
-func (a *AsyncConnection) startHandshakeLocked(ctx context.Context, c *TCPConnection) {
+func (a *AsyncConnection) startHandshakeLocked(ctx context.Context, cx *connecting, c *TCPConnection) {
 	if err := a.Protocol.(ClientHandshaker).ClientHandshake(c, a.Address); err != nil {
 		c.post(laneEvent{kind: evError, code: ErrCodeConnectFail, msg: fmt.Sprintf("%v: %s: %v", ErrConnectFailed, a.Address, err)})
 		c.Destroy()
@@ -325,7 +325,7 @@ func (a *AsyncConnection) startHandshakeLocked(ctx context.Context, c *TCPConnec
 	}
 	deadline, _ := ctx.Deadline()
 	msg := fmt.Sprintf("%v: %s: no answer to the handshake", ErrConnectTimeout, a.Address)
-	a.hsTimer = time.AfterFunc(time.Until(deadline), func() { c.post(laneEvent{kind: evHandshakeTimeout, msg: msg}) })
+	cx.hsTimer = time.AfterFunc(time.Until(deadline), func() { c.post(laneEvent{kind: evHandshakeTimeout, msg: msg}) })
 }
 
 // established runs before OnConnect: the connection is up, handshake
@@ -334,9 +334,17 @@ func (a *AsyncConnection) established() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.attempt = 0
-	if a.hsTimer != nil {
-		a.hsTimer.Stop()
-		a.hsTimer = nil
+	a.dropConnectingLocked()
+}
+
+// dropConnectingLocked ends what is left of a connect once the connection
+// is up or closed: the handshake's timer; a.mu is held.
+func (a *AsyncConnection) dropConnectingLocked() {
+	if cx := a.cx; cx != nil && a.state != acConnecting {
+		if cx.hsTimer != nil {
+			cx.hsTimer.Stop()
+		}
+		a.cx = nil
 	}
 }
 
@@ -358,25 +366,21 @@ func (a *AsyncConnection) tlsConfig(scheme, addr string) *tls.Config {
 }
 
 // connectFailed reports a failed connect: OnError, then OnClose.
-func (a *AsyncConnection) connectFailed(ctx context.Context, err error) {
-	a.preMu.Lock()
+func (a *AsyncConnection) connectFailed(ctx context.Context, cx *connecting, err error) {
+	cx.preMu.Lock()
 	a.mu.Lock()
 	a.state = acClosing
-	a.pending, a.pendingN = nil, 0
-	a.pendingFull = false
-	a.closeReq, a.closeWriteReq = false, false
-	a.cancel = nil
+	a.cx = nil
 	stopped := a.stopped
-	evs := a.preEvents
-	a.preEvents = nil
+	evs := cx.preEvents
+	cx.preEvents = nil
 	a.mu.Unlock()
 	for _, ev := range evs {
 		a.runPreEvent(ev)
 	}
 	msg := connectFailMsg(ctx, a.Address, err)
-	g := a.owner
-	g.stats.countError(ErrCodeConnectFail)
-	g.logger().Debug("connect failed", "goer", g.name(), "conn", a.id, "err", msg)
+	a.stats.countError(ErrCodeConnectFail)
+	a.logger().Debug("connect failed", "goer", a.name(), "conn", a.id, "err", msg)
 	if !stopped || !errors.Is(err, context.Canceled) {
 		a.safely("OnError", func() {
 			if f := a.OnError; f != nil {
@@ -384,7 +388,7 @@ func (a *AsyncConnection) connectFailed(ctx context.Context, err error) {
 			}
 		})
 	}
-	a.preMu.Unlock()
+	cx.preMu.Unlock()
 	a.closed()
 }
 
@@ -395,10 +399,7 @@ func (a *AsyncConnection) connectFailed(ctx context.Context, err error) {
 func (a *AsyncConnection) closed() {
 	a.mu.Lock()
 	a.state = acClosing
-	if a.hsTimer != nil {
-		a.hsTimer.Stop()
-		a.hsTimer = nil
-	}
+	a.dropConnectingLocked()
 	a.mu.Unlock()
 	a.safely("OnClose", func() { call(a.OnClose, a) })
 	a.mu.Lock()
@@ -415,7 +416,7 @@ func (a *AsyncConnection) closed() {
 		return
 	}
 	a.attempt++
-	a.reconnectLocked(a.AutoReconnect.delay(a.attempt), true)
+	a.reconnectLocked(a.AutoReconnect.delay(int(a.attempt)), true)
 }
 
 func (a *AsyncConnection) goerStopped() bool { return serverStopping(a.Server) }
@@ -425,9 +426,8 @@ func (a *AsyncConnection) goerStopped() bool { return serverStopping(a.Server) }
 func (a *AsyncConnection) safely(name string, f func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			g := a.owner
-			g.stats.Panics.Add(1)
-			g.logger().Error("callback panicked", "goer", g.name(), "callback", name, "conn", a.id,
+			a.stats.Panics.Add(1)
+			a.logger().Error("callback panicked", "goer", a.name(), "callback", name, "conn", a.id,
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
@@ -513,7 +513,7 @@ func (a *AsyncConnection) Close(data string) {
 		c.Close(data)
 		return
 	case acConnecting:
-		a.closeReq, a.closeMsg = true, data
+		a.cx.closeReq, a.cx.closeMsg = true, data
 	}
 	a.mu.Unlock()
 }
@@ -529,8 +529,11 @@ func (a *AsyncConnection) Destroy() {
 		a.retry.Stop()
 		a.retry = nil
 	}
-	c, cancel := a.conn, a.cancel
-	st := a.state
+	c, st := a.conn, a.state
+	var cancel context.CancelFunc
+	if st == acConnecting {
+		cancel = a.cx.cancel
+	}
 	a.mu.Unlock()
 	switch st {
 	case acOpen:

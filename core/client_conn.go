@@ -35,13 +35,16 @@ func (a *AsyncConnection) SendQueueSize() int {
 		return c.SendQueueSize()
 	}
 	defer a.mu.Unlock()
-	return a.pendingN
+	if a.state == acConnecting {
+		return a.cx.pendingN
+	}
+	return 0
 }
 
 // State returns StateOpen, StateClosing or StateClosed, or StateConnecting.
 func (a *AsyncConnection) State() string {
 	a.mu.Lock()
-	st, c, handshake := a.state, a.conn, a.hsTimer != nil
+	st, c, handshake := a.state, a.conn, a.cx != nil // a.cx outlives the connect while the handshake runs
 	a.mu.Unlock()
 	switch st {
 	case acConnecting:
@@ -58,11 +61,6 @@ func (a *AsyncConnection) State() string {
 // StateConnecting is an AsyncConnection's state while it connects, the
 // protocol's handshake included (ClientHandshaker).
 const StateConnecting = "CONNECTING"
-
-func (a *AsyncConnection) maxSendLocked() int {
-	a.init()
-	return a.owner.MaxSendBufferSize
-}
 
 // GetID implements Connection: one id for every connect of a.
 func (a *AsyncConnection) GetID() int {
@@ -141,5 +139,5 @@ func (a *AsyncConnection) Stats() *Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
-	return &a.owner.stats
+	return a.stats
 }

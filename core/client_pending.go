@@ -22,54 +22,54 @@ func (a *AsyncConnection) send(b []byte, raw, owned bool) error {
 		return c.send(b, "", raw)
 	case acConnecting:
 		defer a.mu.Unlock()
-		if a.closeReq || a.closeWriteReq {
+		cx := a.cx
+		if cx.closeReq || cx.closeWriteReq {
 			return ErrClosed
 		}
-		limit := a.owner.MaxSendBufferSize
-		if a.pendingN >= limit {
-			a.owner.stats.SendFailures.Add(1)
-			a.postPreLocked(laneEvent{kind: evError, code: ErrCodeSendFail, msg: ErrSendBufferFull.Error()})
+		if cx.pendingN >= a.maxSend() {
+			a.stats.SendFailures.Add(1)
+			a.postPreLocked(cx, laneEvent{kind: evError, code: ErrCodeSendFail, msg: ErrSendBufferFull.Error()})
 			return ErrSendBufferFull
 		}
 		if !owned {
 			b = append([]byte(nil), b...)
 		}
-		a.pending = append(a.pending, pendingSend{b, raw})
-		a.pendingN += len(b)
-		a.owner.stats.Sent.Add(1)
-		a.pendingFullLocked()
+		a.queuePendingLocked(cx, b, raw)
 		return nil
 	}
 	a.mu.Unlock()
 	return ErrClosed
 }
 
-// pendingFullLocked fires OnBufferFull once the queue waiting for the
-// connect reaches the limit; a.mu is held.
-func (a *AsyncConnection) pendingFullLocked() {
-	if !a.pendingFull && a.pendingN >= a.owner.MaxSendBufferSize {
-		a.pendingFull = true
-		a.postPreLocked(laneEvent{kind: evBufferFull})
+// queuePendingLocked adds b to the queue waiting for the connect, and
+// fires OnBufferFull once it reaches the limit; a.mu is held.
+func (a *AsyncConnection) queuePendingLocked(cx *connecting, b []byte, raw bool) {
+	cx.pending = append(cx.pending, pendingSend{b, raw})
+	cx.pendingN += len(b)
+	a.stats.Sent.Add(1)
+	if !cx.pendingFull && cx.pendingN >= a.maxSend() {
+		cx.pendingFull = true
+		a.postPreLocked(cx, laneEvent{kind: evBufferFull})
 	}
 }
 
 // postPreLocked queues a callback due while connecting; a.mu is held.
-func (a *AsyncConnection) postPreLocked(ev laneEvent) {
-	a.preEvents = append(a.preEvents, ev)
-	if len(a.preEvents) == 1 {
-		go a.runPre()
+func (a *AsyncConnection) postPreLocked(cx *connecting, ev laneEvent) {
+	cx.preEvents = append(cx.preEvents, ev)
+	if len(cx.preEvents) == 1 {
+		go a.runPre(cx)
 	}
 }
 
 // runPre runs the callbacks due while connecting that the connect has not
 // handed on.
-func (a *AsyncConnection) runPre() {
-	a.preMu.Lock()
-	defer a.preMu.Unlock()
+func (a *AsyncConnection) runPre(cx *connecting) {
+	cx.preMu.Lock()
+	defer cx.preMu.Unlock()
 	for {
 		a.mu.Lock()
-		evs := a.preEvents
-		a.preEvents = nil
+		evs := cx.preEvents
+		cx.preEvents = nil
 		a.mu.Unlock()
 		if len(evs) == 0 {
 			return
@@ -81,13 +81,12 @@ func (a *AsyncConnection) runPre() {
 }
 
 func (a *AsyncConnection) runPreEvent(ev laneEvent) {
-	g := a.owner
 	switch ev.kind {
 	case evBufferFull:
-		g.stats.BufferFull.Add(1)
+		a.stats.BufferFull.Add(1)
 		a.safely("OnBufferFull", func() { call(a.OnBufferFull, a) })
 	case evError:
-		g.stats.countError(ev.code)
+		a.stats.countError(ev.code)
 		a.safely("OnError", func() {
 			if f := a.OnError; f != nil {
 				f(a, ev.code, ev.msg)

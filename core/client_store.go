@@ -1,63 +1,48 @@
 package core
 
-import "sync"
+// clientStore is the Connections store of an AsyncConnection's
+// connections: it holds the open one (each connect of an AsyncConnection
+// has the same ID). It is the AsyncConnection itself seen as a CStore, so
+// that it costs a client connection nothing. Set and Del do nothing: the
+// AsyncConnection keeps its connection, and forgets it when it ends.
+type clientStore AsyncConnection
 
-// connSlot is the store of an AsyncConnection's own Goer, which holds one
-// connection at a time: a ConnStore's 32 shards would cost every client
-// connection more than the rest of it.
-type connSlot struct {
-	mu sync.Mutex
-	c  *TCPConnection
-}
-
-// Set implements CStore.
-func (s *connSlot) Set(c *TCPConnection) {
-	s.mu.Lock()
-	s.c = c
-	s.mu.Unlock()
-}
+// Set implements CStore; a's connection is kept by a itself.
+func (s *clientStore) Set(*TCPConnection) {}
 
 // Get implements CStore.
-func (s *connSlot) Get(id int) *TCPConnection {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.c != nil && s.c.ID == id {
-		return s.c
+func (s *clientStore) Get(id int) *TCPConnection {
+	if c := (*AsyncConnection)(s).current(); c != nil && c.ID == id {
+		return c
 	}
 	return nil
 }
 
-// Del implements CStore.
-func (s *connSlot) Del(id int) {
-	s.mu.Lock()
-	if s.c != nil && s.c.ID == id {
-		s.c = nil
-	}
-	s.mu.Unlock()
-}
+// Del implements CStore; see Set.
+func (s *clientStore) Del(int) {}
 
 // Range implements CStore.
-func (s *connSlot) Range(f func(id int, c *TCPConnection) bool) {
-	if c := s.Get(s.id()); c != nil {
+func (s *clientStore) Range(f func(id int, c *TCPConnection) bool) {
+	if c := (*AsyncConnection)(s).current(); c != nil {
 		f(c.ID, c)
 	}
 }
 
-func (s *connSlot) id() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.c == nil {
-		return 0
+// Len implements CStore.
+func (s *clientStore) Len() int {
+	if (*AsyncConnection)(s).current() != nil {
+		return 1
 	}
-	return s.c.ID
+	return 0
 }
 
-// Len implements CStore.
-func (s *connSlot) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.c == nil {
-		return 0
-	}
-	return 1
-}
+// noStore is the Connections store of the Goers that serve
+// AsyncConnections (clientGoer): each connection's own store is its
+// AsyncConnection's (clientStore).
+type noStore struct{}
+
+func (noStore) Set(*TCPConnection)                   {}
+func (noStore) Get(int) *TCPConnection               { return nil }
+func (noStore) Del(int)                              {}
+func (noStore) Range(func(int, *TCPConnection) bool) {}
+func (noStore) Len() int                             { return 0 }

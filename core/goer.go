@@ -146,9 +146,10 @@ type Goer struct {
 	timer    atomic.Pointer[timer.Timer]
 	ownTimer bool
 
-	// handshake: the Goer of an AsyncConnection whose protocol opens with
-	// a handshake (ClientHandshaker); OnConnect waits for ErrEstablished.
-	handshake bool
+	// clients serves the AsyncConnections whose Server this is; parent:
+	// for such a Goer, that Server (see clientGoer).
+	clients atomic.Pointer[Goer]
+	parent  *Goer
 
 	mu       sync.Mutex
 	state    int32 // goerIdle, goerRunning, goerStopping, goerStopped

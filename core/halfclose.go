@@ -15,13 +15,14 @@ package core
 // then ends it once its write side is shut or it is destroyed.
 func (c *TCPConnection) passHalfClose(ended bool) bool {
 	c.mu.Lock()
-	x := c.extra.Load()
-	if x == nil || x.onPeerEOF == nil {
+	l := c.link.Load()
+	if l == nil || l.out == nil {
 		c.mu.Unlock()
 		return false
 	}
+	x := c.x()
 	x.peerDone = true
-	pass, wait := x.onPeerEOF, x.pipedInto && c.state.Load() == connOpen && !c.shut
+	out, wait := l.out, l.pipedInto && c.connState() == connOpen && !c.shut
 	var done chan struct{}
 	if wait {
 		if x.shutDone == nil {
@@ -30,7 +31,7 @@ func (c *TCPConnection) passHalfClose(ended bool) bool {
 		done = x.shutDone
 	}
 	c.mu.Unlock()
-	pass()
+	out.closeWrite()
 	if !wait {
 		return false
 	}
@@ -46,7 +47,7 @@ func (c *TCPConnection) passHalfClose(ended bool) bool {
 // sending already, both ways are done: c closes (Close).
 func (c *TCPConnection) closeWrite() {
 	c.mu.Lock()
-	if c.state.Load() != connOpen {
+	if c.connState() != connOpen {
 		c.mu.Unlock()
 		return
 	}
@@ -89,25 +90,7 @@ func (a *AsyncConnection) closeWrite() {
 		c.closeWrite()
 		return
 	case acConnecting:
-		a.closeWriteReq = true
+		a.cx.closeWriteReq = true
 	}
 	a.mu.Unlock()
-}
-
-// setHalfClose is TCPConnection.setHalfClose for a client connection:
-// kept for every connection it makes.
-func (a *AsyncConnection) setHalfClose(onPeerEOF func(), pipedInto bool) {
-	a.mu.Lock()
-	if onPeerEOF != nil {
-		a.onPeerEOF = onPeerEOF
-	}
-	a.pipedInto = a.pipedInto || pipedInto
-	c := a.conn
-	if a.state != acOpen {
-		c = nil
-	}
-	a.mu.Unlock()
-	if c != nil {
-		c.setHalfClose(onPeerEOF, pipedInto)
-	}
 }

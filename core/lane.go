@@ -88,7 +88,7 @@ func (c *TCPConnection) runEvent(ev laneEvent) {
 	g := c.goer
 	switch ev.kind {
 	case evBufferFull:
-		g.stats.BufferFull.Add(1)
+		c.stats().BufferFull.Add(1)
 		c.call("OnBufferFull", either(c.OnBufferFull, g.OnBufferFull))
 	case evBufferDrain:
 		if !c.opened {
@@ -144,8 +144,8 @@ func (c *TCPConnection) call(name string, f func(Connection)) {
 
 func (c *TCPConnection) callError(code int, msg string) {
 	g := c.goer
-	g.stats.countError(code)
-	g.logger().Debug("connection error", "goer", g.name(), "conn", c.ID, "remote", c.GetRemoteAddress(), "code", code, "err", msg)
+	c.stats().countError(code)
+	c.logger().Debug("connection error", "goer", c.ownerName(), "conn", c.ID, "remote", c.GetRemoteAddress(), "code", code, "err", msg)
 	f := c.OnError
 	if f == nil {
 		f = g.OnError
@@ -164,9 +164,8 @@ func (c *TCPConnection) recoverCallback(name string) {
 	if r == nil {
 		return
 	}
-	g := c.goer
-	g.stats.Panics.Add(1)
-	g.logger().Error("callback panicked", "goer", g.name(), "callback", name, "conn", c.ID,
+	c.stats().Panics.Add(1)
+	c.logger().Error("callback panicked", "goer", c.ownerName(), "callback", name, "conn", c.ID,
 		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 	if name != "OnError" {
 		c.callError(ErrCodePanic, fmt.Sprintf("%s panicked: %v", name, r))
@@ -219,7 +218,7 @@ func (s *Stream) Conn() *TCPConnection { return (*TCPConnection)(s) }
 func (s *Stream) Open() {
 	c := (*TCPConnection)(s)
 	c.laneMu.Lock()
-	if c.goer.handshake { // OnConnect waits for the protocol's handshake
+	if c.handshake() { // OnConnect waits for the protocol's handshake
 		c.unlockLane()
 		return
 	}
@@ -249,7 +248,7 @@ func (s *Stream) Open() {
 func (s *Stream) Received(b []byte) bool {
 	c := (*TCPConnection)(s)
 	c.bytesRead.Add(int64(len(b)))
-	c.goer.stats.BytesRead.Add(int64(len(b)))
+	c.stats().BytesRead.Add(int64(len(b)))
 	c.lastActive.Store(time.Now().UnixNano())
 	return c.deliverPass(b)
 }
@@ -361,7 +360,7 @@ func (s *Stream) Closed(err error) {
 	c := (*TCPConnection)(s)
 	// A client's peer that ended the connection, maybe before its
 	// handshake was answered (checked on the lane).
-	ended := c.goer.handshake && !c.closing() && (err == nil || isClosedError(err))
+	ended := c.handshake() && !c.closing() && (err == nil || isClosedError(err))
 	if err != nil && !isClosedError(err) && !c.closing() {
 		c.post(laneEvent{kind: evError, code: ErrCodeIO, msg: err.Error()})
 	}
@@ -389,7 +388,7 @@ func (c *TCPConnection) closedAfterEOF(ended bool) {
 	c.mu.Unlock()
 	g.Connections.Del(c.ID)
 	g.open.Add(-1)
-	g.stats.Closed.Add(1)
+	c.stats().Closed.Add(1)
 
 	c.laneMu.Lock()
 	c.evMu.Lock()
@@ -418,7 +417,7 @@ func (c *TCPConnection) closedAfterEOF(ended bool) {
 // closing reports whether Close or Destroy has begun; it takes no lock: it
 // is asked for every package delivered.
 func (c *TCPConnection) closing() bool {
-	return c.state.Load() != connOpen
+	return c.connState() != connOpen
 }
 
 // received frames c.recv+b and delivers the messages; the lane is held.
@@ -479,14 +478,14 @@ func (c *TCPConnection) frame(b []byte) (wr WriteReleaser) {
 				return
 			}
 			if n == 0 {
-				if len(buf) > int(c.maxPkg) {
+				if len(buf) > c.maxPackage() {
 					c.tooLarge(len(buf))
 					return
 				}
 				c.pkgLen = -int32(len(buf))
 				break
 			}
-			if n < 0 || n > int(c.maxPkg) {
+			if n < 0 || n > c.maxPackage() {
 				c.tooLarge(n)
 				return
 			}
@@ -555,11 +554,10 @@ func (c *TCPConnection) keep(data []byte, off int) {
 }
 
 func (c *TCPConnection) deliver(msg []byte) {
-	g := c.goer
-	g.stats.Requests.Add(1)
+	c.stats().Requests.Add(1)
 	f := c.OnMessage
 	if f == nil {
-		f = g.OnMessage
+		f = c.goer.OnMessage
 	}
 	if f == nil {
 		return
@@ -571,7 +569,7 @@ func (c *TCPConnection) deliver(msg []byte) {
 
 // established runs OnConnect once a client's handshake is complete.
 func (c *TCPConnection) established() {
-	if c.opened || !c.goer.handshake {
+	if c.opened || !c.handshake() {
 		return
 	}
 	c.opened = true
@@ -581,14 +579,14 @@ func (c *TCPConnection) established() {
 // failCode is code, or ErrCodeConnectFail while a client's handshake is
 // under way: the connection was never established.
 func (c *TCPConnection) failCode(code int) int {
-	if c.goer.handshake && !c.opened {
+	if c.handshake() && !c.opened {
 		return ErrCodeConnectFail
 	}
 	return code
 }
 
 func (c *TCPConnection) tooLarge(n int) {
-	c.callError(c.failCode(ErrCodePackageTooLarge), fmt.Sprintf("%v: %d bytes, limit %d", ErrPackageTooLarge, n, c.maxPkg))
+	c.callError(c.failCode(ErrCodePackageTooLarge), fmt.Sprintf("%v: %d bytes, limit %d", ErrPackageTooLarge, n, c.maxPackage()))
 	c.recv = nil
 	c.Close("")
 }

@@ -64,6 +64,9 @@ func (g *Goer) logger() *slog.Logger {
 	if g.Logger != nil {
 		return g.Logger
 	}
+	if g.parent != nil {
+		return g.parent.logger()
+	}
 	return slog.Default()
 }
 

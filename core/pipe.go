@@ -8,75 +8,54 @@ type Piper interface {
 	ResumeRecv()
 	SendQueueSize() int
 	Pipe(dst Piper)
-	pipeHooks() *pipeHooks
-}
 
-// pipeHooks are what Pipe needs of a connection, wherever it keeps it.
-type pipeHooks struct {
-	onMessage *func(Connection, []byte)
-	onClose   *func(Connection)
-	// forward queues a piped message past the limit (the source pauses
+	// What Pipe needs of a connection:
+	// pipeCallbacks returns where its OnMessage and OnClose are.
+	pipeCallbacks() (*func(Connection, []byte), *func(Connection))
+	// pipeTo records where its messages (and its peer's EOF) go, and
+	// pipedFrom that a Pipe writes into it (halfclose.go).
+	pipeTo(dst Piper)
+	pipedFrom()
+	// forward queues a message piped from src past the limit (src pauses
 	// right after, so the queue stays within the limit plus one message)
 	// and reports whether the queue is at the limit; if so, the low-water
-	// notice is armed.
-	forward func(data []byte) (full bool, err error)
-	// setLowWater sets what runs once an armed queue holds less than half
-	// its limit again.
-	setLowWater func(f func())
+	// notice is armed: src reads on (ResumeRecv) once the queue holds less
+	// than half its limit again.
+	forward(src Piper, data []byte) (full bool, err error)
 	// belowLowWater reports whether the queue holds less than half its
 	// limit.
-	belowLowWater func() bool
+	belowLowWater() bool
 	// closeWrite shuts the write side once the queue is written
-	// (halfclose.go); halfClose sets what the peer's EOF runs, and
-	// whether a Pipe writes into the connection.
-	closeWrite func()
-	halfClose  func(onPeerEOF func(), pipedInto bool)
+	// (halfclose.go).
+	closeWrite()
 }
 
-func (c *TCPConnection) pipeHooks() *pipeHooks {
-	return &pipeHooks{
-		onMessage: &c.OnMessage,
-		onClose:   &c.OnClose,
-		forward:   func(data []byte) (bool, error) { return c.queue(data, "", false, true) },
-		setLowWater: func(f func()) {
-			c.mu.Lock()
-			c.x().onLowWater = f
-			c.mu.Unlock()
-		},
-		belowLowWater: c.belowLowWater,
-		closeWrite:    c.closeWrite,
-		halfClose:     c.setHalfClose,
-	}
+func (c *TCPConnection) pipeCallbacks() (*func(Connection, []byte), *func(Connection)) {
+	return &c.OnMessage, &c.OnClose
 }
 
-// setHalfClose records a Pipe's part in a half-close: onPeerEOF when c is
-// piped somewhere (non-nil), pipedInto when something is piped into c.
-func (c *TCPConnection) setHalfClose(onPeerEOF func(), pipedInto bool) {
+func (c *TCPConnection) pipeTo(dst Piper) {
+	l := c.linkOrNew()
 	c.mu.Lock()
-	x := c.x()
-	if onPeerEOF != nil {
-		x.onPeerEOF = onPeerEOF
-	}
-	x.pipedInto = x.pipedInto || pipedInto
+	l.out = dst
 	c.mu.Unlock()
+}
+
+func (c *TCPConnection) pipedFrom() {
+	l := c.linkOrNew()
+	c.mu.Lock()
+	l.pipedInto = true
+	c.mu.Unlock()
+}
+
+func (c *TCPConnection) forward(src Piper, b []byte) (bool, error) {
+	return c.queue(b, "", false, src)
 }
 
 func (c *TCPConnection) belowLowWater() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.pendingLocked() < c.lowWater()
-}
-
-func (a *AsyncConnection) pipeHooks() *pipeHooks {
-	return &pipeHooks{
-		onMessage:     &a.OnMessage,
-		onClose:       &a.OnClose,
-		forward:       a.forward,
-		setLowWater:   a.setLowWater,
-		belowLowWater: a.belowLowWater,
-		closeWrite:    a.closeWrite,
-		halfClose:     a.setHalfClose,
-	}
 }
 
 // Pipe forwards every message c receives to dst (encoded with dst's
@@ -105,74 +84,124 @@ func (c *TCPConnection) Pipe(dst Piper) { pipe(c, dst) }
 func (a *AsyncConnection) Pipe(dst Piper) { pipe(a, dst) }
 
 func pipe(src, dst Piper) {
-	s, d := src.pipeHooks(), dst.pipeHooks()
-	*s.onMessage = func(_ Connection, data []byte) {
-		full, err := d.forward(data)
-		if err != nil || !full {
-			return // dst closing: its close closes src
-		}
-		// Paused on src's lane, at once. The low-water notice may have
-		// come before the pause, when dst wrote fast: then read on.
-		src.PauseRecv()
-		if d.belowLowWater() {
-			src.ResumeRecv()
-		}
-	}
-	prev := *s.onClose
-	*s.onClose = func(c Connection) {
-		if prev != nil {
+	onMessage, onClose := src.pipeCallbacks()
+	*onMessage = pipeMessage
+	if prev := *onClose; prev != nil {
+		*onClose = func(c Connection) {
 			prev(c)
+			pipeClose(c)
 		}
+	} else {
+		*onClose = pipeClose
+	}
+	src.pipeTo(dst)
+	dst.pipedFrom()
+}
+
+// pipeOut returns where c, a Pipe's source, forwards to.
+func pipeOut(c Connection) Piper {
+	switch c := c.(type) {
+	case *TCPConnection:
+		if l := c.link.Load(); l != nil {
+			return l.out
+		}
+	case *AsyncConnection:
+		return c.link.out
+	case *AsyncUdpConnection:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.out
+	}
+	return nil
+}
+
+// pipeMessage is a Pipe's source's OnMessage: a function, not a closure,
+// so that a Pipe costs no allocation of its own.
+func pipeMessage(c Connection, data []byte) {
+	dst := pipeOut(c)
+	if dst == nil {
+		return
+	}
+	src := c.(Piper)
+	full, err := dst.forward(src, data)
+	if err != nil || !full {
+		return // dst closing: its close closes src
+	}
+	// Paused on src's lane, at once. The low-water notice may have come
+	// before the pause, when dst wrote fast: then read on.
+	src.PauseRecv()
+	if dst.belowLowWater() {
+		src.ResumeRecv()
+	}
+}
+
+// pipeClose is a Pipe's source's OnClose: the destination is closed once
+// what is queued for it is written.
+func pipeClose(c Connection) {
+	if dst := pipeOut(c); dst != nil {
 		dst.Close("")
 	}
-	d.setLowWater(src.ResumeRecv)
-	s.halfClose(d.closeWrite, false)
-	d.halfClose(nil, true)
+}
+
+func (a *AsyncConnection) pipeCallbacks() (*func(Connection, []byte), *func(Connection)) {
+	return &a.OnMessage, &a.OnClose
+}
+
+// pipeTo is TCPConnection.pipeTo for every connection a makes.
+func (a *AsyncConnection) pipeTo(dst Piper) {
+	c := a.lockLink()
+	a.link.out = dst
+	a.unlockLink(c)
+}
+
+func (a *AsyncConnection) pipedFrom() {
+	c := a.lockLink()
+	a.link.pipedInto = true
+	a.unlockLink(c)
+}
+
+// lockLink takes the locks that guard a.link: a.mu, and the lock of the
+// connection that reads it (the open one, or the last).
+func (a *AsyncConnection) lockLink() *TCPConnection {
+	a.mu.Lock()
+	c := a.conn
+	if c != nil {
+		c.mu.Lock()
+	}
+	return c
+}
+
+func (a *AsyncConnection) unlockLink(c *TCPConnection) {
+	if c != nil {
+		c.mu.Unlock()
+	}
+	a.mu.Unlock()
 }
 
 // forward is Pipe's send: queued past the limit, and the low-water
-// notice armed when the queue is at the limit (see pipeHooks).
-func (a *AsyncConnection) forward(b []byte) (full bool, err error) {
+// notice armed for src when the queue is at the limit (see Piper).
+func (a *AsyncConnection) forward(src Piper, b []byte) (full bool, err error) {
 	a.mu.Lock()
 	switch a.state {
 	case acOpen:
 		c := a.conn
 		a.mu.Unlock()
-		return c.queue(b, "", false, true)
+		return c.queue(b, "", false, src)
 	case acConnecting:
 		defer a.mu.Unlock()
-		if a.closeReq || a.closeWriteReq {
+		cx := a.cx
+		if cx.closeReq || cx.closeWriteReq {
 			return false, ErrClosed
 		}
-		a.pending = append(a.pending, pendingSend{append([]byte(nil), b...), false})
-		a.pendingN += len(b)
-		a.owner.stats.Sent.Add(1)
-		a.pendingFullLocked()
-		full = a.pendingN >= a.maxSendLocked()
+		a.queuePendingLocked(cx, append([]byte(nil), b...), false)
+		full = cx.pendingN >= a.maxSend()
 		if full {
-			a.lowArmed = true
+			cx.lowArmed, cx.lowSrc = true, src
 		}
 		return full, nil
 	}
 	a.mu.Unlock()
 	return false, ErrClosed
-}
-
-// setLowWater sets what runs when the queue falls below half its limit
-// after forward reported it full.
-func (a *AsyncConnection) setLowWater(f func()) {
-	a.mu.Lock()
-	a.onLowWater = f
-	c := a.conn
-	if a.state != acOpen {
-		c = nil
-	}
-	a.mu.Unlock()
-	if c != nil {
-		c.mu.Lock()
-		c.x().onLowWater = f
-		c.mu.Unlock()
-	}
 }
 
 // belowLowWater reports whether the queue holds less than half its limit.
@@ -184,5 +213,8 @@ func (a *AsyncConnection) belowLowWater() bool {
 		return c.belowLowWater()
 	}
 	defer a.mu.Unlock()
-	return a.pendingN < max(a.maxSendLocked()/2, 1)
+	if a.state == acConnecting {
+		return a.cx.pendingN < max(a.maxSend()/2, 1)
+	}
+	return true
 }

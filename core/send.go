@@ -61,22 +61,23 @@ func (c *TCPConnection) SendBytes(data []byte, raw bool) error {
 
 // send queues b (or s when b is nil) and starts writing it.
 func (c *TCPConnection) send(b []byte, s string, raw bool) error {
-	_, err := c.queue(b, s, raw, false)
+	_, err := c.queue(b, s, raw, nil)
 	return err
 }
 
-// queue is send. piped (Pipe's forwarding) takes the data past the limit,
-// since the source pauses right after, and arms the low-water notice
-// (connExtra.lowArmed) when the queue is at the limit; full reports that.
-func (c *TCPConnection) queue(b []byte, s string, raw, piped bool) (full bool, err error) {
+// queue is send. A send piped from src (Pipe's forwarding; nil: none)
+// takes the data past the limit, since src pauses right after, and arms
+// the low-water notice (connExtra.lowArmed) for src when the queue is at
+// the limit; full reports that.
+func (c *TCPConnection) queue(b []byte, s string, raw bool, src Piper) (full bool, err error) {
 	c.mu.Lock()
-	if c.state.Load() != connOpen || c.writeClosedLocked() {
+	if c.connState() != connOpen || c.writeClosedLocked() {
 		c.mu.Unlock()
 		c.sendFailed(ErrClosed)
 		return false, ErrClosed
 	}
 	limit := int(c.maxSend.Load())
-	if !piped && c.pendingLocked() >= limit {
+	if src == nil && c.pendingLocked() >= limit {
 		p := c.Protocol
 		c.mu.Unlock()
 		c.sendFailed(ErrSendBufferFull)
@@ -87,7 +88,7 @@ func (c *TCPConnection) queue(b []byte, s string, raw, piped bool) (full bool, e
 	}
 	tried := false // the socket was just offered the bytes: it is full
 	if raw || c.Protocol == nil {
-		c.goer.stats.Sent.Add(1)
+		c.stats().Sent.Add(1)
 		if b == nil {
 			b = unsafe.Slice(unsafe.StringData(s), len(s)) // written or copied, not kept
 		}
@@ -107,7 +108,7 @@ func (c *TCPConnection) queue(b []byte, s string, raw, piped bool) (full bool, e
 		return false, err
 	}
 	if !raw {
-		c.goer.stats.Sent.Add(1)
+		c.stats().Sent.Add(1)
 	}
 	if closeAfter {
 		c.beginCloseLocked()
@@ -119,8 +120,9 @@ func (c *TCPConnection) queue(b []byte, s string, raw, piped bool) (full bool, e
 			c.full = true
 			c.post(laneEvent{kind: evBufferFull})
 		}
-		if piped {
-			c.x().lowArmed = true
+		if src != nil {
+			x := c.x()
+			x.lowArmed, x.lowSrc = true, src
 		}
 	}
 	if n >= c.highWater() && c.pacedLocked() {
@@ -209,7 +211,7 @@ func (c *TCPConnection) kickLocked() {
 		c.mu.Unlock()
 		return
 	}
-	if tw, ok := c.sock.(TryWriter); ok && len(c.out) > 0 && c.state.Load() != connClosed {
+	if tw, ok := c.sock.(TryWriter); ok && len(c.out) > 0 && c.connState() != connClosed {
 		n, err := tw.TryWrite(c.out)
 		if n > 0 {
 			c.wrote(n)
@@ -246,7 +248,7 @@ func (c *TCPConnection) awaitWritableLocked() {
 // is read by a flusher goroutine); c.writing is set.
 func (c *TCPConnection) notifyLocked() bool {
 	wn, ok := c.sock.(WriteNotifier)
-	if !ok || len(c.out) == 0 || len(c.streamsLocked()) > 0 || c.state.Load() == connClosed {
+	if !ok || len(c.out) == 0 || len(c.streamsLocked()) > 0 || c.connState() == connClosed {
 		return false
 	}
 	c.awaitOut = true
@@ -266,7 +268,7 @@ func (c *TCPConnection) writable() {
 		return
 	}
 	c.awaitOut = false
-	if c.state.Load() == connClosed {
+	if c.connState() == connClosed {
 		c.writing = false
 		c.mu.Unlock()
 		return
@@ -311,10 +313,11 @@ func (c *TCPConnection) unlockSend() {
 		return
 	}
 	x.lowArmed = false
-	f := x.onLowWater
+	src := x.lowSrc
+	x.lowSrc = nil
 	c.mu.Unlock()
-	if f != nil {
-		f()
+	if src != nil {
+		src.ResumeRecv()
 	}
 }
 
@@ -326,7 +329,7 @@ func (c *TCPConnection) lowWater() int { return max(int(c.maxSend.Load())/2, 1) 
 // the peer that takes them is alive: the idle clock starts again.
 func (c *TCPConnection) wrote(n int) {
 	c.bytesWritten.Add(int64(n))
-	c.goer.stats.BytesWritten.Add(int64(n))
+	c.stats().BytesWritten.Add(int64(n))
 	if n > 0 && c.pause.Load()&pausedByQueue != 0 {
 		c.lastActive.Store(time.Now().UnixNano())
 	}
@@ -341,7 +344,7 @@ func (c *TCPConnection) flush() {
 		if len(c.out) == 0 && !c.pullStreamLocked(x) {
 			break
 		}
-		if c.state.Load() == connClosed {
+		if c.connState() == connClosed {
 			break
 		}
 		buf := c.out
@@ -350,7 +353,7 @@ func (c *TCPConnection) flush() {
 		x.inflight = len(buf)
 		err := c.writeOut(x, buf)
 		x.inflight, x.streamed = 0, 0
-		if cap(buf) <= max(keepBufferCap, int(c.maxSend.Load())) && c.state.Load() != connClosed {
+		if cap(buf) <= max(keepBufferCap, int(c.maxSend.Load())) && c.connState() != connClosed {
 			// Kept while the queue is busy (a piped stream refills
 			// it); afterDrainLocked lets a big one go.
 			x.spare = buf[:0]
@@ -392,7 +395,7 @@ func (c *TCPConnection) writeOut(x *connExtra, buf []byte) error {
 			return err
 		}
 		c.mu.Lock()
-		if c.state.Load() == connClosed { // destroyed meanwhile: the queue is gone
+		if c.connState() == connClosed { // destroyed meanwhile: the queue is gone
 			return net.ErrClosed
 		}
 		x.inflight -= n
@@ -427,7 +430,7 @@ func (c *TCPConnection) pullStreamLocked(x *connExtra) bool {
 		n, err := io.ReadFull(p.r, buf[:streamChunk])
 		c.mu.Lock()
 		p.busy = false
-		if c.state.Load() == connClosed { // destroyed meanwhile: the reader is ours to close
+		if c.connState() == connClosed { // destroyed meanwhile: the reader is ours to close
 			if cl, ok := p.r.(io.Closer); ok {
 				cl.Close()
 			}
@@ -441,7 +444,7 @@ func (c *TCPConnection) pullStreamLocked(x *connExtra) bool {
 				cl.Close()
 			}
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-				c.goer.logger().Warn("send stream failed", "conn", c.ID, "err", err)
+				c.logger().Warn("send stream failed", "conn", c.ID, "err", err)
 			}
 			p.r = nil
 		}
@@ -461,11 +464,11 @@ func (c *TCPConnection) afterDrainLocked() {
 		x.spare = nil
 	}
 	c.resumeLocked(pausedByQueue)
-	if c.full && c.state.Load() != connClosed { // a destroyed queue was dropped, not drained
+	if c.full && c.connState() != connClosed { // a destroyed queue was dropped, not drained
 		c.full = false
 		c.post(laneEvent{kind: evBufferDrain})
 	}
-	if c.state.Load() == connClosing || c.writeClosedLocked() {
+	if c.connState() == connClosing || c.writeClosedLocked() {
 		c.shutdownLocked()
 	}
 	c.signalDrainedLocked()
@@ -486,7 +489,7 @@ func (c *TCPConnection) signalDrainedLocked() {
 func (c *TCPConnection) flushAfterEOF() {
 	c.close("", false)
 	c.mu.Lock()
-	if c.state.Load() == connClosed || c.idleLocked() {
+	if c.connState() == connClosed || c.idleLocked() {
 		c.mu.Unlock()
 		return
 	}
@@ -502,7 +505,7 @@ func (c *TCPConnection) flushAfterEOF() {
 	}
 	ch := x.drained
 	c.mu.Unlock()
-	t := time.NewTimer(c.goer.CloseTimeout)
+	t := time.NewTimer(c.closeTimeout())
 	defer t.Stop()
 	select {
 	case <-ch:
@@ -534,7 +537,7 @@ func (c *TCPConnection) shutdownLocked() {
 // ends. Raw: the protocol does not see it. Safe for concurrent use.
 func (c *TCPConnection) SendFrom(r io.Reader) error {
 	c.mu.Lock()
-	if c.state.Load() != connOpen {
+	if c.connState() != connOpen {
 		c.mu.Unlock()
 		if cl, ok := r.(io.Closer); ok {
 			cl.Close()

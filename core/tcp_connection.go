@@ -59,6 +59,9 @@ type TCPConnection struct {
 
 	// What few connections need (see connExtra); nil until then.
 	extra atomic.Pointer[connExtra]
+	// What an AsyncConnection or a Pipe attaches (see connLink); nil for
+	// an accepted connection that is not piped.
+	link atomic.Pointer[connLink]
 
 	bytesRead    atomic.Int64
 	bytesWritten atomic.Int64
@@ -67,14 +70,13 @@ type TCPConnection struct {
 
 	// The small fields, together so that they pad once.
 	pkgLen  int32        // receive side: the length of the package being assembled; < 0: see frame
-	maxPkg  int32        // receive side: MaxPackageSize, clamped
 	recvLen atomic.Int32 // len(recv) (at most MaxInt32), for other goroutines
 	maxSend atomic.Int32 // MaxSendBufferSize, clamped, for other goroutines
-	// pause is the receive side's pause word, written under mu: the
-	// reasons it is paused (pausedByUser, pausedByQueue) and a count of
-	// the pauses begun (in units of pauseGen).
+	// pause is the state word, written under mu: the reasons the receive
+	// side is paused (pausedByUser, pausedByQueue), the connection's
+	// state (connOpen, connClosing, connClosed: see connState) and a
+	// count of the pauses begun (in units of pauseGen).
 	pause atomic.Uint32
-	state atomic.Int32 // connOpen, connClosing, connClosed; written under mu
 	// laneDone: the lane ran its last callback (evMu).
 	laneDone bool
 	// batch: several packages of one read are being delivered (lane).
@@ -101,10 +103,24 @@ type TCPConnection struct {
 const (
 	pausedByUser  uint32 = 1 << iota // PauseRecv
 	pausedByQueue                    // the send queue passed its high-water mark
-	pauseGen                         // the unit of the count of pauses begun
+	stateLow                         // the state's two bits
+	stateHigh
+	pauseGen // the unit of the count of pauses begun
 
 	pausedMask = pausedByUser | pausedByQueue
+	stateMask  = stateLow | stateHigh
+	stateShift = 2
 )
+
+// connState returns connOpen, connClosing or connClosed; it takes no lock.
+func (c *TCPConnection) connState() int32 {
+	return int32(c.pause.Load() & stateMask >> stateShift)
+}
+
+// setStateLocked moves the connection to state s; c.mu is held.
+func (c *TCPConnection) setStateLocked(s int32) {
+	c.pause.Store(c.pause.Load()&^stateMask | uint32(s)<<stateShift)
+}
 
 type ctxBox struct{ v any }
 
@@ -125,17 +141,14 @@ type connExtra struct {
 	// notifyResume: the engine waits for the resume without a goroutine
 	// (Stream.NotifyResume): the socket's Resumed is called once it comes.
 	notifyResume bool
-	// Pipe's low-water notice: lowArmed is set when a piped send filled
-	// the queue; once it holds less than half the limit, onLowWater runs
-	// (the source reads on) and lowArmed is cleared.
-	lowArmed   bool
-	onLowWater func()
-	// A half-close through a Pipe (halfclose.go): onPeerEOF passes the
-	// peer's EOF on; pipedInto: a Pipe writes into c; peerDone: c's peer
-	// has sent its EOF; writeClosed: c's write side shuts once its queue
-	// is written; shutDone is closed once it has (or c is destroyed).
-	onPeerEOF   func()
-	pipedInto   bool
+	// Pipe's low-water notice: lowArmed is set when a piped send from
+	// lowSrc filled the queue; once it holds less than half the limit,
+	// lowSrc reads on and lowArmed is cleared.
+	lowArmed bool
+	lowSrc   Piper
+	// A half-close through a Pipe (halfclose.go): peerDone: c's peer has
+	// sent its EOF; writeClosed: c's write side shuts once its queue is
+	// written; shutDone is closed once it has (or c is destroyed).
 	peerDone    bool
 	writeClosed bool
 	shutDone    chan struct{}
@@ -242,8 +255,10 @@ func (c *TCPConnection) syncLimits() {
 	if m := int32(min(c.MaxSendBufferSize, math.MaxInt32)); m != c.maxSend.Load() {
 		c.maxSend.Store(m)
 	}
-	c.maxPkg = int32(min(c.MaxPackageSize, math.MaxInt32))
 }
+
+// maxPackage is MaxPackageSize, clamped; lane only.
+func (c *TCPConnection) maxPackage() int { return int(min(c.MaxPackageSize, math.MaxInt32)) }
 
 // SetProtocol switches the connection to p (nil: raw) for the bytes that
 // follow and for later sends: an HTTP request upgraded to WebSocket, say.
@@ -270,7 +285,7 @@ func (c *TCPConnection) Close(data string) { c.close(data, true) }
 // (CloseFramer), which a peer that already left does not get.
 func (c *TCPConnection) close(data string, farewell bool) {
 	c.mu.Lock()
-	if c.state.Load() != connOpen {
+	if c.connState() != connOpen {
 		c.mu.Unlock()
 		return
 	}
@@ -283,7 +298,7 @@ func (c *TCPConnection) close(data string, farewell bool) {
 func (c *TCPConnection) closeLocked(data string, farewell bool) {
 	if data != "" {
 		if _, err := c.appendLocked(nil, data, false); err != nil {
-			c.goer.logger().Warn("close data not sent", "conn", c.ID, "err", err)
+			c.logger().Warn("close data not sent", "conn", c.ID, "err", err)
 		}
 	}
 	if cf, ok := c.Protocol.(CloseFramer); ok && farewell {
@@ -296,19 +311,19 @@ func (c *TCPConnection) closeLocked(data string, farewell bool) {
 
 // beginCloseLocked marks the connection closing and bounds the flush.
 func (c *TCPConnection) beginCloseLocked() {
-	if c.state.Load() != connOpen {
+	if c.connState() != connOpen {
 		return
 	}
-	c.state.Store(connClosing)
+	c.setStateLocked(connClosing)
 	c.wakeReader()
 	var task timer.TaskID
 	if t := c.goer.timer.Load(); t != nil {
-		task = t.Add(c.goer.CloseTimeout, func(...any) { c.closeTimedOut() }, nil, false)
+		task = t.Add(c.closeTimeout(), func(...any) { c.closeTimedOut() }, nil, false)
 	}
 	if task != 0 {
 		c.x().closeTask = task
 	} else { // no Goer running (a client), or its timer just stopped
-		time.AfterFunc(c.goer.CloseTimeout, c.closeTimedOut)
+		time.AfterFunc(c.closeTimeout(), c.closeTimedOut)
 	}
 	if c.idleLocked() {
 		c.shutdownLocked()
@@ -319,13 +334,12 @@ func (c *TCPConnection) beginCloseLocked() {
 // What is still queued is dropped, and said so: Destroy resets the socket.
 func (c *TCPConnection) closeTimedOut() {
 	c.mu.Lock()
-	drop := c.state.Load() != connClosed && !c.idleLocked()
+	drop := c.connState() != connClosed && !c.idleLocked()
 	queued := len(c.out)
 	c.mu.Unlock()
 	if drop {
-		g := c.goer
-		g.logger().Warn("close timed out; queued data dropped, connection reset", "goer", g.name(), "conn", c.ID,
-			"remote", c.GetRemoteAddress(), "queued", queued, "timeout", g.CloseTimeout)
+		c.logger().Warn("close timed out; queued data dropped, connection reset", "goer", c.ownerName(), "conn", c.ID,
+			"remote", c.GetRemoteAddress(), "queued", queued, "timeout", c.closeTimeout())
 	}
 	c.Destroy()
 }
@@ -336,11 +350,11 @@ func (c *TCPConnection) closeTimedOut() {
 // connection's lane. Safe for concurrent use.
 func (c *TCPConnection) Destroy() {
 	c.mu.Lock()
-	if c.state.Load() == connClosed {
+	if c.connState() == connClosed {
 		c.mu.Unlock()
 		return
 	}
-	c.state.Store(connClosed)
+	c.setStateLocked(connClosed)
 	drop := !c.idleLocked()
 	c.out = nil
 	if c.awaitOut { // no Writable to wait for: the socket closes below
@@ -372,7 +386,7 @@ func (c *TCPConnection) Destroy() {
 // ioFailed reports a socket error and destroys the connection.
 func (c *TCPConnection) ioFailed(err error) {
 	c.mu.Lock()
-	closed := c.state.Load() == connClosed
+	closed := c.connState() == connClosed
 	c.mu.Unlock()
 	if !closed && !isClosedError(err) {
 		c.post(laneEvent{kind: evError, code: ErrCodeIO, msg: err.Error()})
@@ -381,7 +395,7 @@ func (c *TCPConnection) ioFailed(err error) {
 }
 
 func (c *TCPConnection) sendFailed(err error) {
-	c.goer.stats.SendFailures.Add(1)
+	c.stats().SendFailures.Add(1)
 	c.post(laneEvent{kind: evError, code: ErrCodeSendFail, msg: err.Error()})
 }
 
@@ -410,7 +424,7 @@ func (c *TCPConnection) ResumeRecv() {
 // (sweepIdle, wrote).
 func (c *TCPConnection) pauseLocked(why uint32) {
 	w := c.pause.Load()
-	if w&why != 0 || c.state.Load() != connOpen {
+	if w&why != 0 || c.connState() != connOpen {
 		return
 	}
 	if w&pausedMask == 0 {

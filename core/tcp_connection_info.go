@@ -14,7 +14,7 @@ import (
 func (c *TCPConnection) State() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch c.state.Load() {
+	switch c.connState() {
 	case connOpen:
 		return StateOpen
 	case connClosing:

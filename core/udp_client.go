@@ -128,11 +128,13 @@ type AsyncUdpConnection struct {
 	retry       *time.Timer
 	cancel      context.CancelFunc
 	attempt     int
-	// Pipe's low-water notice (udp_client_pipe.go): what runs once the
-	// queue a Pipe filled is below half its limit; lowArmed while
-	// connecting, handed to the socket once it is made.
-	onLowWater func()
-	lowArmed   bool
+	// Pipe's low-water notice (udp_client_pipe.go): the source told to
+	// read on once the queue it filled is below half its limit; lowArmed
+	// while connecting, handed to the socket once it is made. out: where
+	// a's own messages are piped.
+	lowSrc   Piper
+	lowArmed bool
+	out      Piper
 
 	// The lane: callbacks run while laneMu is held (see lane.go).
 	laneMu sync.Mutex

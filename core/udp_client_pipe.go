@@ -85,22 +85,27 @@ func (a *AsyncUdpConnection) Pipe(dst Piper) { pipe(a, dst) }
 
 var _ Piper = (*AsyncUdpConnection)(nil)
 
-func (a *AsyncUdpConnection) pipeHooks() *pipeHooks {
-	return &pipeHooks{
-		onMessage:     &a.OnMessage,
-		onClose:       &a.OnClose,
-		forward:       a.forward,
-		setLowWater:   a.setLowWater,
-		belowLowWater: a.belowLowWater,
-		closeWrite:    func() { a.Close("") },
-		halfClose:     func(func(), bool) {}, // no EOF to pass on, no half to close
-	}
+func (a *AsyncUdpConnection) pipeCallbacks() (*func(Connection, []byte), *func(Connection)) {
+	return &a.OnMessage, &a.OnClose
 }
+
+func (a *AsyncUdpConnection) pipeTo(dst Piper) {
+	a.mu.Lock()
+	a.out = dst
+	a.mu.Unlock()
+}
+
+// pipedFrom: a datagram socket has no half to close.
+func (a *AsyncUdpConnection) pipedFrom() {}
+
+// closeWrite: a datagram socket has no half-close; the source stream's
+// EOF closes a once its queue is sent.
+func (a *AsyncUdpConnection) closeWrite() { a.Close("") }
 
 // forward is Pipe's send: one datagram per message (a raw message longer
 // than a datagram is split), queued past the limit, and the low-water
-// notice armed when the queue is at the limit (see pipeHooks).
-func (a *AsyncUdpConnection) forward(b []byte) (full bool, err error) {
+// notice armed for src when the queue is at the limit (see Piper).
+func (a *AsyncUdpConnection) forward(src Piper, b []byte) (full bool, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := a.sess
@@ -138,11 +143,17 @@ func (a *AsyncUdpConnection) forward(b []byte) (full bool, err error) {
 	}
 	if a.state == udpConnecting {
 		full = a.pendingN >= a.maxSend()
-		a.lowArmed = a.lowArmed || full
-		return full, nil
+	} else {
+		full = s.queued >= a.maxSend()
 	}
-	full = s.queued >= a.maxSend()
-	s.lowArmed = s.lowArmed || full
+	if full {
+		a.lowSrc = src
+		if a.state == udpConnecting {
+			a.lowArmed = true
+		} else {
+			s.lowArmed = true
+		}
+	}
 	return full, nil
 }
 
@@ -159,14 +170,6 @@ func (a *AsyncUdpConnection) datagrams(b []byte) [][]byte {
 		b = b[limit:]
 	}
 	return append(ds, b)
-}
-
-// setLowWater sets what runs when the queue falls below half its limit
-// after forward reported it full.
-func (a *AsyncUdpConnection) setLowWater(f func()) {
-	a.mu.Lock()
-	a.onLowWater = f
-	a.mu.Unlock()
 }
 
 // lowWater is the queue size below which a piped source reads on.
@@ -190,5 +193,9 @@ func (a *AsyncUdpConnection) lowWaterLocked(s *udpSession) func() {
 		return nil
 	}
 	s.lowArmed = false
-	return a.onLowWater
+	if src := a.lowSrc; src != nil {
+		a.lowSrc = nil
+		return src.ResumeRecv
+	}
+	return nil
 }

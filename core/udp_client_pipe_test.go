@@ -18,12 +18,11 @@ func TestUdpClientPipeBackpressure(t *testing.T) {
 	a, sock, _ := fakeClient(t, 100)
 	sock.setFull(true)
 	resumed := make(chan struct{}, 4)
-	h := a.pipeHooks()
-	h.setLowWater(func() { resumed <- struct{}{} })
+	src := resumeSpy{resumed: resumed}
 	var want []string
 	for i := range 8 {
 		d := fmt.Sprintf("%02d%s", i, strings.Repeat("p", 18))
-		full, err := h.forward([]byte(d))
+		full, err := a.forward(src, []byte(d))
 		if err != nil {
 			t.Fatalf("piped message %d refused: %v", i, err)
 		}
@@ -32,7 +31,7 @@ func TestUdpClientPipeBackpressure(t *testing.T) {
 		}
 		want = append(want, d)
 	}
-	if a.SendQueueSize() != 160 || h.belowLowWater() {
+	if a.SendQueueSize() != 160 || a.belowLowWater() {
 		t.Fatalf("queued %d", a.SendQueueSize())
 	}
 	if err := a.Send("x", false); !errors.Is(err, ErrSendBufferFull) {
@@ -59,7 +58,15 @@ func TestUdpClientPipeBackpressure(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	a.Close("")
-	if _, err := h.forward([]byte("late")); !errors.Is(err, ErrClosed) {
+	if _, err := a.forward(src, []byte("late")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("piped into a closed client: %v", err)
 	}
 }
+
+// resumeSpy is a Pipe's source that reports being told to read on.
+type resumeSpy struct {
+	*TCPConnection
+	resumed chan struct{}
+}
+
+func (s resumeSpy) ResumeRecv() { s.resumed <- struct{}{} }
