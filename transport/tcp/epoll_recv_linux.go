@@ -48,8 +48,10 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 	}
 	if c.s.Paused() {
 		// Paused while idle (by another goroutine, or by OnConnect):
-		// nothing is read; work stops reading and waits for the resume.
+		// nothing is read, and bytes are waiting: reading stops; work
+		// waits for the resume.
 		c.running, c.resume = true, true
+		c.stallLocked()
 		c.mu.Unlock()
 		return c.work(l, nil)
 	}
@@ -270,8 +272,9 @@ func (c *econn) work(l *eloop, b []byte) bool {
 			c.mu.Unlock()
 			break
 		}
-		// What is read meanwhile goes to a buffer of its own: reading
-		// may go on while these bytes are delivered.
+		// What is read meanwhile goes to a buffer of its own: a loop
+		// that stalled (the buffer was full) reads on while these
+		// bytes are delivered.
 		c.pending = nil
 		if !c.s.Paused() {
 			c.unstallLocked()
@@ -298,14 +301,15 @@ func (c *econn) work(l *eloop, b []byte) bool {
 // waitResume follows a Received that returned false: the connection is
 // paused or closing. It delivers what core holds when the pause was lifted
 // meanwhile (or the connection is closing) and reports true: delivery goes
-// on. While the connection stays paused, nothing is read for it (EPOLLIN
-// off) and no goroutine waits for it: waitResume asks core to call Resumed
-// when the pause ends and reports false; c stays running meanwhile, so
-// that nothing else delivers for it, and Resumed has a worker go on.
+// on. While the connection stays paused, nothing is read for it and no
+// goroutine waits for it: waitResume asks core to call Resumed when the
+// pause ends and reports false; c stays running meanwhile, so that nothing
+// else delivers for it, and Resumed has a worker go on. EPOLLIN is dropped
+// when the loop next finds bytes waiting (readAhead), not here: a pause
+// that ends before the peer sends again costs no epoll_ctl.
 func (c *econn) waitResume() bool {
 	for !c.s.TryResume() {
 		c.mu.Lock()
-		c.stallLocked()
 		c.resume = true
 		c.mu.Unlock()
 		if c.s.NotifyResume() {
