@@ -108,9 +108,8 @@ type AsyncConnection struct {
 	// UserData is the user's own value; core never touches it.
 	UserData any
 
-	id    int
-	owner *Goer  // the Goer whose state machine serves a's connections (see clientGoer)
-	stats *Stats // the counters of a's connections
+	id int
+	st *clientState // made by the first connect
 
 	mu    sync.Mutex
 	state uint8 // acIdle, acConnecting, acOpen, acClosing
@@ -128,6 +127,14 @@ type AsyncConnection struct {
 	// link is the link of a's connections (see connLink): a, and what
 	// Pipe set up.
 	link connLink
+}
+
+// clientState is what an AsyncConnection makes at its first connect and
+// keeps: the counters of its connections, and the Goer that serves them
+// (see clientGoer).
+type clientState struct {
+	stats Stats
+	owner *Goer
 }
 
 // connecting is what an AsyncConnection keeps while it connects, and
@@ -170,12 +177,11 @@ func (a *AsyncConnection) init() {
 	if a.id == 0 {
 		a.id = int(nextConnID.Add(1))
 	}
-	if a.owner != nil {
+	if a.st != nil {
 		return
 	}
-	a.owner = clientGoer(a.Server, a.Logger)
-	a.stats = new(Stats)
-	a.link.client = a
+	a.st = &clientState{owner: clientGoer(a.Server, a.Logger)}
+	a.link.client = true
 }
 
 func call(f func(Connection), c Connection) {
@@ -244,10 +250,10 @@ func (a *AsyncConnection) dial(ctx context.Context, cx *connecting) {
 		a.connectFailed(ctx, cx, ctx.Err())
 		return
 	}
-	g := a.owner
+	g := a.st.owner
 	g.conns.Add(1)
 	g.open.Add(1)
-	a.stats.Accepted.Add(1)
+	a.st.stats.Accepted.Add(1)
 	c := a.newConn(sock)
 	if a.link.handshake {
 		a.startHandshakeLocked(ctx, cx, c)
@@ -300,7 +306,7 @@ func (a *AsyncConnection) dial(ctx context.Context, cx *connecting) {
 // newConn makes the state machine of a's connection on sock, with a's
 // protocol and limits; a.mu is held.
 func (a *AsyncConnection) newConn(sock Socket) *TCPConnection {
-	c := newTCPConnection(a.owner, sock)
+	c := newTCPConnection(a.st.owner, sock)
 	c.ID = a.id
 	c.Protocol = a.Protocol
 	c.MaxSendBufferSize = a.maxSend()
@@ -379,7 +385,7 @@ func (a *AsyncConnection) connectFailed(ctx context.Context, cx *connecting, err
 		a.runPreEvent(ev)
 	}
 	msg := connectFailMsg(ctx, a.Address, err)
-	a.stats.countError(ErrCodeConnectFail)
+	a.st.stats.countError(ErrCodeConnectFail)
 	a.logger().Debug("connect failed", "goer", a.name(), "conn", a.id, "err", msg)
 	if !stopped || !errors.Is(err, context.Canceled) {
 		a.safely("OnError", func() {
@@ -426,7 +432,7 @@ func (a *AsyncConnection) goerStopped() bool { return serverStopping(a.Server) }
 func (a *AsyncConnection) safely(name string, f func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			a.stats.Panics.Add(1)
+			a.st.stats.Panics.Add(1)
 			a.logger().Error("callback panicked", "goer", a.name(), "callback", name, "conn", a.id,
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}

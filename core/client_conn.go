@@ -139,5 +139,5 @@ func (a *AsyncConnection) Stats() *Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
-	return a.stats
+	return &a.st.stats
 }

@@ -27,7 +27,7 @@ func (a *AsyncConnection) send(b []byte, raw, owned bool) error {
 			return ErrClosed
 		}
 		if cx.pendingN >= a.maxSend() {
-			a.stats.SendFailures.Add(1)
+			a.st.stats.SendFailures.Add(1)
 			a.postPreLocked(cx, laneEvent{kind: evError, code: ErrCodeSendFail, msg: ErrSendBufferFull.Error()})
 			return ErrSendBufferFull
 		}
@@ -46,7 +46,7 @@ func (a *AsyncConnection) send(b []byte, raw, owned bool) error {
 func (a *AsyncConnection) queuePendingLocked(cx *connecting, b []byte, raw bool) {
 	cx.pending = append(cx.pending, pendingSend{b, raw})
 	cx.pendingN += len(b)
-	a.stats.Sent.Add(1)
+	a.st.stats.Sent.Add(1)
 	if !cx.pendingFull && cx.pendingN >= a.maxSend() {
 		cx.pendingFull = true
 		a.postPreLocked(cx, laneEvent{kind: evBufferFull})
@@ -83,10 +83,10 @@ func (a *AsyncConnection) runPre(cx *connecting) {
 func (a *AsyncConnection) runPreEvent(ev laneEvent) {
 	switch ev.kind {
 	case evBufferFull:
-		a.stats.BufferFull.Add(1)
+		a.st.stats.BufferFull.Add(1)
 		a.safely("OnBufferFull", func() { call(a.OnBufferFull, a) })
 	case evError:
-		a.stats.countError(ev.code)
+		a.st.stats.countError(ev.code)
 		a.safely("OnError", func() {
 			if f := a.OnError; f != nil {
 				f(a, ev.code, ev.msg)

@@ -3,6 +3,7 @@ package core
 import (
 	"log/slog"
 	"time"
+	"unsafe"
 )
 
 // connLink is what an AsyncConnection or a Pipe attaches to a connection
@@ -11,10 +12,6 @@ import (
 // that what a Pipe set up before the connect holds for every connection
 // it makes; an accepted connection gets one from its first Pipe.
 type connLink struct {
-	// client is the AsyncConnection whose connection this is, nil for an
-	// accepted one. Its settings, callbacks and counters replace the
-	// Goer's (see clientGoer).
-	client *AsyncConnection
 	// out is where a Pipe forwards the connection's messages, and its
 	// peer's EOF (halfclose.go); nil: not piped. Set on the connection's
 	// lane or before it is connected, under its lock.
@@ -22,6 +19,10 @@ type connLink struct {
 	// pipedInto: a Pipe writes into the connection (halfclose.go); under
 	// the connection's lock.
 	pipedInto bool
+	// client: the link is an AsyncConnection's (AsyncConnection.link),
+	// whose settings, callbacks and counters replace the Goer's (see
+	// clientGoer); false for an accepted connection's.
+	client bool
 	// handshake: the client's protocol opens with a handshake
 	// (ClientHandshaker): OnConnect waits for ErrEstablished. Set before
 	// the connection is served.
@@ -43,8 +44,11 @@ func (c *TCPConnection) linkOrNew() *connLink {
 
 // client returns the AsyncConnection c belongs to, or nil.
 func (c *TCPConnection) client() *AsyncConnection {
-	if l := c.link.Load(); l != nil {
-		return l.client
+	if l := c.link.Load(); l != nil && l.client {
+		// The link is the AsyncConnection's own field: the
+		// AsyncConnection is the memory around it. A pointer back would
+		// cost every link.
+		return (*AsyncConnection)(unsafe.Add(unsafe.Pointer(l), -int(unsafe.Offsetof(AsyncConnection{}.link))))
 	}
 	return nil
 }
@@ -60,7 +64,7 @@ func (c *TCPConnection) handshake() bool {
 // Goer's.
 func (c *TCPConnection) stats() *Stats {
 	if a := c.client(); a != nil {
-		return a.stats
+		return &a.st.stats
 	}
 	return &c.goer.stats
 }
