@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/shunhui19/goes/core"
 )
 
 // Reading and delivering: the loop reads a ready socket and hands the
@@ -327,3 +329,10 @@ func (c *econn) waitResume() bool {
 // then reading resumes. It runs with the connection's lock in core held,
 // so it only hands the work on.
 func (c *econn) Resumed() { c.loop.eng.dispatch(c) }
+
+// A socket of the loops that core does not know as a ResumeNotifier would
+// never be resumed once paused.
+var (
+	_ core.ResumeNotifier = (*econn)(nil)
+	_ core.ResumeNotifier = unixClient{}
+)
