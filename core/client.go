@@ -147,13 +147,15 @@ type connecting struct {
 	closeMsg string // the data of a Close called while connecting
 	// The callbacks due while connecting (see client_pending.go), and
 	// preMu, held while they run and by the connect that hands them on.
-	preEvents []laneEvent
-	preMu     sync.Mutex
-	hsTimer   *time.Timer // bounds the protocol's handshake (ClientHandshaker)
+	preEvents  []laneEvent
+	preMu      sync.Mutex
+	hsTimer    *time.Timer // bounds the protocol's handshake (ClientHandshaker)
+	hsDeadline time.Time   // when hsTimer fires
 	// Pipe's low-water notice (see connExtra), armed for lowSrc while
 	// connecting; handed to the connection once it is up.
 	lowSrc Piper
-	// closeReq: Close was called while connecting; closeWriteReq: a
+	// closeReq: Close was called while connecting (or handshaking: the
+	// close waits for the answer); closeWriteReq: a
 	// Pipe's closeWrite (halfclose.go); pendingFull: OnBufferFull is due
 	// or ran for the queue.
 	closeReq, closeWriteReq, pendingFull, lowArmed bool
@@ -265,20 +267,12 @@ func (a *AsyncConnection) dial(ctx context.Context, cx *connecting) {
 		c.post(ev)
 	}
 	cx.preEvents = nil
-	// The queued sends go first; they were accepted already, so the
-	// limit does not refuse them now. c.mu is taken before a.mu is let
-	// go: sends from now on queue behind them.
+	// c.mu is taken before a.mu is let go: sends from now on queue behind
+	// what was queued. With a handshake, that waits for the answer
+	// (established).
 	c.mu.Lock()
-	for _, p := range cx.pending {
-		if _, err := c.appendLocked(p.b, "", p.raw); err != nil {
-			a.logger().Warn("queued send dropped", "conn", c.ID, "err", err)
-		}
-	}
-	if cx.pendingFull {
-		c.full = true // OnBufferFull fired for these; OnBufferDrain follows
-	} else if !c.full && c.pendingLocked() >= int(c.maxSend.Load()) {
-		c.full = true
-		c.post(laneEvent{kind: evBufferFull})
+	if cx.hsTimer == nil {
+		a.handOverLocked(cx, c)
 	}
 	if cx.lowArmed {
 		x := c.x()
@@ -290,11 +284,14 @@ func (a *AsyncConnection) dial(ctx context.Context, cx *connecting) {
 			c.shutdownLocked()
 		}
 	}
-	cx.pending, cx.pendingN, cx.pendingFull = nil, 0, false
 	cx.lowArmed, cx.lowSrc, cx.closeWriteReq = false, nil, false
 	if cx.closeReq {
-		cx.closeReq = false
-		c.closeLocked(cx.closeMsg, true)
+		if cx.hsTimer != nil { // the close waits for the handshake's answer
+			a.closeDuringHandshakeLocked(cx, c)
+		} else {
+			cx.closeReq = false
+			c.closeLocked(cx.closeMsg, true)
+		}
 	}
 	a.mu.Unlock()
 	cx.preMu.Unlock()
@@ -331,16 +328,72 @@ func (a *AsyncConnection) startHandshakeLocked(ctx context.Context, cx *connecti
 	}
 	deadline, _ := ctx.Deadline()
 	msg := fmt.Sprintf("%v: %s: no answer to the handshake", ErrConnectTimeout, a.Address)
+	cx.hsDeadline = deadline
 	cx.hsTimer = time.AfterFunc(time.Until(deadline), func() { c.post(laneEvent{kind: evHandshakeTimeout, msg: msg}) })
 }
 
+// closeDuringHandshakeLocked: Close came before the peer answered the
+// handshake. The connection stays open for the answer, at most
+// CloseTimeout more, so that what was queued goes out after it; established
+// then closes it. a.mu is held.
+func (a *AsyncConnection) closeDuringHandshakeLocked(cx *connecting, c *TCPConnection) {
+	wait := a.closeTimeout()
+	if time.Until(cx.hsDeadline) <= wait {
+		return
+	}
+	cx.hsTimer.Stop()
+	cx.hsDeadline = time.Now().Add(wait)
+	msg := fmt.Sprintf("%v: %s: closed before the handshake was answered; no answer within CloseTimeout (%v), queued data dropped",
+		ErrConnectTimeout, a.Address, wait)
+	cx.hsTimer = time.AfterFunc(wait, func() { c.post(laneEvent{kind: evHandshakeTimeout, msg: msg}) })
+}
+
+// handOverLocked moves the sends queued before the connection was up into
+// its queue, first; they were accepted already, so the limit does not
+// refuse them now. a.mu and c.mu are held.
+func (a *AsyncConnection) handOverLocked(cx *connecting, c *TCPConnection) {
+	for _, p := range cx.pending {
+		var err error
+		if p.enc != nil {
+			err = c.appendEncodedLocked(p.enc)
+		} else {
+			_, err = c.appendLocked(p.b, "", p.raw)
+		}
+		if err != nil {
+			a.logger().Warn("queued send dropped", "conn", c.ID, "err", err)
+		}
+	}
+	if cx.pendingFull {
+		c.full = true // OnBufferFull fired for these; OnBufferDrain follows
+	} else if !c.full && c.pendingLocked() >= int(c.maxSend.Load()) {
+		c.full = true
+		c.post(laneEvent{kind: evBufferFull})
+	}
+	cx.pending, cx.pendingN, cx.pendingFull = nil, 0, false
+}
+
 // established runs before OnConnect: the connection is up, handshake
-// included.
+// included. After a handshake, what was queued meanwhile goes out now,
+// encoded as the handshake settled; a Close that waited for the answer
+// closes the connection behind it.
 func (a *AsyncConnection) established() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.attempt = 0
+	cx, c := a.cx, a.conn
+	if cx == nil || a.state != acOpen {
+		a.dropConnectingLocked()
+		a.mu.Unlock()
+		return
+	}
+	c.mu.Lock()
+	a.handOverLocked(cx, c)
+	closeReq, data := cx.closeReq, cx.closeMsg
 	a.dropConnectingLocked()
+	a.mu.Unlock()
+	c.kickLocked()
+	if closeReq {
+		c.Close(data)
+	}
 }
 
 // dropConnectingLocked ends what is left of a connect once the connection
@@ -486,8 +539,9 @@ func (a *AsyncConnection) current() *TCPConnection {
 	return nil
 }
 
-// Send implements Connection. Before the connection is up the data is
-// queued, with a connected queue's limit and callbacks: OnBufferFull once
+// Send implements Connection. Before the connection is up (with a
+// ClientHandshaker protocol, before the peer answered the handshake) the
+// data is queued, with a connected queue's limit and callbacks: OnBufferFull once
 // it reaches MaxSendBufferSize, ErrSendBufferFull and OnError
 // (ErrCodeSendFail) beyond, OnBufferDrain after OnConnect once it is
 // written; when there is no connection and none is being made,
@@ -502,7 +556,10 @@ func (a *AsyncConnection) SendBytes(data []byte, raw bool) error {
 }
 
 // Close implements Connection. While connecting, data and what was queued
-// go out once connected, then the connection closes. No automatic
+// go out once connected, then the connection closes; with a protocol's
+// handshake (ClientHandshaker) once the peer answered it, waiting at most
+// CloseTimeout for the answer (no answer: OnError with ErrCodeConnectFail,
+// what was queued is dropped). Sends after Close are refused. No automatic
 // reconnect follows. Safe for concurrent use.
 func (a *AsyncConnection) Close(data string) {
 	a.mu.Lock()
@@ -515,6 +572,14 @@ func (a *AsyncConnection) Close(data string) {
 	switch a.state {
 	case acOpen:
 		c := a.conn
+		if cx := a.cx; cx != nil { // handshaking
+			if !cx.closeReq {
+				cx.closeReq, cx.closeMsg = true, data
+				a.closeDuringHandshakeLocked(cx, c)
+			}
+			a.mu.Unlock()
+			return
+		}
 		a.mu.Unlock()
 		c.Close(data)
 		return

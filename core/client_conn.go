@@ -29,16 +29,17 @@ func (a *AsyncConnection) ResumeRecv() {
 // those waiting for the connect included.
 func (a *AsyncConnection) SendQueueSize() int {
 	a.mu.Lock()
+	n := 0
+	if a.cx != nil { // connecting, or its handshake unanswered
+		n = a.cx.pendingN
+	}
 	if a.state == acOpen {
 		c := a.conn
 		a.mu.Unlock()
-		return c.SendQueueSize()
+		return n + c.SendQueueSize()
 	}
-	defer a.mu.Unlock()
-	if a.state == acConnecting {
-		return a.cx.pendingN
-	}
-	return 0
+	a.mu.Unlock()
+	return n
 }
 
 // State returns StateOpen, StateClosing or StateClosed, or StateConnecting.

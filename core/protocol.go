@@ -161,14 +161,16 @@ type CloseFramer interface {
 // ClientHandshaker is implemented by protocols whose client side opens with
 // a handshake of its own (a WebSocket upgrade request). On a connection an
 // AsyncConnection dialed, core calls ClientHandshake once the socket is
-// connected, before anything queued for it is encoded and before reading;
-// address is the AsyncConnection's Address (a URL, say). It may send the
-// request with a raw send. OnConnect waits until Decode returns
-// ErrEstablished for the peer's answer. An error from ClientHandshake, an
+// connected, before reading; address is the AsyncConnection's Address (a
+// URL, say). It may send the request with a raw send on c. OnConnect waits
+// until Decode returns ErrEstablished for the peer's answer; the
+// AsyncConnection's sends wait too (its queue, MaxSendBufferSize), and are
+// encoded right after that Decode, before OnConnect. An error from ClientHandshake, an
 // error from Input or Decode before ErrEstablished, or ConnectTimeout
 // passing first fails the connect: OnError with ErrCodeConnectFail, then
 // OnClose; so does a peer that closes the connection first. A Close before
-// ErrEstablished abandons the handshake: what was queued is dropped.
+// ErrEstablished waits for it (CloseTimeout at most), so that what was
+// queued goes out; the connection then closes before OnConnect runs.
 type ClientHandshaker interface {
 	ClientHandshake(c Connection, address string) error
 }
