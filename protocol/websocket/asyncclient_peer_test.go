@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -70,14 +71,35 @@ func serverFrame(op byte, payload []byte) []byte { return frame(true, op, payloa
 // readClientFrame reads one frame from the client, which must be masked,
 // and returns its opcode and unmasked payload.
 func readClientFrame(t *testing.T, br *bufio.Reader) (byte, []byte) {
+	op, _, p := readClientFrameRSV(t, br)
+	return op, p
+}
+
+// readUntilClose reads the client's frames up to its close frame (or a
+// failed read), each as "opcode quoted-payload".
+func readUntilClose(t *testing.T, br *bufio.Reader) []string {
+	var frames []string
+	for {
+		op, p := readClientFrame(t, br)
+		frames = append(frames, fmt.Sprintf("%d %q", op, p))
+		if op == 8 || op == 0 {
+			return frames
+		}
+	}
+}
+
+// readClientFrameRSV is readClientFrame, and tells whether RSV1 (a
+// compressed message) is set.
+func readClientFrameRSV(t *testing.T, br *bufio.Reader) (op byte, rsv1 bool, payload []byte) {
 	var h [2]byte
 	if _, err := io.ReadFull(br, h[:]); err != nil {
 		t.Errorf("reading the client's frame: %v", err)
-		return 0, nil
+		return 0, false, nil
 	}
+	rsv1 = h[0]&0x40 != 0
 	if h[1]&0x80 == 0 {
 		t.Errorf("client frame not masked")
-		return 0, nil
+		return 0, false, nil
 	}
 	n := uint64(h[1] & 0x7f)
 	switch n {
@@ -99,7 +121,7 @@ func readClientFrame(t *testing.T, br *bufio.Reader) (byte, []byte) {
 	for i := range p {
 		p[i] ^= key[i%4]
 	}
-	return h[0] & 0x0f, p
+	return h[0] & 0x0f, rsv1, p
 }
 
 // quiet fails if an event arrives within a moment.
@@ -150,8 +172,11 @@ func TestAsyncClientBadHandshake(t *testing.T) {
 		{name: "status 200", want: "status 200 OK", answer: func(*http.Request) string {
 			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
 		}},
-		{name: "redirect", want: "302", answer: func(*http.Request) string {
-			return "HTTP/1.1 302 Found\r\nLocation: ws://127.0.0.1:1/\r\n\r\n"
+		{name: "redirect", want: "302 handshake response: redirected, Location ws://127.0.0.1:1/x: " + websocket.ErrRedirect.Error(), answer: func(*http.Request) string {
+			return "HTTP/1.1 302 Found\r\nLocation: ws://127.0.0.1:1/x\r\n\r\n"
+		}},
+		{name: "redirect without Location", want: "without a Location", answer: func(*http.Request) string {
+			return "HTTP/1.1 307 Temporary Redirect\r\n\r\n"
 		}},
 		{name: "no accept", want: "Sec-WebSocket-Accept", answer: func(req *http.Request) string {
 			return head(req, "Upgrade: websocket\r\nConnection: Upgrade\r\n")
@@ -314,8 +339,9 @@ func TestAsyncClientMasking(t *testing.T) {
 }
 
 // A server that accepts and then never reads: the client's queue stops at
-// MaxSendBufferSize (OnBufferFull once, then refusals), and what is sent
-// while the handshake is unanswered stops at MaxPendingSize.
+// MaxSendBufferSize (OnBufferFull once, then refusals); so does what is
+// sent before it answered the handshake (SendBinary as Send), which waits
+// in the same queue.
 func TestAsyncClientPeerNeverReads(t *testing.T) {
 	t.Run("open", func(t *testing.T) {
 		release := make(chan struct{})
@@ -359,31 +385,48 @@ func TestAsyncClientPeerNeverReads(t *testing.T) {
 		next(t, ev, "close")
 	})
 	t.Run("handshake unanswered", func(t *testing.T) {
-		connected := make(chan struct{})
+		connected := make(chan struct{}, 2)
 		addr := rawServer(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
-			close(connected)
+			connected <- struct{}{}
 			io.Copy(io.Discard, br)
 		})
-		p := websocket.New()
-		p.MaxPendingSize = 100 << 10
-		c, ev := dialer("ws://"+addr+"/", p)
-		c.Connect()
-		defer c.Destroy()
-		recv(t, connected, "the request")
-		waitFor(t, "the connection's state", func() bool { return c.Context() != nil })
-		msg := bytes.Repeat([]byte{7}, 10<<10)
-		accepted := 0
-		var err error
-		for i := 0; i < 1000; i++ {
-			if err = websocket.SendBinary(c, msg); err != nil {
-				break
-			}
-			accepted += len(msg)
+		for _, when := range []string{"before the TCP connect", "during the handshake"} {
+			t.Run(when, func(t *testing.T) {
+				c, ev := dialer("ws://"+addr+"/", websocket.New())
+				const max, size = 100 << 10, 10 << 10
+				c.MaxSendBufferSize = max
+				c.Connect()
+				defer c.Destroy()
+				if when == "during the handshake" {
+					recv(t, connected, "the request")
+					waitFor(t, "the connection's state", func() bool { return c.Context() != nil })
+				}
+				msg := bytes.Repeat([]byte{7}, size)
+				accepted := 0
+				var err error
+				for i := 0; i < 1000; i++ {
+					send := websocket.SendBinary
+					if i%2 == 1 {
+						send = func(c core.Connection, b []byte) error { return c.SendBytes(b, false) }
+					}
+					if err = send(c, msg); err != nil {
+						break
+					}
+					accepted += len(msg)
+				}
+				if !errors.Is(err, core.ErrSendBufferFull) || accepted > max+size || accepted < max {
+					t.Fatalf("%d bytes accepted before the handshake, then %v", accepted, err)
+				}
+				if q := c.SendQueueSize(); q != accepted {
+					t.Fatalf("SendQueueSize %d, %d accepted", q, accepted)
+				}
+				next(t, ev, "full")
+				if e := next(t, ev, "error"); e.code != core.ErrCodeSendFail {
+					t.Fatalf("error %d %q", e.code, e.data)
+				}
+				quiet(t, ev)
+			})
 		}
-		if !errors.Is(err, websocket.ErrPendingFull) || accepted > p.MaxPendingSize {
-			t.Fatalf("%d bytes accepted before the handshake, then %v", accepted, err)
-		}
-		quiet(t, ev)
 	})
 }
 

@@ -3,6 +3,8 @@ package websocket_test
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -292,28 +294,82 @@ func TestAsyncClientMessageTooBig(t *testing.T) {
 	}
 }
 
-// Close before the handshake completes abandons it: OnClose without
-// OnConnect, and what was queued is dropped rather than sent to a server
-// that had not accepted the connection.
+// Close before the server answered the handshake waits for the answer:
+// what was queued goes out, then the close frame (1000, or CloseWith's),
+// and OnConnect runs (on a closing connection) before OnClose.
 func TestAsyncClientCloseWhileConnecting(t *testing.T) {
-	closed := make(chan struct{})
-	after := make(chan int, 1)
+	for _, tc := range []struct {
+		name   string
+		close  func(c *core.AsyncConnection) error
+		code   int
+		reason string
+	}{
+		{"Close", func(c *core.AsyncConnection) error { c.Close("last"); return nil }, websocket.CloseNormal, ""},
+		{"CloseWith", func(c *core.AsyncConnection) error { return websocket.CloseWith(c, 4000, "bye") }, 4000, "bye"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			closed := make(chan struct{})
+			got := make(chan []string, 1)
+			addr := rawServer(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
+				<-closed // answer only once the client has closed
+				c.Write([]byte(accept101(req, "")))
+				got <- readUntilClose(t, br)
+				c.Write(serverFrame(8, closePayload(1000, "")))
+			})
+			c, ev := dialer("ws://"+addr+"/", websocket.New())
+			c.Connect()
+			c.Send("first", false)
+			websocket.SendBinary(c, []byte{1, 2})
+			if err := tc.close(c); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Send("too late", false); !errors.Is(err, core.ErrClosed) {
+				t.Fatalf("Send after Close: %v", err)
+			}
+			if err := websocket.SendText(c, "too late"); err == nil {
+				t.Fatal("SendText after Close accepted")
+			}
+			close(closed)
+			next(t, ev, "connect")
+			if e := next(t, ev, "close"); e.code != tc.code || e.data != tc.reason {
+				t.Fatalf("close %d %q", e.code, e.data)
+			}
+			frames := recv(t, got, "the server's read")
+			want := []string{`1 "first"`, `2 "\x01\x02"`}
+			if tc.name == "Close" {
+				want = append(want, `1 "last"`)
+			}
+			want = append(want, fmt.Sprintf("8 %q", closePayload(tc.code, tc.reason)))
+			if strings.Join(frames, ",") != strings.Join(want, ",") {
+				t.Fatalf("server got %v, want %v", frames, want)
+			}
+			quiet(t, ev)
+		})
+	}
+}
+
+// A Close during the handshake waits CloseTimeout at most for a silent
+// server: then the connect fails (OnError, OnClose), and what was queued
+// never went out.
+func TestAsyncClientCloseWhileConnectingTimesOut(t *testing.T) {
+	got := make(chan int64, 1)
 	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
-		<-closed // answer only once the client has closed
-		c.Write([]byte(accept101(req, "")))
 		n, _ := io.Copy(io.Discard, br)
-		after <- int(n)
+		got <- n
 	})
 	c, ev := dialer("ws://"+addr+"/", websocket.New())
+	c.ConnectTimeout = 20 * time.Second
+	c.CloseTimeout = 200 * time.Millisecond
 	c.Connect()
-	c.Send("first", false)
-	c.Close("last")
-	close(closed)
-	if e := next(t, ev, "close"); e.code != 0 {
-		t.Fatalf("close code %d", e.code)
+	defer c.Destroy()
+	c.Send("never", false)
+	start := time.Now()
+	c.Close("")
+	expectConnectFail(t, ev, "CloseTimeout")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("closed after %v", d)
 	}
-	if n := recv(t, after, "the server's read"); n != 0 {
+	if n := recv(t, got, "the server's read"); n != 0 {
 		t.Fatalf("the server got %d bytes after the request", n)
 	}
-	quiet(t, ev)
 }

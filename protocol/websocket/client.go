@@ -3,8 +3,11 @@ package websocket
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,6 +66,17 @@ type Client struct {
 	MaxSendBufferSize int
 	// DialTimeout bounds the TCP, TLS and WebSocket handshakes.
 	DialTimeout time.Duration
+	// CloseTimeout bounds a close: Stop during the handshake waits this
+	// long for the server's answer, then as long for the close handshake
+	// (core.DefaultCloseTimeout when zero).
+	CloseTimeout time.Duration
+	// MaxRedirects is how many redirects (3xx answers to the handshake)
+	// in a row the client follows, at once, to the Location's ws:// or
+	// wss:// URL (http and https count as ws and wss), never from wss to
+	// ws. Zero follows none: the handshake fails with ErrRedirect, as
+	// every redirect not followed does. A reconnect after a lost
+	// connection goes to URL again.
+	MaxRedirects int
 	// Deprecated: sends are queued (MaxSendBufferSize) and never block, so
 	// there is no write to time out; a server that stops reading fills the
 	// queue, and PingInterval drops one that stops answering.
@@ -90,6 +104,7 @@ type Client struct {
 	up       bool          // the current attempt reached OnConnect
 	wait     time.Duration // the next back-off
 	retry    *time.Timer
+	hops     int // redirects followed since the last OnConnect
 }
 
 // NewClient returns a Client for url.
@@ -114,6 +129,7 @@ func (cl *Client) Start() error {
 	ac := core.NewAsyncConnection(cl.URL, p)
 	ac.TLSConfig = cl.TLSConfig
 	ac.ConnectTimeout = cl.DialTimeout
+	ac.CloseTimeout = cl.CloseTimeout
 	ac.MaxPackageSize = cl.MaxMessageSize
 	ac.MaxSendBufferSize = cl.MaxSendBufferSize
 	ac.Logger = cl.Logger
@@ -136,6 +152,7 @@ func (cl *Client) connectLocked() {
 func (cl *Client) connected(c core.Connection) {
 	cl.mu.Lock()
 	cl.up = true
+	cl.hops = 0
 	cl.wait = cl.minBackoff()
 	cl.mu.Unlock()
 	if f := cl.OnConnect; f != nil {
@@ -143,9 +160,10 @@ func (cl *Client) connected(c core.Connection) {
 	}
 }
 
-// closed runs the user's OnClose, then connects again after the back-off
-// (Reconnect) or lets Stop return.
+// closed runs the user's OnClose, then follows a redirect (MaxRedirects),
+// connects again after the back-off (Reconnect) or lets Stop return.
 func (cl *Client) closed(c core.Connection) {
+	next := cl.redirectTarget(c)
 	defer func() {
 		cl.mu.Lock()
 		defer cl.mu.Unlock()
@@ -155,6 +173,10 @@ func (cl *Client) closed(c core.Connection) {
 			if cl.attempts == 0 {
 				close(cl.idle)
 			}
+		case next != "":
+			cl.hops++
+			cl.ac.Address = next // from the connection's OnClose: allowed
+			cl.connectLocked()
 		case cl.Reconnect:
 			wait := cl.wait
 			if !cl.up {
@@ -172,8 +194,45 @@ func (cl *Client) again() {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	if !cl.stopping {
+		cl.hops = 0
+		cl.ac.Address = cl.URL // the AsyncConnection is idle
 		cl.connectLocked()
 	}
+}
+
+// redirectTarget returns the URL to follow when c's handshake was
+// redirected and MaxRedirects allows it, else "" (a redirect not followed
+// is logged).
+func (cl *Client) redirectTarget(c core.Connection) string {
+	loc, status := RedirectOf(c)
+	if loc == "" {
+		return ""
+	}
+	cl.mu.Lock()
+	hops, from := cl.hops, cl.ac.Address
+	cl.mu.Unlock()
+	why := ""
+	switch u, err := url.Parse(loc); {
+	case cl.MaxRedirects <= 0:
+		return ""
+	case hops >= cl.MaxRedirects:
+		why = fmt.Sprintf("more than MaxRedirects (%d) in a row", cl.MaxRedirects)
+	case err != nil || u.Scheme != "ws" && u.Scheme != "wss" || u.Host == "":
+		why = "not a ws:// or wss:// URL"
+	case u.Scheme == "ws" && strings.HasPrefix(strings.ToLower(from), "wss:"):
+		why = "from wss to ws"
+	default:
+		return loc
+	}
+	cl.logger().Warn("websocket: redirect not followed", "from", from, "status", status, "location", loc, "why", why)
+	return ""
+}
+
+func (cl *Client) logger() *slog.Logger {
+	if cl.Logger != nil {
+		return cl.Logger
+	}
+	return slog.Default()
 }
 
 func (cl *Client) minBackoff() time.Duration {
@@ -192,7 +251,9 @@ func (cl *Client) maxBackoff() time.Duration {
 }
 
 // Stop closes the connection with 1000 (normal closure), stops
-// reconnecting and returns once OnClose has run. Safe for concurrent use,
+// reconnecting and returns once OnClose has run. During the handshake the
+// close waits for the server's answer, CloseTimeout at most, so that what
+// was sent meanwhile goes out first. Safe for concurrent use,
 // except from the Client's own callbacks.
 func (cl *Client) Stop() {
 	cl.mu.Lock()

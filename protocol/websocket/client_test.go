@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -255,20 +256,60 @@ func TestClientStopWhileReconnecting(t *testing.T) {
 	}
 }
 
-// Stop during the handshake returns once OnClose ran.
+// Stop during the handshake waits for the server's answer, CloseTimeout at
+// most: a silent server fails the connect, one that answers gets the
+// close frame; Stop returns once OnClose ran.
 func TestClientStopDuringHandshake(t *testing.T) {
-	requested := make(chan struct{})
-	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
-		close(requested)
-		io.Copy(io.Discard, br)
+	t.Run("silent", func(t *testing.T) {
+		requested := make(chan struct{})
+		addr := rawServer(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			close(requested)
+			io.Copy(io.Discard, br)
+		})
+		cl, ev := recorder("ws://" + addr + "/")
+		cl.CloseTimeout = 200 * time.Millisecond
+		if err := cl.Start(); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, requested, "the request")
+		start := time.Now()
+		cl.Stop()
+		if d := time.Since(start); d < 150*time.Millisecond || d > 5*time.Second {
+			t.Fatalf("Stop took %v, CloseTimeout 200ms", d)
+		}
+		if e := recv(t, ev, "OnError"); e.kind != "error" || !strings.Contains(e.data, "CloseTimeout") {
+			t.Fatalf("got %+v", e)
+		}
+		if e := recv(t, ev, "OnClose"); e.kind != "close" {
+			t.Fatalf("got %+v", e)
+		}
 	})
-	cl, ev := recorder("ws://" + addr + "/")
-	if err := cl.Start(); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, requested, "the request")
-	cl.Stop()
-	if e := recv(t, ev, "OnClose"); e.kind != "close" {
-		t.Fatalf("got %+v", e)
-	}
+	t.Run("answered", func(t *testing.T) {
+		requested, answer := make(chan struct{}), make(chan struct{})
+		got := make(chan string, 1)
+		addr := rawServer(t, func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			close(requested)
+			<-answer
+			c.Write([]byte(accept101(req, "")))
+			got <- strings.Join(readUntilClose(t, br), ",")
+			c.Write(serverFrame(8, closePayload(1000, "")))
+		})
+		cl, ev := recorder("ws://" + addr + "/")
+		if err := cl.Start(); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, requested, "the request")
+		stopped := make(chan struct{})
+		go func() { cl.Stop(); close(stopped) }()
+		time.Sleep(50 * time.Millisecond)
+		close(answer)
+		recv(t, stopped, "Stop")
+		if s, want := recv(t, got, "the frames"), fmt.Sprintf(`8 %q`, closePayload(1000, "")); s != want {
+			t.Fatalf("server got %s, want %s", s, want)
+		}
+		next(t, ev, "connect")
+		if e := next(t, ev, "close"); e.code != websocket.CloseNormal {
+			t.Fatalf("close %d", e.code)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package websocket
 import (
 	"crypto/rand"
 	"log/slog"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +77,10 @@ type extra struct {
 	closeReason string
 	accept      string
 	beat        *time.Timer
+
+	target         *url.URL // a client's request URL, until the handshake is done
+	redirect       string   // a client's handshake redirected there (RedirectOf)
+	redirectStatus int
 }
 
 func newConn(p *Protocol, client bool) *conn {
@@ -93,7 +98,7 @@ func (st *conn) extraLocked() *extra {
 // tidyLocked drops st.ext once it holds nothing.
 func (st *conn) tidyLocked() {
 	if e := st.ext; e != nil && len(e.pending) == 0 && e.subp == "" && e.head == "" && e.closeReason == "" &&
-		e.accept == "" && e.beat == nil {
+		e.accept == "" && e.beat == nil && e.target == nil && e.redirect == "" {
 		st.ext = nil
 	}
 }
@@ -212,6 +217,29 @@ func (st *conn) sendFrame(c core.Connection, op ws.OpCode, payload []byte) error
 		st.observe(c, true, op)
 	}
 	return err
+}
+
+// appendOpenFrame appends one frame of op (a data message when op is text
+// or binary) to dst on an open connection: a frame queued on a client
+// connection before the handshake was done, framed once it is (core holds
+// the connection's send lock).
+func (st *conn) appendOpenFrame(c core.Connection, dst []byte, op ws.OpCode, payload []byte) ([]byte, error) {
+	st.mu.Lock()
+	if st.closeSent {
+		st.mu.Unlock()
+		return dst, ErrClosing
+	}
+	if st.phase != phaseOpen {
+		st.mu.Unlock()
+		return dst, ErrNotOpen
+	}
+	if op == ws.OpClose {
+		st.closeSent = true
+	}
+	st.mu.Unlock()
+	dst = st.appendFrameOf(dst, op, payload)
+	st.observe(c, true, op)
+	return dst, nil
 }
 
 // appendFrameOf appends a control frame, or a data message compressed when

@@ -35,11 +35,12 @@ const deflateOffer = "permessage-deflate; server_no_context_takeover; client_no_
 // core.AsyncConnection dialed to address (ws://host[:port]/path?query or
 // wss://...), it sends the upgrade request with Protocol.Header, the
 // subprotocols of Protocol.Subprotocols and, with Protocol.Compression, a
-// permessage-deflate offer. Messages sent before the server's answer are
-// queued (MaxPendingSize at most) and follow it. The answer is checked as
+// permessage-deflate offer. Messages sent before the server's answer wait
+// in the AsyncConnection's queue and follow it. The answer is checked as
 // RFC 6455 says (status 101, Upgrade, Connection, Sec-WebSocket-Accept, a
 // subprotocol and extensions that were offered, at most MaxHandshakeSize
-// bytes); anything else fails the connect with ErrBadHandshake.
+// bytes); anything else fails the connect with ErrBadHandshake, a
+// redirect (3xx) with ErrRedirect (see RedirectOf).
 func (p *Protocol) ClientHandshake(c core.Connection, address string) error {
 	u, err := url.Parse(address)
 	if err != nil {
@@ -53,7 +54,9 @@ func (p *Protocol) ClientHandshake(c core.Connection, address string) error {
 	key := base64.StdEncoding.EncodeToString(raw[:])
 	st := newConn(p, true)
 	st.mu.Lock()
-	st.extraLocked().accept = AcceptKey(key)
+	e := st.extraLocked()
+	e.accept = AcceptKey(key)
+	e.target = u
 	st.mu.Unlock()
 	c.SetContext(st)
 	return c.SendBytes(p.appendRequest(nil, u, key), true)
@@ -115,6 +118,9 @@ func (st *conn) response(c core.Connection, pkg []byte) error {
 	if err != nil {
 		return st.badResponse(0, "malformed response: %v", err)
 	}
+	if r.StatusCode >= 300 && r.StatusCode < 400 {
+		return st.redirected(r)
+	}
 	if r.StatusCode != http.StatusSwitchingProtocols {
 		return st.badResponse(r.StatusCode, "status %s, want 101", r.Status)
 	}
@@ -141,6 +147,7 @@ func (st *conn) response(c core.Connection, pkg []byte) error {
 	st.mu.Lock()
 	st.deflate = deflate
 	st.ext.accept = ""
+	st.ext.target = nil
 	st.ext.subp = subp
 	st.mu.Unlock()
 	st.open(c)
@@ -194,6 +201,56 @@ func (st *conn) acceptedExtensions(h http.Header) (deflate bool, err error) {
 		}
 	}
 	return deflate, nil
+}
+
+// redirected fails the handshake answered with a redirect (3xx), keeping
+// its Location for RedirectOf: resolved against the request's URL, http
+// and https as ws and wss.
+func (st *conn) redirected(r *http.Response) error {
+	st.mu.Lock()
+	base := st.ext.target
+	st.mu.Unlock()
+	loc := r.Header.Get("Location")
+	if loc == "" {
+		return st.badResponse(r.StatusCode, "redirect %s without a Location", r.Status)
+	}
+	u, err := base.Parse(loc)
+	if err != nil {
+		return st.badResponse(r.StatusCode, "redirect %s to a malformed Location %q", r.Status, loc)
+	}
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	}
+	err = st.badResponse(r.StatusCode, "redirected, Location %s", u)
+	err.(*core.ProtocolError).Err = ErrRedirect
+	st.mu.Lock()
+	e := st.extraLocked()
+	e.redirect, e.redirectStatus = u.String(), r.StatusCode
+	st.mu.Unlock()
+	return err
+}
+
+// RedirectOf returns where the server redirected c's handshake (3xx): the
+// Location, resolved against the URL dialed, with http and https given as
+// ws and wss, and the status; "" and 0 when it did not. The handshake
+// failed with ErrRedirect (OnError, core.ErrCodeConnectFail). Call it from
+// OnError or OnClose, for instance to connect to the Location: a client
+// follows no redirect by itself (RFC 6455 leaves it to the client; see
+// Client.MaxRedirects).
+func RedirectOf(c core.Connection) (location string, status int) {
+	st := stateOf(c)
+	if st == nil {
+		return "", 0
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ext == nil {
+		return "", 0
+	}
+	return st.ext.redirect, st.ext.redirectStatus
 }
 
 // badResponse fails the handshake: the connection is not opened.

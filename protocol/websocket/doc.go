@@ -32,7 +32,9 @@
 // handshake; Send sends masked frames; pings are answered, the close
 // handshake runs both ways. A handshake the server refuses, answers
 // wrongly or not at all within ConnectTimeout is reported to OnError with
-// core.ErrCodeConnectFail, then OnClose.
+// core.ErrCodeConnectFail, then OnClose; a redirect (3xx) is ErrRedirect,
+// its Location given by RedirectOf, and is not followed (Client follows
+// MaxRedirects).
 //
 //	c := core.NewAsyncConnection("ws://127.0.0.1:8080/chat", websocket.New())
 //	c.OnConnect = func(c core.Connection) { c.Send("hello", false) }
@@ -43,9 +45,11 @@
 // Protocol.Header, Subprotocols, Compression and PingInterval shape a
 // client's request and session as they do a server's; the connection's
 // MaxPackageSize limits one incoming message, MaxHandshakeSize the
-// server's response head, MaxPendingSize what is sent before the server
-// answered. SendText, SendBinary, Ping and CloseWith need the connection's
-// WebSocket state, made once the TCP connection is up: before that they
-// return ErrNotOpen, while Send queues. Client is a smaller API over
-// the same, kept from earlier releases.
+// server's response head. What is sent before the server answered (Send,
+// SendText, SendBinary, Ping, SetSendType, CloseWith) waits in the
+// connection's queue, MaxSendBufferSize at most, in order, and is framed
+// once the handshake settled permessage-deflate. A Close or CloseWith
+// before the answer waits for it, CloseTimeout at most, then sends what
+// was queued and the close frame. Client is a smaller API over the same,
+// kept from earlier releases.
 package websocket

@@ -14,7 +14,8 @@ var (
 	ErrNotOpen = errors.New("goes: websocket: connection not open")
 	// ErrClosing: a close frame was sent; nothing more may follow it.
 	ErrClosing = errors.New("goes: websocket: close frame already sent")
-	// ErrPendingFull: too much was sent before the handshake completed.
+	// ErrPendingFull: too much was sent on a server's connection before
+	// its handshake completed (MaxPendingSize).
 	ErrPendingFull = errors.New("goes: websocket: too much data queued before the handshake")
 	// ErrBadHandshake: the peer's opening handshake is not valid.
 	ErrBadHandshake = errors.New("goes: websocket: bad handshake")
@@ -24,6 +25,10 @@ var (
 	ErrInvalidUTF8 = errors.New("goes: websocket: invalid UTF-8")
 	// ErrControlTooLong: a ping or close payload is longer than 125 bytes.
 	ErrControlTooLong = errors.New("goes: websocket: control payload over 125 bytes")
+	// ErrRedirect: the server answered a client's handshake with a
+	// redirect (3xx); RedirectOf tells where to. A client follows none by
+	// itself; Client follows MaxRedirects.
+	ErrRedirect = errors.New("goes: websocket: handshake redirected")
 	// ErrBadURL: a client's address is not a ws:// or wss:// URL.
 	ErrBadURL = errors.New("goes: websocket: bad URL")
 	// ErrClientStopped: the Client was stopped.

@@ -100,8 +100,10 @@ type Protocol struct {
 	// (DefaultMaxHandshakeSize when zero); a longer one gets 431. A
 	// client's limit on the server's response head.
 	MaxHandshakeSize int
-	// MaxPendingSize bounds what may be sent before the handshake
-	// completes (DefaultMaxPendingSize when zero).
+	// MaxPendingSize bounds what a server's connection may be sent
+	// before its handshake completes (DefaultMaxPendingSize when zero). A
+	// client's sends before the server's answer wait in the
+	// AsyncConnection's queue instead (MaxSendBufferSize).
 	MaxPendingSize int
 
 	initMu sync.Mutex               // makes the per-connection state exactly once; guards sweeps

@@ -15,10 +15,56 @@ func stateOf(c core.Connection) *conn {
 	return st
 }
 
+// queueOnClient hands f to a client connection (core.AsyncConnection)
+// that is connecting or waiting for the server's answer: core queues it
+// with Send's messages, in order, and f frames it once the handshake is
+// done, compressed or not as it settled. handled is false when c is not
+// such a connection (f is not used).
+func queueOnClient(c core.Connection, size int, f func(st *conn, dst []byte) ([]byte, error)) (handled bool, err error) {
+	a, ok := c.(*core.AsyncConnection)
+	if !ok {
+		return false, nil
+	}
+	if _, ok := a.Protocol.(*Protocol); !ok {
+		return false, nil
+	}
+	return a.QueueEncoded(size, func(c core.Connection, dst []byte) ([]byte, error) {
+		st := stateOf(c)
+		if st == nil {
+			return dst, ErrNotOpen
+		}
+		return f(st, dst)
+	})
+}
+
+// sendOn sends one frame (a data message when op is text or binary) on c:
+// queued on a client connection that is not open yet, else at once.
+func sendOn(c core.Connection, op ws.OpCode, payload []byte) error {
+	if handled, err := queueOnClient(c, len(payload), func(st *conn, dst []byte) ([]byte, error) {
+		return st.appendOpenFrame(c, dst, op, payload)
+	}); handled {
+		return err
+	}
+	st := stateOf(c)
+	if st == nil {
+		return ErrNotOpen
+	}
+	return st.sendFrame(c, op, payload)
+}
+
 // SetSendType sets the type of the messages Send sends on c from now on:
 // TextMessage (the default) or BinaryMessage, like a per-connection
-// websocketType. Safe for concurrent use.
+// websocketType. On a client connection that is not open yet it applies
+// from the messages sent after it. Safe for concurrent use.
 func SetSendType(c core.Connection, t MessageType) error {
+	if handled, err := queueOnClient(c, 0, func(st *conn, dst []byte) ([]byte, error) {
+		st.mu.Lock()
+		st.sendBinary = t == BinaryMessage
+		st.mu.Unlock()
+		return dst, nil
+	}); handled {
+		return err
+	}
 	st := stateOf(c)
 	if st == nil {
 		if tc, ok := c.(*core.TCPConnection); ok {
@@ -58,13 +104,12 @@ func MessageTypeOf(c core.Connection) MessageType {
 }
 
 // SendMessage sends data as one message of type t, whatever the
-// connection's send type. Safe for concurrent use.
+// connection's send type. On a client connection (core.AsyncConnection)
+// that is connecting or waiting for the server's answer, the message is
+// queued as Send queues (MaxSendBufferSize), in order with Send's, and
+// framed once the handshake is done. Safe for concurrent use.
 func SendMessage(c core.Connection, t MessageType, data []byte) error {
-	st := stateOf(c)
-	if st == nil {
-		return ErrNotOpen
-	}
-	return st.sendFrame(c, t.opcode(), data)
+	return sendOn(c, t.opcode(), data)
 }
 
 // SendText sends s as one text message. Safe for concurrent use.
@@ -78,27 +123,44 @@ func SendBinary(c core.Connection, b []byte) error {
 }
 
 // Ping sends a ping with payload (at most 125 bytes); the peer answers
-// with a pong. Safe for concurrent use.
+// with a pong. A client connection that is not open yet queues it (see
+// SendMessage). Safe for concurrent use.
 func Ping(c core.Connection, payload []byte) error {
-	st := stateOf(c)
-	if st == nil {
-		return ErrNotOpen
+	if len(payload) > maxControlPayload {
+		return ErrControlTooLong
 	}
-	return st.sendControl(c, ws.OpPing, payload)
+	return sendOn(c, ws.OpPing, payload)
 }
 
 // CloseWith starts the close handshake: it sends a close frame with code
 // (0: none) and reason (cut to 123 bytes), then closes the connection once
 // everything queued is written. OnClose sees code through CloseStatus.
-// Safe for concurrent use.
+// On a client connection that is connecting or waiting for the server's
+// answer, what was queued and then the close frame go out once the server
+// accepted the handshake, which the client waits for CloseTimeout at most
+// (see core.AsyncConnection.Close). Safe for concurrent use.
 func CloseWith(c core.Connection, code int, reason string) error {
+	if code != 0 && !validCloseCode(code) {
+		return &core.ProtocolError{Protocol: protoName, Status: code, Reason: "not a close code an endpoint may send", Err: ErrProtocol}
+	}
+	payload := closePayload(code, reason)
+	if handled, err := queueOnClient(c, len(payload), func(st *conn, dst []byte) ([]byte, error) {
+		st.mu.Lock()
+		if !st.closeSent && st.phase == phaseOpen {
+			st.recordLocked(code, reason)
+		}
+		st.mu.Unlock()
+		return st.appendOpenFrame(c, dst, ws.OpClose, payload)
+	}); handled {
+		if err == nil {
+			c.Close("")
+		}
+		return err
+	}
 	st := stateOf(c)
 	if st == nil {
 		c.Close("")
 		return ErrNotOpen
-	}
-	if code != 0 && !validCloseCode(code) {
-		return &core.ProtocolError{Protocol: protoName, Status: code, Reason: "not a close code an endpoint may send", Err: ErrProtocol}
 	}
 	err := st.sendClose(c, code, reason)
 	c.Close("")
