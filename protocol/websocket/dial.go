@@ -211,7 +211,7 @@ func (st *conn) redirected(r *http.Response) error {
 	base := st.ext.target
 	st.mu.Unlock()
 	loc := r.Header.Get("Location")
-	if loc == "" {
+	if loc == "" || base == nil {
 		return st.badResponse(r.StatusCode, "redirect %s without a Location", r.Status)
 	}
 	u, err := base.Parse(loc)

@@ -27,8 +27,8 @@ var (
 	ErrControlTooLong = errors.New("goes: websocket: control payload over 125 bytes")
 	// ErrRedirect: the server answered a client's handshake with a
 	// redirect (3xx); RedirectOf tells where to. A client follows none by
-	// itself; Client follows MaxRedirects.
-	ErrRedirect = errors.New("goes: websocket: handshake redirected")
+	// itself; Client follows MaxRedirects. It is an ErrBadHandshake too.
+	ErrRedirect error = redirectError{}
 	// ErrBadURL: a client's address is not a ws:// or wss:// URL.
 	ErrBadURL = errors.New("goes: websocket: bad URL")
 	// ErrClientStopped: the Client was stopped.
@@ -36,6 +36,12 @@ var (
 )
 
 const protoName = "websocket"
+
+// redirectError is ErrRedirect, a kind of ErrBadHandshake.
+type redirectError struct{}
+
+func (redirectError) Error() string { return "goes: websocket: handshake redirected" }
+func (redirectError) Unwrap() error { return ErrBadHandshake }
 
 // closeError is the error for a frame-level failure: code is the close code
 // sent to the peer.

@@ -62,8 +62,9 @@ func TestNodeClient(t *testing.T) {
 // TestNodeServer runs the client against node's ws package as the server
 // (testdata/node/server.mjs): the request's path and headers, text,
 // binary, UTF-8 and 4 MiB messages, a fragmented message, the server's
-// ping, both close handshakes, with and without permessage-deflate. It
-// needs node and `npm ci` in testdata/node.
+// ping, both close handshakes (the client's started before the handshake
+// was answered), messages sent before the answer, with and without
+// permessage-deflate. It needs node and `npm ci` in testdata/node.
 func TestNodeServer(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -114,7 +115,20 @@ func TestNodeServer(t *testing.T) {
 			c.MaxSendBufferSize = 32 << 20
 			c.Connect()
 			defer c.Destroy()
+			// Sent before node answered the handshake: they wait for its
+			// answer, framed as it settled compression.
+			early := bytes.Repeat([]byte("sent before the answer "), 3000)
+			for i, err := range []error{websocket.SendText(c, "early"), websocket.SendBinary(c, early), websocket.Ping(c, []byte("early"))} {
+				if err != nil {
+					t.Fatalf("early send %d: %v", i, err)
+				}
+			}
 			next(t, ev, "connect")
+			for _, want := range []event{{"message", "early", websocket.TextMessage, 0}, {"message", string(early), websocket.BinaryMessage, 0}} {
+				if e := next(t, ev, "message"); e != want {
+					t.Fatalf("got %s %d bytes %.20q, want %s %d bytes", e.typ, len(e.data), e.data, want.typ, len(want.data))
+				}
+			}
 			if websocket.Compressed(c) != deflate {
 				t.Fatalf("Compressed = %v", websocket.Compressed(c))
 			}
@@ -146,10 +160,11 @@ func TestNodeServer(t *testing.T) {
 				t.Fatalf("node: %q", l)
 			}
 
-			// The client closes.
+			// The client closes, before node answered the handshake: the
+			// close frame follows the answer.
 			c.Connect()
-			next(t, ev, "connect")
 			c.Close("")
+			next(t, ev, "connect")
 			if e := next(t, ev, "close"); e.code != websocket.CloseNormal {
 				t.Fatalf("closed with %d", e.code)
 			}
