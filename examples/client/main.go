@@ -36,6 +36,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, "not sent:", err)
 		}
 	}
+	select {
+	case <-closed: // an earlier disconnect's: wait for this close's own
+	default:
+	}
 	c.Close("") // what was typed last goes out first
 	select {
 	case <-closed:
