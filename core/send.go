@@ -113,8 +113,22 @@ func (c *TCPConnection) queue(b []byte, s string, raw bool, src Piper) (full boo
 	if closeAfter {
 		c.beginCloseLocked()
 	}
+	full = c.queuedLocked(src)
+	if tried {
+		c.awaitWritableLocked()
+	} else {
+		c.kickLocked()
+	}
+	return full, nil
+}
+
+// queuedLocked follows bytes added to the queue: OnBufferFull once it is
+// at the limit (with the low-water notice armed for src, a Pipe's source;
+// nil: none, see queue), and the pause past the high-water mark. It
+// reports whether the queue is at the limit; c.mu is held.
+func (c *TCPConnection) queuedLocked(src Piper) (full bool) {
 	n := c.pendingLocked()
-	if n >= limit {
+	if n >= int(c.maxSend.Load()) {
 		full = true
 		if !c.full {
 			c.full = true
@@ -128,12 +142,7 @@ func (c *TCPConnection) queue(b []byte, s string, raw bool, src Piper) (full boo
 	if n >= c.highWater() && c.pacedLocked() {
 		c.pauseLocked(pausedByQueue)
 	}
-	if tried {
-		c.awaitWritableLocked()
-	} else {
-		c.kickLocked()
-	}
-	return full, nil
+	return full
 }
 
 // writeNow writes raw bytes straight from the caller's buffer when nothing

@@ -25,7 +25,8 @@ type eloop struct {
 	mu     sync.Mutex
 	tasks  []func()
 	stop   bool
-	closed bool // the descriptors are closed
+	closed bool   // the descriptors are closed
+	kpipe  *kpipe // the kernel pipe of the splices (epoll_splice_linux.go); nil until the first
 }
 
 func newLoop(e *epollEngine) (*eloop, error) {
@@ -164,6 +165,10 @@ func (l *eloop) close() {
 	l.mu.Lock()
 	l.closed = true
 	l.tasks = nil
+	if l.kpipe != nil {
+		l.kpipe.close()
+		l.kpipe = nil
+	}
 	l.mu.Unlock()
 	l.ep.Close()
 	syscall.Close(l.wake)

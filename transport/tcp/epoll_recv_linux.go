@@ -57,6 +57,9 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 		c.mu.Unlock()
 		return c.work(l, nil)
 	}
+	if handled, own := c.splice(l, buf); handled { // a Pipe's fast path
+		return own
+	}
 	var p *rbuf
 	if l.eng.offloading() {
 		// A worker delivers: read straight into the buffer it takes.

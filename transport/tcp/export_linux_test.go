@@ -62,3 +62,6 @@ func EngineState(s core.Socket) string {
 	defer c.evMu.Unlock()
 	return fmt.Sprintf("running %v resume %v stalled %v reading %v parked %v peerDone %v pending %v eof %v wantOut %v notifyOut %v", c.running, c.resume, c.stalled, c.reading, c.parked, c.peerDone, c.pending != nil, c.eof, c.wantOut, c.notifyOut)
 }
+
+// Spliced counts the reads that took a Pipe's fast path (splice(2)).
+func Spliced() int64 { return spliced.Load() }
