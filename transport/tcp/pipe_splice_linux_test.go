@@ -377,6 +377,10 @@ func TestSpliceReset(t *testing.T) {
 				if _, err := io.Copy(io.Discard, other); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 					t.Fatalf("the other side's read ended with %v, want EOF or a reset", err)
 				}
+				// The other side's peer closes too once its read ended: a
+				// reset the proxy reads as the peer's EOF (the kernel reports
+				// the reset once) leaves the pair half-closed until then.
+				other.Close()
 				p.waitClosed(t)
 			})
 		}
