@@ -335,11 +335,11 @@ func (c *TCPConnection) beginCloseLocked() {
 func (c *TCPConnection) closeTimedOut() {
 	c.mu.Lock()
 	drop := c.connState() != connClosed && !c.idleLocked()
-	queued := len(c.out)
+	queued, streams := len(c.out), len(c.streamsLocked())
 	c.mu.Unlock()
 	if drop {
 		c.logger().Warn("close timed out; queued data dropped, connection reset", "goer", c.ownerName(), "conn", c.ID,
-			"remote", c.GetRemoteAddress(), "queued", queued, "timeout", c.closeTimeout())
+			"remote", c.GetRemoteAddress(), "queued", queued, "streams", streams, "timeout", c.closeTimeout())
 	}
 	c.Destroy()
 }

@@ -265,6 +265,10 @@ func TestSendFrom(t *testing.T) {
 	const size = 8 << 20
 	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
 	g.MaxSendBufferSize = 64 << 10
+	// The flush after Close must not be cut by CloseTimeout on a loaded
+	// machine (-race moves a few MB/s): any cut within the read deadline is
+	// then data dropped early, which expectCleanEOF reports.
+	g.CloseTimeout = time.Minute
 	g.OnMessage = func(c core.Connection, d []byte) {
 		tc := c.(*core.TCPConnection)
 		if err := tc.SendFrom(io.LimitReader(zeros{}, size)); err != nil {
@@ -276,7 +280,7 @@ func TestSendFrom(t *testing.T) {
 	addr := start(t, g)
 	c := dial(t, addr)
 	c.Write([]byte("go"))
-	got := expectEOF(t, c)
+	got := expectCleanEOF(t, c, 30*time.Second)
 	if len(got) != size+3 || string(got[size:]) != "END" || bytes.IndexByte(got[:size], 1) >= 0 {
 		t.Fatalf("got %d bytes ending %q", len(got), got[max(0, len(got)-3):])
 	}
@@ -289,6 +293,7 @@ func TestSendBehindStalledStream(t *testing.T) {
 	const size = 8 << 20
 	g := core.NewGoer("127.0.0.1:0", nil, "tcp")
 	g.MaxSendBufferSize = 64 << 10
+	g.CloseTimeout = time.Minute // as in TestSendFrom
 	sent := make(chan error, 1)
 	g.OnMessage = func(c core.Connection, d []byte) {
 		tc := c.(*core.TCPConnection)
@@ -308,7 +313,7 @@ func TestSendBehindStalledStream(t *testing.T) {
 	if err := <-sent; err != nil {
 		t.Fatalf("send behind the stream: %v", err)
 	}
-	got := expectEOF(t, c)
+	got := expectCleanEOF(t, c, 30*time.Second)
 	if len(got) != size+3 || string(got[size:]) != "END" {
 		t.Fatalf("got %d bytes ending %q", len(got), got[max(0, len(got)-3):])
 	}

@@ -128,3 +128,16 @@ func expectEOF(t *testing.T, c net.Conn) []byte {
 	}
 	return b
 }
+
+// expectCleanEOF reads until the peer closes, within d, and fails if the
+// stream ends any other way: a reset means the server dropped what it
+// still had queued (a Close that outlasted CloseTimeout, a Destroy).
+func expectCleanEOF(t *testing.T, c net.Conn, d time.Duration) []byte {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(d))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("after %d bytes: %v", len(b), err)
+	}
+	return b
+}
