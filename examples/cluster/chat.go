@@ -143,14 +143,19 @@ func (ch *chat) onClose(c core.Connection) {
 }
 
 // presence describes the whole cluster as seen from room. A process that
-// does not answer in time is left out.
+// does not answer in time is left out, and the message says so (Partial):
+// a slow process must not hold up the room, and the next presence counts it
+// again.
 func (ch *chat) presence(room string) message {
 	ctx := context.Background()
 	n := ch.node()
 	m := message{Type: "presence"}
-	m.Online, _ = n.Count(ctx)
-	m.Rooms, _ = n.Groups(ctx)
-	sessions, _ := n.GroupSessions(ctx, room)
+	var errs [3]error
+	var sessions map[cluster.ClientID]map[string]string
+	m.Online, errs[0] = n.Count(ctx)
+	m.Rooms, errs[1] = n.Groups(ctx)
+	sessions, errs[2] = n.GroupSessions(ctx, room)
+	m.Partial = errors.Is(errors.Join(errs[:]...), cluster.ErrPartial)
 	for _, s := range sessions {
 		if s["nick"] != "" {
 			m.Members = append(m.Members, s["nick"])

@@ -11,8 +11,9 @@
 //
 // and shows what the server sends: "welcome" (nick and room accepted, with the
 // presence fields), "join" and "leave" notices, "say", "presence" (online
-// count, rooms with their member counts, members of the reader's room) and
-// "error".
+// count, rooms with their member counts, members of the reader's room;
+// "partial" when some server of a cluster did not answer in time, so the
+// counts are lower bounds) and "error".
 package chatui
 
 import (
@@ -45,6 +46,9 @@ type Message struct {
 	Online  int            `json:"online,omitempty"`
 	Rooms   map[string]int `json:"rooms,omitempty"`
 	Members []string       `json:"members,omitempty"`
+	// Partial: the presence fields leave out servers that did not answer
+	// in time; the page shows the count as a lower bound.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Handler serves the page: index.html at /, its assets, and the icon at

@@ -32,7 +32,7 @@
   }
 
   function presence(m) {
-    $("online").textContent = m.online + " online";
+    $("online").textContent = (m.partial ? "≥ " : "") + m.online + " online";
     const rooms = $("rooms");
     rooms.replaceChildren();
     Object.keys(m.rooms || {}).sort().forEach((name) => {
