@@ -151,14 +151,14 @@ type connecting struct {
 	preMu      sync.Mutex
 	hsTimer    *time.Timer // bounds the protocol's handshake (ClientHandshaker)
 	hsDeadline time.Time   // when hsTimer fires
-	// Pipe's low-water notice (see connExtra), armed for lowSrc while
-	// connecting; handed to the connection once it is up.
-	lowSrc Piper
+	// Pipe's low-water notice (see connExtra), armed while connecting;
+	// handed to the connection once it is up.
+	low lowWaiters
 	// closeReq: Close was called while connecting (or handshaking: the
 	// close waits for the answer); closeWriteReq: a
 	// Pipe's closeWrite (halfclose.go); pendingFull: OnBufferFull is due
 	// or ran for the queue.
-	closeReq, closeWriteReq, pendingFull, lowArmed bool
+	closeReq, closeWriteReq, pendingFull bool
 }
 
 const (
@@ -274,9 +274,8 @@ func (a *AsyncConnection) dial(ctx context.Context, cx *connecting) {
 	if cx.hsTimer == nil {
 		a.handOverLocked(cx, c)
 	}
-	if cx.lowArmed {
-		x := c.x()
-		x.lowArmed, x.lowSrc = true, cx.lowSrc
+	if cx.low.armed() {
+		c.x().low.addAll(cx.low.take())
 	}
 	if cx.closeWriteReq {
 		c.x().writeClosed = true
@@ -284,7 +283,7 @@ func (a *AsyncConnection) dial(ctx context.Context, cx *connecting) {
 			c.shutdownLocked()
 		}
 	}
-	cx.lowArmed, cx.lowSrc, cx.closeWriteReq = false, nil, false
+	cx.closeWriteReq = false
 	if cx.closeReq {
 		if cx.hsTimer != nil { // the close waits for the handshake's answer
 			a.closeDuringHandshakeLocked(cx, c)

@@ -22,9 +22,12 @@ type Piper interface {
 	// notice is armed: src reads on (ResumeRecv) once the queue holds less
 	// than half its limit again.
 	forward(src Piper, data []byte) (full bool, err error)
-	// belowLowWater reports whether the queue holds less than half its
-	// limit.
-	belowLowWater() bool
+	// waitLowWater reports whether the queue holds less than half its
+	// limit; if it does not, src (when not nil) waits for the low-water
+	// notice. A source that paused after forward calls it: the notice its
+	// forward armed may have come before the pause, and with several
+	// sources another one may have filled the queue again since.
+	waitLowWater(src Piper) bool
 	// closeWrite shuts the write side once the queue is written
 	// (halfclose.go).
 	closeWrite()
@@ -52,10 +55,16 @@ func (c *TCPConnection) forward(src Piper, b []byte) (bool, error) {
 	return c.queue(b, "", false, src)
 }
 
-func (c *TCPConnection) belowLowWater() bool {
+func (c *TCPConnection) waitLowWater(src Piper) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.pendingLocked() < c.lowWater()
+	if c.pendingLocked() < c.lowWater() {
+		return true
+	}
+	if src != nil {
+		c.x().low.add(src)
+	}
+	return false
 }
 
 // Pipe forwards every message c receives to dst (encoded with dst's
@@ -130,7 +139,7 @@ func pipeMessage(c Connection, data []byte) {
 	// Paused on src's lane, at once. The low-water notice may have come
 	// before the pause, when dst wrote fast: then read on.
 	src.PauseRecv()
-	if dst.belowLowWater() {
+	if dst.waitLowWater(src) {
 		src.ResumeRecv()
 	}
 }
@@ -196,7 +205,7 @@ func (a *AsyncConnection) forward(src Piper, b []byte) (full bool, err error) {
 		a.queuePendingLocked(cx, append([]byte(nil), b...), false)
 		full = cx.pendingN >= a.maxSend()
 		if full {
-			cx.lowArmed, cx.lowSrc = true, src
+			cx.low.add(src)
 		}
 		return full, nil
 	}
@@ -204,17 +213,73 @@ func (a *AsyncConnection) forward(src Piper, b []byte) (full bool, err error) {
 	return false, ErrClosed
 }
 
-// belowLowWater reports whether the queue holds less than half its limit.
-func (a *AsyncConnection) belowLowWater() bool {
+// waitLowWater is TCPConnection.waitLowWater for the connection a makes,
+// or for its queue while connecting.
+func (a *AsyncConnection) waitLowWater(src Piper) bool {
 	a.mu.Lock()
 	if a.state == acOpen {
 		c := a.conn
 		a.mu.Unlock()
-		return c.belowLowWater()
+		return c.waitLowWater(src)
 	}
 	defer a.mu.Unlock()
-	if a.state == acConnecting {
-		return a.cx.pendingN < max(a.maxSend()/2, 1)
+	if a.state != acConnecting || a.cx.pendingN < max(a.maxSend()/2, 1) {
+		return true
 	}
-	return true
+	a.cx.low.add(src)
+	return false
+}
+
+// lowWaiters are the Pipe sources told to read on once a queue they
+// filled holds less than half its limit: one, or several when several
+// sources pipe into one destination (each paused by the send that found
+// the queue full, and each resumed by the notice).
+type lowWaiters struct {
+	first Piper
+	more  []Piper
+}
+
+// armed reports whether a source waits.
+func (w *lowWaiters) armed() bool { return w.first != nil }
+
+// add makes src wait (once; nil is ignored).
+func (w *lowWaiters) add(src Piper) {
+	switch {
+	case src == nil || w.first == src:
+	case w.first == nil:
+		w.first = src
+	default:
+		for _, p := range w.more {
+			if p == src {
+				return
+			}
+		}
+		w.more = append(w.more, src)
+	}
+}
+
+// addAll makes the sources of o wait too.
+func (w *lowWaiters) addAll(o lowWaiters) {
+	w.add(o.first)
+	for _, p := range o.more {
+		w.add(p)
+	}
+}
+
+// take disarms w and returns the sources that waited.
+func (w *lowWaiters) take() lowWaiters {
+	t := *w
+	*w = lowWaiters{}
+	return t
+}
+
+// resume tells every source of w to read on; call it without locks held
+// (a source's ResumeRecv takes its own).
+func (w lowWaiters) resume() {
+	if w.first != nil {
+		w.first.ResumeRecv()
+	}
+	for _, p := range w.more {
+		p.ResumeRecv()
+	}
 }

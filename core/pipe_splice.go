@@ -159,16 +159,16 @@ func (s *Stream) SpliceEnd(dst *Stream, read, wrote int, rest []byte, err error)
 		c.unlockLane()
 		return !c.isPaused() && !c.closing()
 	}
+	var src Piper = c // the Piper that paused: c, or its AsyncConnection
+	if a := c.client(); a != nil {
+		src = a
+	}
 	full := false
 	if len(rest) > 0 && d.connState() != connClosed {
 		out := make([]byte, 0, len(rest)+len(d.out))
 		out = append(append(out, rest...), d.out...)
 		putSendBuf(d.out)
 		d.out = out
-		var src Piper = c
-		if a := c.client(); a != nil {
-			src = a
-		}
 		full = d.queuedLocked(src)
 	}
 	if d.idleLocked() {
@@ -181,7 +181,7 @@ func (s *Stream) SpliceEnd(dst *Stream, read, wrote int, rest []byte, err error)
 		// As Pipe's OnMessage: paused at once, and read on if the
 		// low-water notice came before the pause.
 		c.PauseRecv()
-		if d.belowLowWater() {
+		if d.waitLowWater(src) {
 			c.ResumeRecv()
 		}
 	}

@@ -67,7 +67,7 @@ func (c *TCPConnection) send(b []byte, s string, raw bool) error {
 
 // queue is send. A send piped from src (Pipe's forwarding; nil: none)
 // takes the data past the limit, since src pauses right after, and arms
-// the low-water notice (connExtra.lowArmed) for src when the queue is at
+// the low-water notice (connExtra.low) for src when the queue is at
 // the limit; full reports that.
 func (c *TCPConnection) queue(b []byte, s string, raw bool, src Piper) (full bool, err error) {
 	c.mu.Lock()
@@ -135,8 +135,7 @@ func (c *TCPConnection) queuedLocked(src Piper) (full bool) {
 			c.post(laneEvent{kind: evBufferFull})
 		}
 		if src != nil {
-			x := c.x()
-			x.lowArmed, x.lowSrc = true, src
+			c.x().low.add(src)
 		}
 	}
 	if n >= c.highWater() && c.pacedLocked() {
@@ -317,17 +316,13 @@ func (c *TCPConnection) writable() {
 // both ways takes the two in either order).
 func (c *TCPConnection) unlockSend() {
 	x := c.extra.Load()
-	if x == nil || !x.lowArmed || c.pendingLocked() >= c.lowWater() {
+	if x == nil || !x.low.armed() || c.pendingLocked() >= c.lowWater() {
 		c.mu.Unlock()
 		return
 	}
-	x.lowArmed = false
-	src := x.lowSrc
-	x.lowSrc = nil
+	w := x.low.take()
 	c.mu.Unlock()
-	if src != nil {
-		src.ResumeRecv()
-	}
+	w.resume()
 }
 
 // lowWater is the queue size below which a piped source reads on: half
@@ -409,7 +404,7 @@ func (c *TCPConnection) writeOut(x *connExtra, buf []byte) error {
 		}
 		x.inflight -= n
 		x.streamed = max(x.streamed-n, 0)
-		if x.lowArmed {
+		if x.low.armed() {
 			c.unlockSend()
 			c.mu.Lock()
 		}

@@ -141,11 +141,9 @@ type connExtra struct {
 	// notifyResume: the engine waits for the resume without a goroutine
 	// (Stream.NotifyResume): the socket's Resumed is called once it comes.
 	notifyResume bool
-	// Pipe's low-water notice: lowArmed is set when a piped send from
-	// lowSrc filled the queue; once it holds less than half the limit,
-	// lowSrc reads on and lowArmed is cleared.
-	lowArmed bool
-	lowSrc   Piper
+	// Pipe's low-water notice: the sources whose piped sends filled the
+	// queue; once it holds less than half the limit, they read on.
+	low lowWaiters
 	// A half-close through a Pipe (halfclose.go): peerDone: c's peer has
 	// sent its EOF; writeClosed: c's write side shuts once its queue is
 	// written; shutDone is closed once it has (or c is destroyed).

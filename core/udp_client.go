@@ -128,11 +128,11 @@ type AsyncUdpConnection struct {
 	retry       *time.Timer
 	cancel      context.CancelFunc
 	attempt     int
-	// Pipe's low-water notice (udp_client_pipe.go): the source told to
-	// read on once the queue it filled is below half its limit; lowArmed
+	// Pipe's low-water notice (udp_client_pipe.go): the sources told to
+	// read on once the queue they filled is below half its limit; lowArmed
 	// while connecting, handed to the socket once it is made. out: where
 	// a's own messages are piped.
-	lowSrc   Piper
+	low      lowWaiters
 	lowArmed bool
 	out      Piper
 

@@ -147,7 +147,7 @@ func (a *AsyncUdpConnection) forward(src Piper, b []byte) (full bool, err error)
 		full = s.queued >= a.maxSend()
 	}
 	if full {
-		a.lowSrc = src
+		a.low.add(src)
 		if a.state == udpConnecting {
 			a.lowArmed = true
 		} else {
@@ -175,14 +175,25 @@ func (a *AsyncUdpConnection) datagrams(b []byte) [][]byte {
 // lowWater is the queue size below which a piped source reads on.
 func (a *AsyncUdpConnection) lowWater() int { return max(a.maxSend()/2, 1) }
 
-// belowLowWater reports whether the queue holds less than half its limit.
-func (a *AsyncUdpConnection) belowLowWater() bool {
+// waitLowWater reports whether the queue holds less than half its limit;
+// if it does not, src (when not nil) waits for the low-water notice (see
+// Piper).
+func (a *AsyncUdpConnection) waitLowWater(src Piper) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if s := a.sess; s != nil {
-		return s.queued < a.lowWater()
+	s := a.sess
+	if s != nil && s.queued < a.lowWater() || s == nil && a.pendingN < a.lowWater() {
+		return true
 	}
-	return a.pendingN < a.lowWater()
+	if src != nil {
+		a.low.add(src)
+		if s != nil {
+			s.lowArmed = true
+		} else {
+			a.lowArmed = true
+		}
+	}
+	return false
 }
 
 // lowWaterLocked disarms the low-water notice of s and returns what it
@@ -193,9 +204,8 @@ func (a *AsyncUdpConnection) lowWaterLocked(s *udpSession) func() {
 		return nil
 	}
 	s.lowArmed = false
-	if src := a.lowSrc; src != nil {
-		a.lowSrc = nil
-		return src.ResumeRecv
+	if !a.low.armed() {
+		return nil
 	}
-	return nil
+	return a.low.take().resume
 }

@@ -31,7 +31,7 @@ func TestUdpClientPipeBackpressure(t *testing.T) {
 		}
 		want = append(want, d)
 	}
-	if a.SendQueueSize() != 160 || a.belowLowWater() {
+	if a.SendQueueSize() != 160 || a.waitLowWater(nil) {
 		t.Fatalf("queued %d", a.SendQueueSize())
 	}
 	if err := a.Send("x", false); !errors.Is(err, ErrSendBufferFull) {
