@@ -11,7 +11,7 @@
 //	go run ./tools/bench -servers goes,gnet -shapes echo
 //	go run ./tools/bench -shapes idle -idle 10000 -idle-max 19000
 //	go run ./tools/bench -pinned -servers goes,gnet -shapes echo-100x64,echo-100x16
-//	go run ./tools/bench -shapes proxy -runs 3       # direct, examples/proxy, io.Copy proxy, raw epoll floor
+//	go run ./tools/bench -shapes proxy -runs 3       # direct, examples/proxy, io.Copy proxy, raw epoll proxy
 //
 // -pinned holds the servers to CPU 0 and the harness and wrk to the other
 // CPUs, as taskset would; by default everything shares every CPU. For

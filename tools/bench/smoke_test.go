@@ -14,7 +14,7 @@ import (
 // TestSuiteSmoke runs the whole suite for goes (every engine) and the
 // standard-library peers with tiny loads: every shape but echo-100x16
 // (echo-100x64 with smaller messages: the same code, and time the proxy
-// shapes' floor route needs), every server in its own process.
+// shapes' rawproxy route needs), every server in its own process.
 func TestSuiteSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes and runs loads for about 30 s")
@@ -61,7 +61,7 @@ func TestSuiteSmoke(t *testing.T) {
 		}
 	}
 	// The route sections: examples/proxy on both engines, the io.Copy
-	// proxy, the floor (rawproxy) and direct, every one measured.
+	// proxy, rawproxy and direct, every one measured.
 	routes := []string{"TCP proxy: echo through it, 4 connections × 1 KiB", "8 connections × 64 KiB", "8 connections streaming"}
 	if haveRedis() {
 		routes = append(routes, "redis-benchmark through it")

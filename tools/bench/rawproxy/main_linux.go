@@ -1,5 +1,5 @@
-// Command rawproxy is the floor of tools/bench's proxy shapes: the least a
-// user-space TCP proxy does, written straight on Linux system calls. One
+// Command rawproxy is a reference route of tools/bench's proxy shapes: a
+// minimal user-space TCP proxy, written straight on Linux system calls. One
 // epoll loop per CPU (each with its own SO_REUSEPORT listener, so the
 // kernel spreads the connections), non-blocking sockets, edge-triggered
 // events; bytes go from one socket to the other with read(2) and write(2)

@@ -1,6 +1,6 @@
 //go:build !linux
 
-// Command rawproxy is tools/bench's floor proxy, written on Linux system
+// Command rawproxy is tools/bench's reference proxy, written on Linux system
 // calls (epoll); elsewhere it only says so.
 package main
 
