@@ -15,6 +15,19 @@ func stateOf(c core.Connection) *conn {
 	return st
 }
 
+// isClient reports whether c is a client connection of this protocol (a
+// core.AsyncConnection), the only kind that queues before its handshake.
+// Callers check it before they make queueOnClient's closure, so that a
+// server connection's send allocates nothing.
+func isClient(c core.Connection) bool {
+	a, ok := c.(*core.AsyncConnection)
+	if !ok {
+		return false
+	}
+	_, ok = a.Protocol.(*Protocol)
+	return ok
+}
+
 // queueOnClient hands f to a client connection (core.AsyncConnection)
 // that is connecting or waiting for the server's answer: core queues it
 // with Send's messages, in order, and f frames it once the handshake is
@@ -40,10 +53,12 @@ func queueOnClient(c core.Connection, size int, f func(st *conn, dst []byte) ([]
 // sendOn sends one frame (a data message when op is text or binary) on c:
 // queued on a client connection that is not open yet, else at once.
 func sendOn(c core.Connection, op ws.OpCode, payload []byte) error {
-	if handled, err := queueOnClient(c, len(payload), func(st *conn, dst []byte) ([]byte, error) {
-		return st.appendOpenFrame(c, dst, op, payload)
-	}); handled {
-		return err
+	if isClient(c) {
+		if handled, err := queueOnClient(c, len(payload), func(st *conn, dst []byte) ([]byte, error) {
+			return st.appendOpenFrame(c, dst, op, payload)
+		}); handled {
+			return err
+		}
 	}
 	st := stateOf(c)
 	if st == nil {
@@ -57,13 +72,15 @@ func sendOn(c core.Connection, op ws.OpCode, payload []byte) error {
 // websocketType. On a client connection that is not open yet it applies
 // from the messages sent after it. Safe for concurrent use.
 func SetSendType(c core.Connection, t MessageType) error {
-	if handled, err := queueOnClient(c, 0, func(st *conn, dst []byte) ([]byte, error) {
-		st.mu.Lock()
-		st.sendBinary = t == BinaryMessage
-		st.mu.Unlock()
-		return dst, nil
-	}); handled {
-		return err
+	if isClient(c) {
+		if handled, err := queueOnClient(c, 0, func(st *conn, dst []byte) ([]byte, error) {
+			st.mu.Lock()
+			st.sendBinary = t == BinaryMessage
+			st.mu.Unlock()
+			return dst, nil
+		}); handled {
+			return err
+		}
 	}
 	st := stateOf(c)
 	if st == nil {
@@ -144,18 +161,20 @@ func CloseWith(c core.Connection, code int, reason string) error {
 		return &core.ProtocolError{Protocol: protoName, Status: code, Reason: "not a close code an endpoint may send", Err: ErrProtocol}
 	}
 	payload := closePayload(code, reason)
-	if handled, err := queueOnClient(c, len(payload), func(st *conn, dst []byte) ([]byte, error) {
-		st.mu.Lock()
-		if !st.closeSent && st.phase == phaseOpen {
-			st.recordLocked(code, reason)
+	if isClient(c) {
+		if handled, err := queueOnClient(c, len(payload), func(st *conn, dst []byte) ([]byte, error) {
+			st.mu.Lock()
+			if !st.closeSent && st.phase == phaseOpen {
+				st.recordLocked(code, reason)
+			}
+			st.mu.Unlock()
+			return st.appendOpenFrame(c, dst, ws.OpClose, payload)
+		}); handled {
+			if err == nil {
+				c.Close("")
+			}
+			return err
 		}
-		st.mu.Unlock()
-		return st.appendOpenFrame(c, dst, ws.OpClose, payload)
-	}); handled {
-		if err == nil {
-			c.Close("")
-		}
-		return err
 	}
 	st := stateOf(c)
 	if st == nil {
