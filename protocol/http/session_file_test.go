@@ -64,9 +64,11 @@ func TestSessionFileStore(t *testing.T) {
 		cl := jarClient(t)
 		expectBody(t, cl, base+"/login?user=bob", "hello bob")
 		expectBody(t, cl, base+"/get?k=user", "bob")
+		cfg1.Wait() // the store's writes run after the responses
 		before := len(sessionFiles(t, dir))
 		expectBody(t, cl, base+"/logout", "bye")
 		expectBody(t, cl, base+"/get?k=user", "")
+		cfg1.Wait()
 		if after := len(sessionFiles(t, dir)); after != before-1 {
 			t.Fatalf("%d files before logout, %d after", before, after)
 		}
