@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -12,10 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shunhui19/goes/examples/internal/testutil"
 )
 
 // build compiles ./examples/NAME into a temporary directory.
@@ -41,27 +41,10 @@ func freePort(t *testing.T) string {
 
 type proc struct {
 	cmd *exec.Cmd
-	out *syncBuffer
+	out *testutil.SyncBuffer
 	dir string
 	bin string
 	env []string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start runs "bin start" in the foreground in its own directory (so that
@@ -70,7 +53,7 @@ func (s *syncBuffer) String() string {
 // handlers rather than end the process (the port accepts a little earlier).
 func start(t *testing.T, bin, addr string, network string) *proc {
 	t.Helper()
-	p := &proc{out: &syncBuffer{}, dir: t.TempDir(), bin: bin,
+	p := &proc{out: &testutil.SyncBuffer{}, dir: t.TempDir(), bin: bin,
 		env: append(os.Environ(), "GOES_ADDR="+addr)}
 	p.cmd = exec.Command(bin, "start")
 	p.cmd.Dir, p.cmd.Env = p.dir, p.env

@@ -6,10 +6,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shunhui19/goes/examples/internal/testutil"
 )
 
 // waitOutput waits until out holds want count times.
-func waitOutput(t *testing.T, out *syncBuffer, want string, count int) {
+func waitOutput(t *testing.T, out *testutil.SyncBuffer, want string, count int) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); strings.Count(out.String(), want) < count; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -26,7 +28,7 @@ func TestWSClientExample(t *testing.T) {
 	serverBin, clientBin := build(t, "websocket"), build(t, "wsclient")
 	srv := start(t, serverBin, addr, "tcp")
 
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cl := exec.Command(clientBin)
 	cl.Env = append(os.Environ(), "GOES_URL=ws://"+addr+"/e2e")
 	cl.Stdout, cl.Stderr = &out, &out
