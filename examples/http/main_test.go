@@ -16,10 +16,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/shunhui19/goes/examples/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -172,24 +172,6 @@ func TestBrowser(t *testing.T) {
 	t.Logf("screenshot: %s", shot)
 }
 
-// lockedBuffer collects a process's output for the failure message.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestCommand builds the example and runs it as a user would: `start` with
 // GOES_ADDR on a free port, a request, then `stop` from a second process.
 func TestCommand(t *testing.T) {
@@ -210,7 +192,7 @@ func TestCommand(t *testing.T) {
 	static, _ := filepath.Abs("static")
 	env := append(os.Environ(), "GOES_ADDR="+addr, "GOES_HTTP_STATIC="+static)
 
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	srv := exec.Command(bin, "start")
 	srv.Dir, srv.Env, srv.Stdout, srv.Stderr = dir, env, &out, &out
 	if err := srv.Start(); err != nil {

@@ -2,40 +2,21 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/shunhui19/goes/core/timer"
+	"github.com/shunhui19/goes/examples/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// lockedBuffer is written by the demo's callbacks and read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestSchedule(t *testing.T) {
@@ -44,7 +25,7 @@ func TestSchedule(t *testing.T) {
 	tm.Start()
 	defer tm.Stop()
 
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	select {
 	case <-schedule(tm, &out, unit):
 	case <-time.After(10*unit + 5*time.Second):
@@ -70,7 +51,7 @@ func TestSchedule(t *testing.T) {
 // The server pushes the time to each client from a per-connection timer and
 // forgets the timer when the client leaves.
 func TestServerTimers(t *testing.T) {
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	g := newGoer("127.0.0.1:0", &out, 50*time.Millisecond)
 	g.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if err := g.Start(); err != nil {
