@@ -219,11 +219,7 @@ func (a *AsyncConnection) connectLocked() {
 	}
 	a.state = acConnecting
 	a.conn = nil
-	timeout := a.ConnectTimeout
-	if timeout <= 0 {
-		timeout = DefaultConnectTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), positiveOr(a.ConnectTimeout, DefaultConnectTimeout))
 	cx := &connecting{cancel: cancel}
 	a.cx = cx
 	go a.dial(ctx, cx)

@@ -118,16 +118,10 @@ func (a *AsyncConnection) engine() string {
 
 // maxSend is MaxSendBufferSize, or its default.
 func (a *AsyncConnection) maxSend() int {
-	if a.MaxSendBufferSize > 0 {
-		return a.MaxSendBufferSize
-	}
-	return DefaultMaxSendBufferSize
+	return positiveOr(a.MaxSendBufferSize, DefaultMaxSendBufferSize)
 }
 
 // closeTimeout is CloseTimeout, or its default.
 func (a *AsyncConnection) closeTimeout() time.Duration {
-	if a.CloseTimeout > 0 {
-		return a.CloseTimeout
-	}
-	return DefaultCloseTimeout
+	return positiveOr(a.CloseTimeout, DefaultCloseTimeout)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 )
 
 // connectFailMsg is what OnError says of a failed connect: ErrConnectTimeout
@@ -23,6 +24,15 @@ func connectFailMsg(ctx context.Context, address string, err error) string {
 		kind = ErrConnectTimeout
 	}
 	return fmt.Sprintf("%v: %s: %v", kind, address, err)
+}
+
+// positiveOr is v when it is positive, else def: a limit or a timeout
+// that zero (or less) leaves to its default.
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // serverStopping reports whether a client's Server (nil: none) is stopping

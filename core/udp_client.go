@@ -203,17 +203,11 @@ func (a *AsyncUdpConnection) maxDatagram() int {
 }
 
 func (a *AsyncUdpConnection) maxSend() int {
-	if a.MaxSendBufferSize > 0 {
-		return a.MaxSendBufferSize
-	}
-	return DefaultMaxSendBufferSize
+	return positiveOr(a.MaxSendBufferSize, DefaultMaxSendBufferSize)
 }
 
 func (a *AsyncUdpConnection) closeTimeout() time.Duration {
-	if a.CloseTimeout > 0 {
-		return a.CloseTimeout
-	}
-	return DefaultCloseTimeout
+	return positiveOr(a.CloseTimeout, DefaultCloseTimeout)
 }
 
 // Connect makes the socket and returns at once; OnConnect, or OnError and
@@ -240,11 +234,7 @@ func (a *AsyncUdpConnection) connectLocked() {
 	}
 	a.state = udpConnecting
 	a.destroy = false
-	timeout := a.ConnectTimeout
-	if timeout <= 0 {
-		timeout = DefaultConnectTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), positiveOr(a.ConnectTimeout, DefaultConnectTimeout))
 	a.cancel = cancel
 	go a.dial(ctx, cancel)
 }
