@@ -1,11 +1,16 @@
 package websocket
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -160,6 +165,83 @@ func TestEchoAllocations(t *testing.T) {
 				t.Logf("%.1f allocations per echo under -race", allocs)
 			case allocs > 0:
 				t.Fatalf("%.1f allocations per echo, want 0", allocs)
+			}
+		})
+	}
+}
+
+// TestClientSendAllocations keeps the sends of an open client connection
+// (core.AsyncConnection) as free of allocations as a server's: a send
+// makes no closure for the queue that waits for the handshake when there
+// is none to wait for.
+func TestClientSendAllocations(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { // a server that accepts the handshake and reads on
+		defer close(served)
+		c, err := ln.Accept()
+		ln.Close()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Accept: " + AcceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"))
+		io.Copy(io.Discard, br)
+	}()
+	a := core.NewAsyncConnection("ws://"+ln.Addr().String()+"/", New())
+	a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	up, closed := make(chan struct{}), make(chan struct{})
+	a.OnConnect = func(core.Connection) { close(up) }
+	a.OnClose = func(core.Connection) { close(closed) }
+	a.Connect()
+	defer func() {
+		a.Destroy()
+		<-closed
+		<-served
+	}()
+	select {
+	case <-up:
+	case <-closed:
+		t.Fatal("the client did not connect")
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out connecting")
+	}
+	payload := bytes.Repeat([]byte("x"), 64)
+	for _, tc := range []struct {
+		name string
+		send func() error
+	}{
+		{"SendMessage", func() error { return SendMessage(a, TextMessage, payload) }},
+		{"SendBinary", func() error { return SendBinary(a, payload) }},
+		{"Ping", func() error { return Ping(a, payload[:8]) }},
+		{"SetSendType", func() error { return SetSendType(a, BinaryMessage) }},
+		{"Send", func() error { return a.SendBytes(payload, false) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			allocs := testing.AllocsPerRun(200, func() {
+				if e := tc.send(); e != nil {
+					err = e
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case raceEnabled: // counted without -race (make test runs Alloc tests so)
+				t.Logf("%.1f allocations per send under -race", allocs)
+			case allocs > 0:
+				t.Fatalf("%.1f allocations per send on an open client, want 0", allocs)
 			}
 		})
 	}

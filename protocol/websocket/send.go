@@ -15,24 +15,28 @@ func stateOf(c core.Connection) *conn {
 	return st
 }
 
-// isClient reports whether c is a client connection of this protocol (a
-// core.AsyncConnection), the only kind that queues before its handshake.
-// Callers check it before they make queueOnClient's closure, so that a
-// server connection's send allocates nothing.
-func isClient(c core.Connection) bool {
+// clientQueues reports whether c is a client connection of this protocol
+// (a core.AsyncConnection) that is connecting or waiting for the server's
+// answer: its sends wait in core's queue (queueOnClient). Callers check it
+// before they make queueOnClient's closure, so that a send on a server
+// connection, or on an open client's, allocates nothing.
+func clientQueues(c core.Connection) bool {
 	a, ok := c.(*core.AsyncConnection)
 	if !ok {
 		return false
 	}
-	_, ok = a.Protocol.(*Protocol)
-	return ok
+	if _, ok := a.Protocol.(*Protocol); !ok {
+		return false
+	}
+	return a.State() == core.StateConnecting
 }
 
 // queueOnClient hands f to a client connection (core.AsyncConnection)
 // that is connecting or waiting for the server's answer: core queues it
 // with Send's messages, in order, and f frames it once the handshake is
 // done, compressed or not as it settled. handled is false when c is not
-// such a connection (f is not used).
+// such a connection, or no longer (its handshake ended since clientQueues
+// said it was): f is not used, and the caller sends at once.
 func queueOnClient(c core.Connection, size int, f func(st *conn, dst []byte) ([]byte, error)) (handled bool, err error) {
 	a, ok := c.(*core.AsyncConnection)
 	if !ok {
@@ -53,7 +57,7 @@ func queueOnClient(c core.Connection, size int, f func(st *conn, dst []byte) ([]
 // sendOn sends one frame (a data message when op is text or binary) on c:
 // queued on a client connection that is not open yet, else at once.
 func sendOn(c core.Connection, op ws.OpCode, payload []byte) error {
-	if isClient(c) {
+	if clientQueues(c) {
 		if handled, err := queueOnClient(c, len(payload), func(st *conn, dst []byte) ([]byte, error) {
 			return st.appendOpenFrame(c, dst, op, payload)
 		}); handled {
@@ -72,7 +76,7 @@ func sendOn(c core.Connection, op ws.OpCode, payload []byte) error {
 // websocketType. On a client connection that is not open yet it applies
 // from the messages sent after it. Safe for concurrent use.
 func SetSendType(c core.Connection, t MessageType) error {
-	if isClient(c) {
+	if clientQueues(c) {
 		if handled, err := queueOnClient(c, 0, func(st *conn, dst []byte) ([]byte, error) {
 			st.mu.Lock()
 			st.sendBinary = t == BinaryMessage
@@ -161,7 +165,7 @@ func CloseWith(c core.Connection, code int, reason string) error {
 		return &core.ProtocolError{Protocol: protoName, Status: code, Reason: "not a close code an endpoint may send", Err: ErrProtocol}
 	}
 	payload := closePayload(code, reason)
-	if isClient(c) {
+	if clientQueues(c) {
 		if handled, err := queueOnClient(c, len(payload), func(st *conn, dst []byte) ([]byte, error) {
 			st.mu.Lock()
 			if !st.closeSent && st.phase == phaseOpen {
