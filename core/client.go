@@ -270,16 +270,6 @@ func (a *AsyncConnection) dial(ctx context.Context, cx *connecting) {
 	if cx.hsTimer == nil {
 		a.handOverLocked(cx, c)
 	}
-	if cx.low.armed() {
-		c.x().low.addAll(cx.low.take())
-	}
-	if cx.closeWriteReq {
-		c.x().writeClosed = true
-		if c.idleLocked() {
-			c.shutdownLocked()
-		}
-	}
-	cx.closeWriteReq = false
 	if cx.closeReq {
 		if cx.hsTimer != nil { // the close waits for the handshake's answer
 			a.closeDuringHandshakeLocked(cx, c)

@@ -42,8 +42,10 @@ func (a *AsyncConnection) closeDuringHandshakeLocked(cx *connecting, c *TCPConne
 }
 
 // handOverLocked moves the sends queued before the connection was up into
-// its queue, first; they were accepted already, so the limit does not
-// refuse them now. a.mu and c.mu are held.
+// its queue, first (they were accepted already, so the limit does not
+// refuse them now), with what waits for them: the Pipe sources paused for
+// the queue (the low-water notice), a Pipe's closeWrite. a.mu and c.mu
+// are held.
 func (a *AsyncConnection) handOverLocked(cx *connecting, c *TCPConnection) {
 	for _, p := range cx.pending {
 		var err error
@@ -63,6 +65,16 @@ func (a *AsyncConnection) handOverLocked(cx *connecting, c *TCPConnection) {
 		c.post(laneEvent{kind: evBufferFull})
 	}
 	cx.pending, cx.pendingN, cx.pendingFull = nil, 0, false
+	if cx.low.armed() {
+		c.x().low.addAll(cx.low.take())
+	}
+	if cx.closeWriteReq {
+		c.x().writeClosed = true
+		if c.idleLocked() {
+			c.shutdownLocked()
+		}
+		cx.closeWriteReq = false
+	}
 }
 
 // established runs before OnConnect: the connection is up, handshake

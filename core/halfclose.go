@@ -80,17 +80,19 @@ func (c *TCPConnection) signalShutLocked() {
 }
 
 // closeWrite is TCPConnection.closeWrite for a client connection; while
-// it connects, the write side shuts once the queued sends are written.
+// it connects or waits for the answer to its protocol's handshake, the
+// write side shuts once the queued sends are written after it.
 func (a *AsyncConnection) closeWrite() {
 	a.mu.Lock()
-	switch a.state {
-	case acOpen:
-		c := a.conn
-		a.mu.Unlock()
-		c.closeWrite()
-		return
-	case acConnecting:
+	if a.queueingLocked() {
 		a.cx.closeWriteReq = true
+		a.mu.Unlock()
+		return
 	}
+	c := a.conn
+	open := a.state == acOpen
 	a.mu.Unlock()
+	if open {
+		c.closeWrite()
+	}
 }

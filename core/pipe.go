@@ -188,42 +188,43 @@ func (a *AsyncConnection) unlockLink(c *TCPConnection) {
 }
 
 // forward is Pipe's send: queued past the limit, and the low-water
-// notice armed for src when the queue is at the limit (see Piper).
+// notice armed for src when the queue is at the limit (see Piper). While
+// a connects or waits for the answer to its protocol's handshake, the
+// data waits with Send's (see client_pending.go).
 func (a *AsyncConnection) forward(src Piper, b []byte) (full bool, err error) {
 	a.mu.Lock()
-	switch a.state {
-	case acOpen:
+	if a.state == acOpen && a.cx == nil {
 		c := a.conn
 		a.mu.Unlock()
 		return c.queue(b, "", false, src)
-	case acConnecting:
-		defer a.mu.Unlock()
-		cx := a.cx
-		if cx.closeReq || cx.closeWriteReq {
-			return false, ErrClosed
-		}
-		a.queuePendingLocked(cx, append([]byte(nil), b...), false)
-		full = cx.pendingN >= a.maxSend()
-		if full {
-			cx.low.add(src)
-		}
-		return full, nil
 	}
-	a.mu.Unlock()
-	return false, ErrClosed
+	defer a.mu.Unlock()
+	if !a.queueingLocked() {
+		return false, ErrClosed
+	}
+	cx := a.cx
+	if cx.closeReq || cx.closeWriteReq {
+		return false, ErrClosed
+	}
+	a.queuePendingLocked(cx, append([]byte(nil), b...), false)
+	full = cx.pendingN >= a.maxSend()
+	if full {
+		cx.low.add(src)
+	}
+	return full, nil
 }
 
 // waitLowWater is TCPConnection.waitLowWater for the connection a makes,
-// or for its queue while connecting.
+// or for its queue while connecting or handshaking.
 func (a *AsyncConnection) waitLowWater(src Piper) bool {
 	a.mu.Lock()
-	if a.state == acOpen {
+	if a.state == acOpen && a.cx == nil {
 		c := a.conn
 		a.mu.Unlock()
 		return c.waitLowWater(src)
 	}
 	defer a.mu.Unlock()
-	if a.state != acConnecting || a.cx.pendingN < max(a.maxSend()/2, 1) {
+	if !a.queueingLocked() || a.cx.pendingN < max(a.maxSend()/2, 1) {
 		return true
 	}
 	a.cx.low.add(src)
