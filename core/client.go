@@ -154,6 +154,9 @@ type connecting struct {
 	// Pipe's low-water notice (see connExtra), armed while connecting;
 	// handed to the connection once it is up.
 	low lowWaiters
+	// ctx is the AsyncConnection's Context until there is a connection,
+	// which starts with it (see ClientContexter).
+	ctx any
 	// closeReq: Close was called while connecting (or handshaking: the
 	// close waits for the answer); closeWriteReq: a
 	// Pipe's closeWrite (halfclose.go); pendingFull: OnBufferFull is due
@@ -221,6 +224,9 @@ func (a *AsyncConnection) connectLocked() {
 	a.conn = nil
 	ctx, cancel := context.WithTimeout(context.Background(), positiveOr(a.ConnectTimeout, DefaultConnectTimeout))
 	cx := &connecting{cancel: cancel}
+	if cc, ok := a.Protocol.(ClientContexter); ok {
+		cx.ctx = cc.NewClientContext()
+	}
 	a.cx = cx
 	go a.dial(ctx, cx)
 }
@@ -253,6 +259,9 @@ func (a *AsyncConnection) dial(ctx context.Context, cx *connecting) {
 	g.open.Add(1)
 	a.st.stats.Accepted.Add(1)
 	c := a.newConn(sock)
+	if cx.ctx != nil {
+		c.SetContext(cx.ctx)
+	}
 	if a.link.handshake {
 		a.startHandshakeLocked(ctx, cx, c)
 	} else {

@@ -76,20 +76,37 @@ func (a *AsyncConnection) Goer() *Goer { return a.Server }
 
 // Context implements Connection: the protocol state of the open
 // connection, or of the last one until the next connect (so that OnClose
-// can read how it ended).
+// can read how it ended); while a connects, what SetContext set since the
+// connect began (or its protocol's, see ClientContexter), which the
+// connection starts with.
 func (a *AsyncConnection) Context() any {
 	a.mu.Lock()
 	c := a.conn
+	var v any
+	if c == nil && a.state == acConnecting {
+		v = a.cx.ctx
+	}
 	a.mu.Unlock()
 	if c != nil {
 		return c.Context()
 	}
-	return nil
+	return v
 }
 
-// SetContext implements Connection.
+// SetContext implements Connection: it sets the open connection's, or
+// while a connects the one the connection will start with; between
+// connections it does nothing.
 func (a *AsyncConnection) SetContext(v any) {
-	if c := a.current(); c != nil {
+	a.mu.Lock()
+	var c *TCPConnection
+	switch a.state {
+	case acConnecting:
+		a.cx.ctx = v
+	case acOpen:
+		c = a.conn
+	}
+	a.mu.Unlock()
+	if c != nil {
 		c.SetContext(v)
 	}
 }

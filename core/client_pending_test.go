@@ -95,3 +95,61 @@ func TestPendingQueueFull(t *testing.T) {
 		})
 	}
 }
+
+// ctxProtocol is raw with a client context (ClientContexter): a fresh
+// counter value per connect.
+type ctxProtocol struct{ made int }
+
+func (p *ctxProtocol) Input(_ Connection, b []byte) (int, error)     { return len(b), nil }
+func (p *ctxProtocol) Decode(_ Connection, b []byte) ([]byte, error) { return b, nil }
+func (p *ctxProtocol) Encode(_ Connection, dst, b []byte) ([]byte, error) {
+	return append(dst, b...), nil
+}
+func (p *ctxProtocol) NewClientContext() any { p.made++; return p.made }
+
+// TestClientContextWhileConnecting: while an AsyncConnection connects, its
+// Context is what its protocol made for this connect (ClientContexter), or
+// what SetContext set since; the connection starts with it. A failed
+// connect's is gone with it.
+func TestClientContextWhileConnecting(t *testing.T) {
+	gate := newGate(false)
+	d := &gateDialer{release: make(chan struct{}), gate: gate, done: make(chan struct{})}
+	RegisterDialer(d, "ctxgate")
+	p := &ctxProtocol{}
+	a := NewAsyncConnection("ctxgate://backend", p)
+	a.ConnectTimeout = 50 * time.Millisecond
+	closed := make(chan struct{}, 2)
+	a.OnClose = func(Connection) { closed <- struct{}{} }
+	if v := a.Context(); v != nil {
+		t.Fatalf("Context %v before the connect", v)
+	}
+	a.SetContext("ignored") // no connection, none being made
+	a.Connect()
+	if v := a.Context(); v != 1 {
+		t.Fatalf("Context %v while connecting, want the protocol's 1", v)
+	}
+	a.SetContext("first")
+	if v := a.Context(); v != "first" {
+		t.Fatalf("Context %v after SetContext while connecting", v)
+	}
+	<-closed // ConnectTimeout
+	if v := a.Context(); v != nil {
+		t.Fatalf("Context %v after a failed connect", v)
+	}
+	a.ConnectTimeout = time.Minute
+	a.Connect()
+	defer func() {
+		a.Destroy()
+		gate.Close()
+		close(d.done)
+		<-closed
+	}()
+	// The connect waits for the last OnClose to return.
+	waitUntil(t, "the protocol's 2 while connecting again", func() bool { return a.Context() == 2 })
+	a.SetContext("second")
+	close(d.release)
+	waitUntil(t, "the connect", func() bool { return a.State() == StateOpen })
+	if v, cv := a.Context(), a.Conn().Context(); v != "second" || cv != "second" {
+		t.Fatalf("connected: Context %v, the connection's %v, want second", v, cv)
+	}
+}

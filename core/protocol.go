@@ -175,6 +175,18 @@ type ClientHandshaker interface {
 	ClientHandshake(c Connection, address string) error
 }
 
+// ClientContexter is implemented by client protocols whose state of a
+// connection must exist from Connect on, before there is a socket, so
+// that what is done to the connection while it connects can be kept in it
+// (a WebSocket's send type). At each connect of an AsyncConnection core
+// calls NewClientContext, with the AsyncConnection's lock held (it must
+// not call its methods); the value is the AsyncConnection's Context while
+// it connects, and the connection it makes starts with it, before
+// ClientHandshake.
+type ClientContexter interface {
+	NewClientContext() any
+}
+
 // ProtocolName returns p's name, "raw" for nil and the Go type for a protocol
 // without a Name method.
 func ProtocolName(p Protocol) string {

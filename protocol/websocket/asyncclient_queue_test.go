@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -135,5 +136,121 @@ func TestAsyncClientServerAcceptsThenCloses(t *testing.T) {
 	next(t, ev, "connect")
 	if e := next(t, ev, "close"); e.code != websocket.CloseAbnormal {
 		t.Fatalf("close %d %q", e.code, e.data)
+	}
+}
+
+// SendTypeOf tells the type of the next message Send sends: the
+// Protocol's SendType before the connect, and the latest SetSendType
+// while the client connects (its TLS handshake held here) and while it
+// waits for the server's answer, though those SetSendType wait in the
+// queue; the messages go out in the types they were sent with.
+func TestAsyncClientSendTypeBeforeOpen(t *testing.T) {
+	cert, pool := selfSigned(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	hello, asked, answer := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	got := make(chan []string, 1)
+	served, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(served)
+		raw, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer raw.Close()
+		raw.SetDeadline(time.Now().Add(20 * time.Second))
+		wait := func(ch chan struct{}) bool {
+			select {
+			case <-ch:
+				return true
+			case <-done:
+				return false
+			}
+		}
+		if !wait(hello) {
+			return
+		}
+		c := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			t.Errorf("upgrade request: %v", err)
+			return
+		}
+		close(asked)
+		if !wait(answer) {
+			return
+		}
+		c.Write([]byte(accept101(req, "")))
+		var frames []string
+		for range 5 {
+			op, p := readClientFrame(t, br)
+			frames = append(frames, fmt.Sprintf("%d %s", op, p))
+		}
+		got <- frames
+		io.Copy(io.Discard, br)
+	}()
+	defer func() {
+		close(done)
+		ln.Close()
+		<-served
+	}()
+
+	p := websocket.New()
+	p.SendType = websocket.BinaryMessage
+	c, ev := dialer("wss://"+ln.Addr().String()+"/", p)
+	c.TLSConfig = &tls.Config{RootCAs: pool}
+	check := func(when string, want websocket.MessageType) {
+		t.Helper()
+		if got := websocket.SendTypeOf(c); got != want {
+			t.Fatalf("%s: SendTypeOf %s, want %s", when, got, want)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("before the connect", websocket.BinaryMessage)
+	c.Connect()
+	defer func() {
+		c.Destroy()
+		next(t, ev, "close")
+	}()
+	if c.State() != core.StateConnecting || c.Conn() != nil {
+		t.Fatalf("state %s, connection %v: not connecting", c.State(), c.Conn())
+	}
+	must(c.Send("a", false))
+	must(websocket.SetSendType(c, websocket.TextMessage))
+	check("connecting", websocket.TextMessage)
+	must(c.Send("b", false))
+	must(websocket.SetSendType(c, websocket.BinaryMessage))
+	check("connecting", websocket.BinaryMessage)
+	must(c.Send("c", false))
+	if c.Conn() != nil {
+		t.Fatal("connected while the server held the TLS handshake")
+	}
+	close(hello)
+	recv(t, asked, "the upgrade request")
+	if c.State() != core.StateConnecting || c.Conn() == nil {
+		t.Fatalf("state %s, connection %v: not waiting for the answer", c.State(), c.Conn())
+	}
+	check("waiting for the answer", websocket.BinaryMessage)
+	must(websocket.SetSendType(c, websocket.TextMessage))
+	check("waiting for the answer", websocket.TextMessage)
+	must(c.Send("d", false))
+	close(answer)
+	next(t, ev, "connect")
+	check("open", websocket.TextMessage)
+	must(websocket.SetSendType(c, websocket.BinaryMessage))
+	check("open", websocket.BinaryMessage)
+	must(c.Send("e", false))
+	frames := recv(t, got, "the server's frames")
+	if want := "[2 a 1 b 2 c 1 d 2 e]"; fmt.Sprint(frames) != want {
+		t.Fatalf("server got %v, want %s", frames, want)
 	}
 }

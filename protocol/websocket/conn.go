@@ -50,7 +50,8 @@ type conn struct {
 
 	// guarded by mu
 	phase      uint8
-	sendBinary bool
+	sendBinary bool // Send's type, as it applies now
+	nextBinary bool // the latest SetSendType's, applied or waiting in a client's queue
 	deflate    bool
 	closeSent  bool
 	ended      bool
@@ -84,7 +85,8 @@ type extra struct {
 }
 
 func newConn(p *Protocol, client bool) *conn {
-	return &conn{p: p, client: client, sendBinary: p.SendType == BinaryMessage}
+	b := p.SendType == BinaryMessage
+	return &conn{p: p, client: client, sendBinary: b, nextBinary: b}
 }
 
 // extraLocked returns st.ext, making it.

@@ -25,7 +25,15 @@ func init() {
 	core.RegisterURLScheme("wss", "ssl", "443")
 }
 
-var _ core.ClientHandshaker = (*Protocol)(nil)
+var (
+	_ core.ClientHandshaker = (*Protocol)(nil)
+	_ core.ClientContexter  = (*Protocol)(nil)
+)
+
+// NewClientContext implements core.ClientContexter: a client connection's
+// state exists from the connect on, so that SendTypeOf tells what a
+// SetSendType made while it connects will apply.
+func (p *Protocol) NewClientContext() any { return newConn(p, true) }
 
 // deflateOffer is the permessage-deflate offer of a client: no context
 // takeover either way, so that each message is (de)compressed on its own.
@@ -52,13 +60,16 @@ func (p *Protocol) ClientHandshake(c core.Connection, address string) error {
 	var raw [16]byte
 	rand.Read(raw[:])
 	key := base64.StdEncoding.EncodeToString(raw[:])
-	st := newConn(p, true)
+	st, ok := c.Context().(*conn) // made at the connect (NewClientContext)
+	if !ok || st.p != p || !st.client {
+		st = newConn(p, true)
+		c.SetContext(st)
+	}
 	st.mu.Lock()
 	e := st.extraLocked()
 	e.accept = AcceptKey(key)
 	e.target = u
 	st.mu.Unlock()
-	c.SetContext(st)
 	return c.SendBytes(p.appendRequest(nil, u, key), true)
 }
 

@@ -22,13 +22,7 @@ func stateOf(c core.Connection) *conn {
 // connection, or on an open client's, allocates nothing.
 func clientQueues(c core.Connection) bool {
 	a, ok := c.(*core.AsyncConnection)
-	if !ok {
-		return false
-	}
-	if _, ok := a.Protocol.(*Protocol); !ok {
-		return false
-	}
-	return a.State() == core.StateConnecting
+	return ok && protocolOf(a) != nil && a.State() == core.StateConnecting
 }
 
 // queueOnClient hands f to a client connection (core.AsyncConnection)
@@ -39,10 +33,7 @@ func clientQueues(c core.Connection) bool {
 // said it was): f is not used, and the caller sends at once.
 func queueOnClient(c core.Connection, size int, f func(st *conn, dst []byte) ([]byte, error)) (handled bool, err error) {
 	a, ok := c.(*core.AsyncConnection)
-	if !ok {
-		return false, nil
-	}
-	if _, ok := a.Protocol.(*Protocol); !ok {
+	if !ok || protocolOf(a) == nil {
 		return false, nil
 	}
 	return a.QueueEncoded(size, func(c core.Connection, dst []byte) ([]byte, error) {
@@ -76,13 +67,19 @@ func sendOn(c core.Connection, op ws.OpCode, payload []byte) error {
 // websocketType. On a client connection that is not open yet it applies
 // from the messages sent after it. Safe for concurrent use.
 func SetSendType(c core.Connection, t MessageType) error {
+	binary := t == BinaryMessage
 	if clientQueues(c) {
 		if handled, err := queueOnClient(c, 0, func(st *conn, dst []byte) ([]byte, error) {
 			st.mu.Lock()
-			st.sendBinary = t == BinaryMessage
+			st.sendBinary = binary
 			st.mu.Unlock()
 			return dst, nil
 		}); handled {
+			if st := stateOf(c); err == nil && st != nil {
+				st.mu.Lock()
+				st.nextBinary = binary // for SendTypeOf, until the queue is handed over
+				st.mu.Unlock()
+			}
 			return err
 		}
 	}
@@ -98,21 +95,41 @@ func SetSendType(c core.Connection, t MessageType) error {
 		}
 	}
 	st.mu.Lock()
-	st.sendBinary = t == BinaryMessage
+	st.sendBinary, st.nextBinary = binary, binary
 	st.mu.Unlock()
 	return nil
 }
 
-// SendTypeOf returns the type of the messages Send sends on c.
+// SendTypeOf returns the type of the messages Send sends on c: the latest
+// SetSendType's, also while it waits in the queue of a client connection
+// that is not open yet; before any, the Protocol's SendType. Safe for
+// concurrent use.
 func SendTypeOf(c core.Connection) MessageType {
+	binary := false
 	if st := stateOf(c); st != nil {
 		st.mu.Lock()
-		defer st.mu.Unlock()
-		if st.sendBinary {
-			return BinaryMessage
-		}
+		binary = st.nextBinary
+		st.mu.Unlock()
+	} else if p := protocolOf(c); p != nil {
+		binary = p.SendType == BinaryMessage
+	}
+	if binary {
+		return BinaryMessage
 	}
 	return TextMessage
+}
+
+// protocolOf returns c's Protocol when it is this package's, else nil.
+func protocolOf(c core.Connection) *Protocol {
+	var p core.Protocol
+	switch c := c.(type) {
+	case *core.AsyncConnection:
+		p = c.Protocol
+	case *core.TCPConnection:
+		p = c.Protocol
+	}
+	wp, _ := p.(*Protocol)
+	return wp
 }
 
 // MessageTypeOf returns the type of the message being handled: call it
