@@ -1,21 +1,39 @@
 #!/usr/bin/env bash
 # Runs a check over every module of the workspace: build, vet, test (-race),
 # in the workspace and with GOWORK=off, plus gofmt and go mod tidy checks.
-#   scripts/each-module.sh [check|test|fast|tidy]
+#   scripts/each-module.sh [check|test|fast|tidy] [MODULE...]
 #     test   everything (what CI runs)
 #     fast   workspace only, no GOWORK=off pass
 #     check  gofmt, vet, tidy, build; no tests
 #     tidy   run go mod tidy in every module
+# MODULE (a directory listed in go.work, e.g. transport/tcp) limits the
+# run to those modules. Every step prints its wall time when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
+shift || true
 mods=$(go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
+if [ $# -gt 0 ]; then
+	want=
+	for m in "$@"; do
+		m=${m#./}; m=${m%/}
+		if ! printf '%s\n' $mods | grep -qx "$m"; then echo "$m is not a module of go.work"; exit 2; fi
+		want="$want $m"
+	done
+	mods=$want
+fi
 fail=0
 passed=0
 failed=0
 step() { # name, command...
 	local name=$1; shift
+	local t0=$SECONDS
 	echo "== $name"
+	runstep "$name" "$@"
+	echo "-- $name: $((SECONDS - t0)) s"
+}
+runstep() { # name, command...
+	local name=$1; shift
 	if "$@"; then passed=$((passed + 1)); return; fi
 	# A test run that fails is run once more, loudly: a failure that does
 	# not come back is reported as flaky (and still needs fixing); one that
@@ -85,4 +103,5 @@ fi
 echo
 echo "flaky steps (failed once, then passed): $flaky"
 echo "modules: $passed passed, $failed failed"
+echo "wall time: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 exit $fail
