@@ -72,6 +72,14 @@ gotest() { # [-q: leave out passing packages] go test arguments...
 }
 export -f gotest
 
+# allocpkgs MODULE prints the module's packages with a test, example or
+# fuzz target whose name holds "Alloc" (what -run Alloc selects).
+allocpkgs() {
+	(cd "$1" && go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do
+		if cat "$dir"/*_test.go 2>/dev/null | grep -qE '^func (Test|Example|Fuzz)[A-Za-z0-9_]*Alloc'; then echo "$pkg"; fi
+	done)
+}
+
 unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
 if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; fail=1; failed=$((failed + 1)); fi
 
@@ -81,8 +89,13 @@ for m in $mods; do
 	if [ "$mode" = check ]; then continue; fi
 	step "$m: test -race" bash -c "cd '$m' && gotest -race -count=1 -timeout 20m ./..."
 	# Allocation counts only mean something without -race (its sync.Pool
-	# drops items on purpose), so those tests run once more without it.
-	step "$m: test allocations (no -race)" bash -c "cd '$m' && gotest -q -count=1 -run Alloc -timeout 5m ./..."
+	# drops items on purpose), so those tests run once more without it, in
+	# the packages that have any (building and linking every other test
+	# binary once more without -race would run nothing).
+	allocs=$(allocpkgs "$m")
+	if [ -n "$allocs" ]; then
+		step "$m: test allocations (no -race)" bash -c "cd '$m' && gotest -q -count=1 -run Alloc -timeout 5m $allocs"
+	fi
 	# The same suites again on the goroutine engine, where connections are
 	# served (on Linux the default is the epoll engine).
 	case "$m" in transport/tcp | protocol/* | examples | daemon | cluster | metrics)
