@@ -28,10 +28,7 @@ func buildReloadServer(t *testing.T, dir, version, broken string) string {
 	if broken != "" {
 		flags += " -X main.broken=" + broken
 	}
-	cmd := exec.Command("go", "build", "-ldflags", flags, "-o", bin, "../reloadserver")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	goBuild(t, "../reloadserver", flags, bin)
 	return bin
 }
 
