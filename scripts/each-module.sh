@@ -63,6 +63,15 @@ if [ "$mode" != check ] && ! go build -C tools -o "$testlog" ./testlog; then
 	echo "warning: tools/testlog did not build; test output is go test's own, skips are not listed"
 	testlog=
 fi
+# A program built with -race sleeps a second before it exits, so that
+# goroutines still running get a last chance to show a race. Every test
+# binary sleeps so (about 120 of them a run), and every server process the
+# tests start from one (tools/bench's suite starts some 60): minutes of
+# waiting. Races are still reported the moment they happen and still fail
+# the test binary (exit status 66), and almost every suite checks that
+# nothing runs on when it ends (goleak). GORACE set by the caller comes
+# after, so it wins.
+export GORACE="atexit_sleep_ms=0${GORACE:+ $GORACE}"
 gotest() { # [-q: leave out passing packages] go test arguments...
 	local q=
 	if [ "${1:-}" = -q ]; then q=-q; shift; fi
