@@ -154,8 +154,7 @@ func (s *Stream) SpliceEnd(dst *Stream, read, wrote int, rest []byte, err error)
 	d.mu.Lock()
 	d.writing = false
 	if err != nil {
-		d.mu.Unlock()
-		d.ioFailed(err)
+		d.ioFailedLocked(err)
 		c.unlockLane()
 		return !c.isPaused() && !c.closing()
 	}

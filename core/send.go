@@ -154,8 +154,7 @@ func (c *TCPConnection) writeNow(tw TryWriter, b []byte) ([]byte, error) {
 		c.wrote(n)
 	}
 	if err != nil {
-		c.mu.Unlock()
-		c.ioFailed(err)
+		c.ioFailedLocked(err)
 		return nil, err
 	}
 	if n == len(b) {
@@ -226,8 +225,7 @@ func (c *TCPConnection) kickLocked() {
 			c.out = c.out[:copy(c.out, c.out[n:])]
 		}
 		if err != nil {
-			c.mu.Unlock()
-			c.ioFailed(err)
+			c.ioFailedLocked(err)
 			return
 		}
 		if len(c.out) == 0 && len(c.streamsLocked()) == 0 {
@@ -291,8 +289,7 @@ func (c *TCPConnection) writable() {
 		}
 		if err != nil {
 			c.writing = false
-			c.mu.Unlock()
-			c.ioFailed(err)
+			c.ioFailedLocked(err)
 			return
 		}
 	}
@@ -364,8 +361,7 @@ func (c *TCPConnection) flush() {
 		}
 		if err != nil {
 			c.writing = false
-			c.mu.Unlock()
-			c.ioFailed(err)
+			c.ioFailedLocked(err)
 			return
 		}
 	}

@@ -381,14 +381,17 @@ func (c *TCPConnection) Destroy() {
 	}
 }
 
-// ioFailed reports a socket error and destroys the connection.
-func (c *TCPConnection) ioFailed(err error) {
-	c.mu.Lock()
-	closed := c.connState() == connClosed
-	c.mu.Unlock()
-	if !closed && !isClosedError(err) {
+// ioFailedLocked reports a socket error and destroys the connection; c.mu
+// is held, and released. The error is posted before the lock is let go:
+// a write that took the peer's reset leaves a read of the peer's EOF
+// behind it (the kernel reports a reset once), and the reader, finding the
+// queue idle, must not end the connection as a clean close before the
+// error is on the lane.
+func (c *TCPConnection) ioFailedLocked(err error) {
+	if c.connState() != connClosed && !isClosedError(err) {
 		c.post(laneEvent{kind: evError, code: ErrCodeIO, msg: err.Error()})
 	}
+	c.mu.Unlock()
 	c.Destroy()
 }
 
