@@ -38,12 +38,13 @@ type econn struct {
 	closed  bool // fdMu
 	dropped bool // fdMu: a client socket closed before Serve; its engine count went with it
 
-	reading   bool // evMu, as the next six
-	wantOut   bool // a writer waits for EPOLLOUT
-	notifyOut bool // core waits for EPOLLOUT (NotifyWritable)
-	peerDone  bool // the peer's EOF was read: never read again
-	detached  bool // removed from the loop's epoll set before the close
-	parked    bool // hung up while not being read: out of the set until reading resumes
+	reading   bool  // evMu, as the next seven
+	wantOut   bool  // a writer waits for EPOLLOUT
+	notifyOut bool  // core waits for EPOLLOUT (NotifyWritable)
+	peerDone  bool  // the peer's EOF was read: never read again
+	detached  bool  // removed from the loop's epoll set before the close
+	parked    bool  // hung up while not being read: out of the set until reading resumes
+	werr      uint8 // the errno of a write that took the socket's error (see writeFailed)
 
 	opened  bool // OnConnect ran (mu, as the next three)
 	running bool // a goroutine delivers for c (its loop's owner or a worker)
@@ -204,8 +205,47 @@ func (c *econn) TryWrite(b []byte) (int, error) {
 		case syscall.EAGAIN:
 			return 0, nil
 		}
+		c.writeFailed(err)
 		return 0, os.NewSyscallError("write", err)
 	}
+}
+
+// writeFailed remembers the error a write (or a splice into the socket)
+// failed with. The kernel reports a socket's error once, to whichever call
+// asks first: after a write took the peer's reset, a read returns 0 as for
+// the peer's EOF, and the loop must end the connection with the reset
+// (peerEOF) rather than as a clean close, which a Pipe would pass on as a
+// half-close. EPIPE is not remembered: it says only that sending is over,
+// which the peer's FIN followed by its reset, or a reset already reported
+// to a read, say too. It runs on the failure only; fdMu is read-locked.
+func (c *econn) writeFailed(err error) {
+	if e, ok := err.(syscall.Errno); ok && e != syscall.EPIPE && e < 256 {
+		c.evMu.Lock()
+		if c.werr == 0 {
+			c.werr = uint8(e)
+		}
+		c.evMu.Unlock()
+	}
+}
+
+// resetCause is why reading ends at a hang-up, or at a read of 0 bytes:
+// the error a write took (writeFailed), else the socket's pending error
+// when the hang-up came with EPOLLERR (getsockopt SO_ERROR, on this rare
+// path only), else nil: the peer's EOF. With EPOLLERR in events, fdMu is
+// read-locked.
+func (c *econn) resetCause(events uint32) error {
+	c.evMu.Lock()
+	e := syscall.Errno(c.werr)
+	c.evMu.Unlock()
+	if e == 0 && events&syscall.EPOLLERR != 0 {
+		if n, err := syscall.GetsockoptInt(int(c.fd), syscall.SOL_SOCKET, syscall.SO_ERROR); err == nil {
+			e = syscall.Errno(n)
+		}
+	}
+	if e == 0 {
+		return nil
+	}
+	return os.NewSyscallError("read", e)
 }
 
 // Write implements core.Socket: it writes all of b, waiting for EPOLLOUT

@@ -33,8 +33,15 @@ func (c *econn) readable(l *eloop, buf []byte, events uint32) bool {
 		// A hang-up or an error while the connection is not being read
 		// (its handler is behind, or it is paused).
 		if unread(int(c.fd)) == 0 {
+			// Nothing left to deliver: it is over. A hang-up is the
+			// peer's EOF only when it came with no error: with
+			// EPOLLERR it is a reset (or another failure).
+			err := c.resetCause(events)
 			c.fdMu.RUnlock()
-			return c.ended(l, io.EOF) // nothing left to deliver: it is over
+			if err == nil {
+				err = io.EOF
+			}
+			return c.ended(l, err)
 		}
 		c.parkHangup()
 		c.fdMu.RUnlock()
@@ -176,8 +183,13 @@ func (c *econn) unstallLocked() {
 
 // peerEOF records the peer's EOF. Reading stops for good, but the
 // descriptor stays open: the answers to what the peer sent still go out,
-// and core closes the socket once they have (or after CloseTimeout).
+// and core closes the socket once they have (or after CloseTimeout). A
+// read of 0 bytes after a write took the peer's reset is no EOF: the
+// connection ends with the reset.
 func (c *econn) peerEOF(l *eloop) bool {
+	if err := c.resetCause(0); err != nil {
+		return c.ended(l, err)
+	}
 	c.lockEvents()
 	c.peerDone = true
 	c.updateEvents()

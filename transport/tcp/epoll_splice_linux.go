@@ -201,6 +201,7 @@ func (c *econn) spliceFrom(r, n int) (int, error) {
 		case err == syscall.EAGAIN:
 			return wrote, nil
 		default:
+			c.writeFailed(err)
 			return wrote, os.NewSyscallError("splice", err)
 		}
 	}

@@ -65,3 +65,21 @@ func EngineState(s core.Socket) string {
 
 // Spliced counts the reads that took a Pipe's fast path (splice(2)).
 func Spliced() int64 { return spliced.Load() }
+
+// Unread is what the kernel holds unread on a socket of either engine.
+func Unread(s core.Socket) int {
+	switch c := s.(type) {
+	case *econn:
+		c.fdMu.RLock()
+		defer c.fdMu.RUnlock()
+		if c.closed {
+			return 0
+		}
+		return unread(int(c.fd))
+	case *rawSock:
+		n := 0
+		c.rc.Control(func(fd uintptr) { n = unread(int(fd)) })
+		return n
+	}
+	return 0
+}
