@@ -131,7 +131,7 @@ func TestGracefulTimeoutClosesTheRest(t *testing.T) {
 	if got := readLine(t, r); got != "two" {
 		t.Fatalf("during the drain: %q", got)
 	}
-	expectEOF(t, c)
+	expectCleanEOF(t, c, 10*time.Second)
 	if d := time.Since(begin); d < grace {
 		t.Fatalf("closed after %v, before the graceful timeout", d)
 	}

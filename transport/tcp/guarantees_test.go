@@ -316,7 +316,7 @@ func TestMaxPackageSize(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("no OnError")
 			}
-			expectEOF(t, c)
+			expectCleanEOF(t, c, 10*time.Second)
 			<-closed
 		})
 	}
@@ -337,7 +337,7 @@ func TestPanicRecovered(t *testing.T) {
 	addr := start(t, g)
 	c := dial(t, addr)
 	c.Write([]byte("boom\n"))
-	expectEOF(t, c)
+	expectCleanEOF(t, c, 10*time.Second)
 	if code := <-codes; code != core.ErrCodePanic {
 		t.Fatalf("code %d", code)
 	}
@@ -363,7 +363,7 @@ func TestCloseFlushesQueue(t *testing.T) {
 	c := dial(t, addr)
 	c.Write([]byte("go"))
 	time.Sleep(100 * time.Millisecond) // the peer is slow to start reading
-	got := expectEOF(t, c)
+	got := expectCleanEOF(t, c, 10*time.Second)
 	if string(got) != big+"bye" {
 		t.Fatalf("got %d bytes, want %d", len(got), len(big)+3)
 	}
@@ -386,7 +386,7 @@ func TestStopFlushesQueue(t *testing.T) {
 	}
 	stopped := make(chan struct{})
 	go func() { g.Stop(); close(stopped) }()
-	got := expectEOF(t, c)
+	got := expectCleanEOF(t, c, 10*time.Second)
 	<-stopped
 	if len(got) != len(big) {
 		t.Fatalf("got %d bytes, want %d", len(got), len(big))

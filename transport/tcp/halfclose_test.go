@@ -40,7 +40,7 @@ func TestPeerHalfCloseGetsAnswer(t *testing.T) {
 			c.Write([]byte("question\n"))
 			c.(*net.TCPConn).CloseWrite()
 			time.Sleep(tc.readDelay)
-			got := expectEOF(t, c)
+			got := expectCleanEOF(t, c, 10*time.Second)
 			if string(got) != answer+"\n" {
 				t.Fatalf("got %d bytes, want %d", len(got), len(answer)+1)
 			}
@@ -64,7 +64,7 @@ func TestCloseBoundedByTimeout(t *testing.T) {
 	addr := start(t, g)
 	c := dial(t, addr)
 	began := time.Now()
-	if got := expectEOF(t, c); string(got) != "bye" { // the server's half-close
+	if got := expectCleanEOF(t, c, 10*time.Second); string(got) != "bye" { // the server's half-close
 		t.Fatalf("got %q", got)
 	}
 	select {

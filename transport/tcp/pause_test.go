@@ -55,7 +55,7 @@ func TestPauseAfterCloseDoesNotHold(t *testing.T) {
 	addr := start(t, g)
 	c := dial(t, addr)
 	c.Write([]byte("hi\n"))
-	if got := expectEOF(t, c); string(got) != "bye\n" {
+	if got := expectCleanEOF(t, c, 10*time.Second); string(got) != "bye\n" {
 		t.Fatalf("got %q", got)
 	}
 	c.Close()

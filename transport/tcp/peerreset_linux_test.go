@@ -281,7 +281,7 @@ func readEnd(c net.Conn, d time.Duration) error {
 // paused by a full queue while it floods (bytes unread at the reset);
 // and paused after the proxy read everything it sent (nothing unread).
 func TestPipePeerReset(t *testing.T) {
-	const rounds, budget = 6, 8 * time.Second
+	const rounds, budget = 4, 8 * time.Second
 	const closeTimeout = 150 * time.Millisecond
 	flood := bytes.Repeat([]byte{'z'}, 16<<20)
 	for _, engine := range engines {
