@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -137,8 +138,30 @@ func TestTCPExample(t *testing.T) {
 	if got := readLine(t, r); got != "hello, goer" {
 		t.Fatalf("got %q", got)
 	}
+	ended := endsAtStop(c, r)
 	p.cmd.Process.Signal(syscall.SIGINT)
+	ended(t)
 	p.wait(t)
+}
+
+// endsAtStop reads c from now on until the server ends the connection,
+// then closes it, as a peer does; the returned function fails the test if
+// no EOF came within 10 s. (A peer that never closes its end would hold
+// the server's stop for its CloseTimeout.)
+func endsAtStop(c net.Conn, r *bufio.Reader) func(t *testing.T) {
+	done := make(chan error, 1)
+	go func() {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err := io.Copy(io.Discard, r)
+		c.Close()
+		done <- err
+	}()
+	return func(t *testing.T) {
+		t.Helper()
+		if err := <-done; err != nil {
+			t.Errorf("the connection did not end with the server: %v", err)
+		}
+	}
 }
 
 // Two Goers (UDP and TCP on one port number) in one process: both serve,
@@ -174,7 +197,9 @@ func TestUDPAndTCPTogether(t *testing.T) {
 			t.Fatalf("status lacks %q:\n%s", want, status)
 		}
 	}
+	ended := endsAtStop(c, r)
 	p.command(t, "stop")
+	ended(t)
 	p.wait(t)
 }
 
@@ -194,7 +219,9 @@ func TestBroadcastExample(t *testing.T) {
 	b.Close()
 	expectLine(t, ra, fmt.Sprintf("client[%v] left", b.LocalAddr()))
 	a.Write([]byte("anyone?\n"))
+	ended := endsAtStop(a, ra)
 	p.cmd.Process.Signal(syscall.SIGTERM)
+	ended(t)
 	p.wait(t)
 }
 
