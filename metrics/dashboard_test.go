@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	nethttp "net/http"
 	"os"
 	"os/exec"
@@ -60,6 +61,13 @@ func TestDashboard(t *testing.T) {
 	wsRead(t, br)
 	wc.Write(wsFrame(0x8, []byte("\x03\xe8")))
 	wsRead(t, br)
+	// The server ends the TCP connection after the closing handshake; the
+	// client closes its end at the EOF, as a peer does (else the server
+	// waits CloseTimeout, 5 s, for it before the close is counted).
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Fatalf("after the closing handshake: %v", err)
+	}
+	wc.Close()
 	f := eventually(t, s.scrape, "the WebSocket close counted", func(f families) bool {
 		return f.value("goes_websocket_closes_total", "goer=ws", "code=1000") == 1
 	})
