@@ -301,6 +301,9 @@ func TestStopFlushesFromOutside(t *testing.T) {
 	if want := len("v1:") + size + 1; got != want {
 		t.Fatalf("got %d bytes before close, want %d", got, want)
 	}
+	// Closed at its EOF, as a peer does: the stop would otherwise wait
+	// its CloseTimeout (5 s) for this end.
+	c.Close()
 	<-stopped
 	waitFile(t, s.events, "stop v1")
 	waitAllExited(t)
