@@ -22,6 +22,9 @@ func TestBinaryCarriesOnlyWhatItImports(t *testing.T) {
 		{"cluster", []string{"goes/cluster", "github.com/nats-io/nats.go", "github.com/nats-io/nats-server"}, []string{"goes/metrics", "prometheus"}},
 	} {
 		t.Run(tc.example, func(t *testing.T) {
+			// Builds and reads their own binaries only: the four links
+			// share the two cores rather than wait for each other.
+			t.Parallel()
 			bin := build(t, tc.example)
 			out, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
 			if err != nil {
