@@ -62,9 +62,12 @@ type AsyncConnection struct {
 	TLSConfig *tls.Config
 	// Server, when set, lends its logger and its Engine (the connection is
 	// served like the Server's own: on the epoll engine's event loops, or
-	// by a goroutine of its own), and automatic reconnection ends when it
-	// stops. The connection is not one of its Connections. Without a
-	// Server the engine is GOES_ENGINE's, else the transport's default.
+	// by a goroutine of its own), and its Stop ends the connection: once
+	// the Server's own connections have ended, it closes the connection
+	// after what is queued is written (CloseTimeout bounds that) and
+	// waits for it, and automatic reconnection ends. The connection is not
+	// one of its Connections. Without a Server the engine is
+	// GOES_ENGINE's, else the transport's default.
 	Server *Goer
 
 	// Logger overrides the logger (default: Server's, else slog.Default).
@@ -135,6 +138,9 @@ type AsyncConnection struct {
 type clientState struct {
 	stats Stats
 	owner *Goer
+	// prev and next link a's Server's live clients (client_live.go),
+	// under the Server's liveMu.
+	prev, next *AsyncConnection
 }
 
 // connecting is what an AsyncConnection keeps while it connects, and
@@ -216,6 +222,7 @@ func (a *AsyncConnection) connectLocked() {
 		return
 	}
 	a.init()
+	a.trackLocked()
 	if a.retry != nil {
 		a.retry.Stop()
 		a.retry = nil
@@ -376,6 +383,7 @@ func (a *AsyncConnection) closed() {
 			return
 		}
 	}
+	a.untrackLocked() // a reconnect after a delay is tracked again by its connect
 	if a.AutoReconnect == nil || a.stopped || a.retry != nil || a.goerStopped() {
 		return
 	}

@@ -150,6 +150,10 @@ type Goer struct {
 	// for such a Goer, that Server (see clientGoer).
 	clients atomic.Pointer[Goer]
 	parent  *Goer
+	// live lists the AsyncConnections whose Server this is while they
+	// connect or are connected (client_live.go): Stop closes them.
+	liveMu sync.Mutex
+	live   liveClients
 
 	mu       sync.Mutex
 	state    int32 // goerIdle, goerRunning, goerStopping, goerStopped

@@ -158,8 +158,11 @@ func (g *Goer) Done() <-chan struct{} {
 }
 
 // Stop stops accepting, closes every connection after flushing what is
-// queued for it (each bounded by CloseTimeout, the protocol's goodbye first)
-// and returns when all have ended. OnStop runs. Safe for concurrent use.
+// queued for it (each bounded by CloseTimeout, the protocol's goodbye first),
+// then the AsyncConnections whose Server it is, the same way (they do not
+// reconnect; what is left of CloseTimeout, a second at least, bounds
+// them), and returns when all have ended. OnStop runs. Safe for concurrent
+// use.
 func (g *Goer) Stop() { g.stop(0) }
 
 // GracefulStop stops accepting, tells every connection (OnGracefulStop and
@@ -211,6 +214,7 @@ func (g *Goer) stop(grace time.Duration) {
 		g.draining.Store(false)
 	}
 	g.closeAll()
+	window := time.Now().Add(g.CloseTimeout + time.Second)
 	if !g.waitConns(g.CloseTimeout + time.Second) {
 		g.Connections.Range(func(_ int, c *TCPConnection) bool {
 			c.Destroy()
@@ -222,6 +226,7 @@ func (g *Goer) stop(grace time.Duration) {
 			g.logger().Error("connections still busy in a callback; stopping without them", "goer", g.name(), "open", g.open.Load())
 		}
 	}
+	g.closeClients(time.Until(window))
 	if f, ok := ln.(Finisher); ok {
 		f.Finish()
 	}

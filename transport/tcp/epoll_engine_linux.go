@@ -119,8 +119,8 @@ type epollEngine struct {
 	idle atomic.Int32
 
 	bufMu    sync.Mutex
-	free     []*rbuf
-	loopBufs [][]byte // read buffers of loop goroutines that ended
+	free     sync.Pool // of *rbuf
+	loopBufs [][]byte  // read buffers of loop goroutines that ended
 
 	// the watchdog
 	quit     chan struct{}
@@ -258,22 +258,15 @@ func (e *epollEngine) putLoopBuf(b []byte) {
 	e.bufMu.Unlock()
 }
 
-// rbuf is a receive buffer of readAheadSize bytes, kept on the engine's
-// free list between uses: an idle connection holds none.
+// rbuf is a receive buffer of readAheadSize bytes, kept in the engine's
+// pool between uses (the garbage collector empties it when the buffers go
+// unused): an idle connection holds none.
 type rbuf struct{ b []byte }
 
-// maxFreeBufs bounds the free list (256 buffers: 16 MiB).
-const maxFreeBufs = 256
-
 func (e *epollEngine) getRbuf() *rbuf {
-	e.bufMu.Lock()
-	if n := len(e.free); n > 0 {
-		r := e.free[n-1]
-		e.free = e.free[:n-1]
-		e.bufMu.Unlock()
+	if r, _ := e.free.Get().(*rbuf); r != nil {
 		return r
 	}
-	e.bufMu.Unlock()
 	return &rbuf{b: make([]byte, 0, readAheadSize)}
 }
 
@@ -282,9 +275,5 @@ func (e *epollEngine) putRbuf(r *rbuf) {
 		return
 	}
 	r.b = r.b[:0]
-	e.bufMu.Lock()
-	if len(e.free) < maxFreeBufs {
-		e.free = append(e.free, r)
-	}
-	e.bufMu.Unlock()
+	e.free.Put(r)
 }
