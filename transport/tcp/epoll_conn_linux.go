@@ -231,14 +231,15 @@ func (c *econn) writeFailed(err error) {
 // resetCause is why reading ends at a hang-up, or at a read of 0 bytes:
 // the error a write took (writeFailed), else the socket's pending error
 // when the hang-up came with EPOLLERR (getsockopt SO_ERROR, on this rare
-// path only), else nil: the peer's EOF. With EPOLLERR in events, fdMu is
-// read-locked.
+// path only), else nil: the peer's EOF. A pending EPIPE is the reset of a
+// peer whose EOF came first, which a read reports as the EOF: so does
+// resetCause. With EPOLLERR in events, fdMu is read-locked.
 func (c *econn) resetCause(events uint32) error {
 	c.evMu.Lock()
 	e := syscall.Errno(c.werr)
 	c.evMu.Unlock()
 	if e == 0 && events&syscall.EPOLLERR != 0 {
-		if n, err := syscall.GetsockoptInt(int(c.fd), syscall.SOL_SOCKET, syscall.SO_ERROR); err == nil {
+		if n, err := syscall.GetsockoptInt(int(c.fd), syscall.SOL_SOCKET, syscall.SO_ERROR); err == nil && syscall.Errno(n) != syscall.EPIPE {
 			e = syscall.Errno(n)
 		}
 	}

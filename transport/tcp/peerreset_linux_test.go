@@ -382,3 +382,32 @@ func TestPipePeerReset(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerEOFThenResetWhilePaused: a peer that half-closes (its EOF) and
+// only then resets, while the connection is paused, ended cleanly: the
+// EOF came first, and a read reports it, not the reset, on both engines.
+func TestPeerEOFThenResetWhilePaused(t *testing.T) {
+	const rounds = 8
+	for _, engine := range bothEngines {
+		t.Run(engine, func(t *testing.T) {
+			addr, conns, ends := resetServer(t, engine, func(tc *core.TCPConnection) { tc.PauseRecv() })
+			for n := range rounds {
+				c := dial(t, addr)
+				tc := <-conns
+				c.(*net.TCPConn).CloseWrite()
+				time.Sleep(time.Duration(5+n%3) * time.Millisecond)
+				resetConn(c)
+				time.Sleep(20 * time.Millisecond) // both reach the paused server
+				tc.ResumeRecv()
+				select {
+				case e := <-ends:
+					if e.reset() {
+						t.Fatalf("round %d: an EOF, then a reset, reported as %q", n, e.errs)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("round %d: no OnClose", n)
+				}
+			}
+		})
+	}
+}
