@@ -387,6 +387,9 @@ func TestStopFlushesQueue(t *testing.T) {
 	stopped := make(chan struct{})
 	go func() { g.Stop(); close(stopped) }()
 	got := expectCleanEOF(t, c, 10*time.Second)
+	// Closed at its EOF, as a peer does: Stop would otherwise wait
+	// CloseTimeout (5 s) for the peer's end.
+	c.Close()
 	<-stopped
 	if len(got) != len(big) {
 		t.Fatalf("got %d bytes, want %d", len(got), len(big))
