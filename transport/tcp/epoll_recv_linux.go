@@ -185,8 +185,12 @@ func (c *econn) unstallLocked() {
 // descriptor stays open: the answers to what the peer sent still go out,
 // and core closes the socket once they have (or after CloseTimeout). A
 // read of 0 bytes after a write took the peer's reset is no EOF: the
-// connection ends with the reset.
+// connection ends with the reset. A write records what it took before it
+// lets go of fdMu (writeFailed): taking fdMu waits for one under way.
+// The caller holds no lock of c's.
 func (c *econn) peerEOF(l *eloop) bool {
+	c.fdMu.Lock()
+	c.fdMu.Unlock()
 	if err := c.resetCause(0); err != nil {
 		return c.ended(l, err)
 	}
