@@ -176,15 +176,20 @@ func (g *Goer) GracefulStop() { g.stop(g.GracefulTimeout) }
 // by themselves (0: Stop).
 func (g *Goer) StopWithin(grace time.Duration) { g.stop(grace) }
 
-// StopAccepting closes the listener; open connections are served on. It is
-// the first step of a reload's hand-over.
+// StopAccepting closes the listener and returns once nothing accepts on
+// it any more (the epoll engine's loops take it out of their sets on their
+// own goroutines): a connection that comes after is not this process's.
+// Open connections are served on. It is the first step of a reload's
+// hand-over.
 func (g *Goer) StopAccepting() {
 	g.mu.Lock()
 	ln := g.listener
 	running := g.state == goerRunning
+	served := g.served
 	g.mu.Unlock()
 	if running && ln != nil {
 		ln.Close()
+		<-served
 	}
 }
 

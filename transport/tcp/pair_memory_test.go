@@ -32,7 +32,7 @@ func TestIdleProxiedPairMemory(t *testing.T) {
 		bound  int64 // bytes per pair
 	}{{"epoll", 1536}, {"goroutine", 160 << 10}} {
 		t.Run(tc.engine, func(t *testing.T) {
-			const n = 2000
+			const n = 3000 // the engine's buffers and workers, a fixed cost, weigh less per pair
 			back := core.NewGoer("127.0.0.1:0", nil, "tcp")
 			back.Engine = "epoll"
 			back.OnMessage = func(c core.Connection, d []byte) { c.SendBytes(d, true) }
