@@ -311,7 +311,14 @@ func (m muteBus) Start(deliver func(cluster.Msg)) error {
 // never makes them hang.
 func TestPartialAnswer(t *testing.T) {
 	srv := startNATS(t, "")
-	a := newNode(t, srv.ClientURL())
+	// A peer timeout far above the heartbeat: under load, a silent
+	// heartbeat window must not expire the mute node before the count
+	// (it then is not missing, and the answer is whole).
+	abus, err := natsbus.Connect(srv.ClientURL())
+	must(t, err)
+	a, err := cluster.New(cluster.Config{Bus: abus, Heartbeat: heartbeat, PeerTimeout: 30 * time.Second, QueryTimeout: queryTimeout})
+	must(t, err)
+	t.Cleanup(func() { a.Close() })
 	s := testnode.Start(t, a)
 	s.Dial(t)
 	bus, err := natsbus.Connect(srv.ClientURL())
